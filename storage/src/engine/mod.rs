@@ -1,0 +1,303 @@
+//! The engine: streams of shards over shard logs, with the catalog beside them.
+
+mod records;
+pub(crate) mod reshard;
+mod retention;
+mod streams;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::JoinHandle;
+
+use crate::catalog::{clean_key, Batch, Catalog, ShardRecord, StreamRecord};
+use crate::config::EngineConfig;
+use crate::error::{Error, Result};
+use crate::hash_key::HashKeyRange;
+use crate::log::{Flusher, LogConfig, ShardLog};
+use crate::types::shard_id;
+
+/// A shard in memory: its catalog record and its log.
+#[derive(Debug)]
+pub(crate) struct Shard {
+    pub(crate) id: String,
+    pub(crate) index: u64,
+    pub(crate) rec: RwLock<ShardRecord>,
+    pub(crate) log: Arc<ShardLog>,
+}
+
+impl Shard {
+    pub(crate) fn record(&self) -> ShardRecord {
+        read(&self.rec).clone()
+    }
+}
+
+/// The open shards of a stream by hash-key range: what puts route through.
+#[derive(Debug, Default)]
+pub(crate) struct Routing {
+    /// Sorted by range start, contiguous over the whole key space.
+    pub(crate) open: Vec<(HashKeyRange, Arc<Shard>)>,
+}
+
+impl Routing {
+    pub(crate) fn route(&self, hash_key: u128) -> Option<&Arc<Shard>> {
+        let i = self.open.partition_point(|(r, _)| r.start <= hash_key).checked_sub(1)?;
+        self.open.get(i).filter(|(r, _)| r.contains(hash_key)).map(|(_, s)| s)
+    }
+}
+
+/// A stream in memory.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub(crate) meta: RwLock<StreamRecord>,
+    /// Retained shards by index.
+    pub(crate) shards: RwLock<BTreeMap<u64, Arc<Shard>>>,
+    pub(crate) routing: RwLock<Arc<Routing>>,
+    pub(crate) dir: PathBuf,
+}
+
+impl Stream {
+    pub(crate) fn rebuild_routing(&self) {
+        let shards = read(&self.shards);
+        let mut open: Vec<_> = shards
+            .values()
+            .filter(|s| read(&s.rec).end_offset.is_none())
+            .map(|s| (read(&s.rec).range, Arc::clone(s)))
+            .collect();
+        open.sort_by_key(|(r, _)| r.start);
+        *write(&self.routing) = Arc::new(Routing { open });
+    }
+
+    pub(crate) fn shard(&self, index: u64) -> Option<Arc<Shard>> {
+        read(&self.shards).get(&index).cloned()
+    }
+}
+
+pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) struct Inner {
+    pub(crate) cfg: EngineConfig,
+    pub(crate) catalog: Catalog,
+    pub(crate) flusher: Arc<Flusher>,
+    pub(crate) streams: RwLock<BTreeMap<String, Arc<Stream>>>,
+    /// Serializes metadata changes (create, delete, reshard, retention).
+    pub(crate) admin: Mutex<()>,
+    shut_down: AtomicBool,
+    retention: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    _lock_file: File,
+}
+
+/// An open data directory: thread-safe, cheap to clone, usable from any thread. Calls
+/// block until their data is durable (per [`Durability`](crate::Durability)); async
+/// code runs them on a blocking pool (`tokio::task::spawn_blocking`).
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("data_dir", &self.inner.cfg.data_dir).finish_non_exhaustive()
+    }
+}
+
+fn streams_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("streams")
+}
+
+pub(crate) fn stream_dir(data_dir: &Path, uid: u64) -> PathBuf {
+    streams_dir(data_dir).join(format!("{uid:016x}"))
+}
+
+pub(crate) fn shard_dir(stream_dir: &Path, index: u64) -> PathBuf {
+    stream_dir.join(format!("{index:012}"))
+}
+
+impl Engine {
+    /// Opens the data directory (creating it when absent), recovers every shard log and
+    /// starts the group-commit flushers and the retention thread.
+    pub fn open(cfg: EngineConfig) -> Result<Engine> {
+        if cfg.segment_bytes < crate::config::MIN_SEGMENT_BYTES {
+            return Err(Error::invalid(format!("segment size must be at least {} bytes", crate::config::MIN_SEGMENT_BYTES)));
+        }
+        let dir = cfg.data_dir.clone();
+        fs::create_dir_all(streams_dir(&dir)).map_err(|e| Error::io(&dir, e))?;
+        let lock_path = dir.join("LOCK");
+        let lock_file = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(Error::Locked { path: lock_path }),
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+        }
+        let catalog = Catalog::open(&dir.join("catalog"))?;
+        let flusher = Flusher::start(4).map_err(|e| Error::io(&dir, e))?;
+
+        // Clean-shutdown marks are consumed now: a crash from here on is unclean.
+        let mut clean = BTreeMap::new();
+        let mut consume = Batch::default();
+        for (key, value) in catalog.scan_raw("clean/")? {
+            if let Ok(len) = String::from_utf8_lossy(&value).parse::<u64>() {
+                clean.insert(key.clone(), len);
+            }
+            consume.delete(&key);
+        }
+        if !clean.is_empty() {
+            catalog.write(consume)?;
+        }
+
+        let log_cfg = LogConfig { durability: cfg.durability, segment_bytes: cfg.segment_bytes, index_interval: cfg.index_interval_bytes };
+        let mut streams = BTreeMap::new();
+        let mut live_dirs = Vec::new();
+        for (_, meta) in catalog.scan::<StreamRecord>("stream/")? {
+            let sdir = stream_dir(&dir, meta.uid);
+            let mut shards = BTreeMap::new();
+            for (_, rec) in catalog.scan::<ShardRecord>(&format!("shard/{:016x}/", meta.uid))? {
+                let id = shard_id(rec.index);
+                let log = ShardLog::open(
+                    &shard_dir(&sdir, rec.index),
+                    format!("{}/{}", meta.name, id),
+                    log_cfg,
+                    rec.start_offset,
+                    clean.get(&clean_key(meta.uid, rec.index)).copied(),
+                    Arc::clone(&flusher),
+                )?;
+                if rec.end_offset.is_some() {
+                    log.close()?;
+                }
+                shards.insert(rec.index, Arc::new(Shard { id, index: rec.index, rec: RwLock::new(rec), log }));
+            }
+            live_dirs.push(sdir.clone());
+            let stream = Arc::new(Stream { meta: RwLock::new(meta.clone()), shards: RwLock::new(shards), routing: RwLock::new(Arc::default()), dir: sdir });
+            stream.rebuild_routing();
+            streams.insert(meta.name.clone(), stream);
+        }
+        // Directories of streams that a crash left behind mid-delete.
+        for entry in fs::read_dir(streams_dir(&dir)).map_err(|e| Error::io(&dir, e))?.flatten() {
+            if !live_dirs.contains(&entry.path()) {
+                tracing::info!(path = %entry.path().display(), "removing the files of a deleted stream");
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+
+        let inner = Arc::new(Inner {
+            cfg,
+            catalog,
+            flusher,
+            streams: RwLock::new(streams),
+            admin: Mutex::new(()),
+            shut_down: AtomicBool::new(false),
+            retention: Mutex::new(None),
+            _lock_file: lock_file,
+        });
+        let engine = Engine { inner };
+        engine.start_retention_thread()?;
+        Ok(engine)
+    }
+
+    fn start_retention_thread(&self) -> Result<()> {
+        let Some(interval) = self.inner.cfg.retention_interval else {
+            return Ok(());
+        };
+        let (tx, rx) = mpsc::channel::<()>();
+        let weak = Arc::downgrade(&self.inner);
+        let handle = std::thread::Builder::new()
+            .name("freshet-retention".into())
+            .spawn(move || loop {
+                match rx.recv_timeout(interval) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = (Engine { inner }).enforce_retention() {
+                    tracing::warn!(error = %e, "retention pass failed");
+                }
+            })
+            .map_err(|e| Error::io(&self.inner.cfg.data_dir, e))?;
+        *lock(&self.inner.retention) = Some((tx, handle));
+        Ok(())
+    }
+
+    /// The configuration the engine was opened with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.cfg
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.cfg.clock.now_ms()
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.inner.shut_down.load(Ordering::Acquire) {
+            Err(Error::ShutDown)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn stream(&self, name: &str) -> Result<Arc<Stream>> {
+        self.check_open()?;
+        read(&self.inner.streams).get(name).cloned().ok_or_else(|| Error::StreamNotFound { stream: name.to_string() })
+    }
+
+    /// Syncs every shard, records a clean shutdown and stops the background threads.
+    /// Later calls fail with [`Error::ShutDown`]. Dropping the last handle does the same.
+    pub fn shutdown(&self) -> Result<()> {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.inner.shutdown_now()
+    }
+}
+
+impl Inner {
+    fn shutdown_now(&self) -> Result<()> {
+        if let Some((tx, handle)) = lock(&self.retention).take() {
+            let _ = tx.send(());
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+        let _admin = lock(&self.admin);
+        let mut marks = Batch::default();
+        let mut first_error = None;
+        for stream in read(&self.streams).values() {
+            let uid = read(&stream.meta).uid;
+            for shard in read(&stream.shards).values() {
+                match shard.log.shutdown() {
+                    Ok(len) => marks.put_raw(&clean_key(uid, shard.index), len.to_string().as_bytes()),
+                    Err(e) => {
+                        tracing::error!(shard = %shard.id, error = %e, "shard not stopped cleanly");
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        self.flusher.stop();
+        self.catalog.write(marks)?;
+        self.catalog.flush()?;
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.shut_down.swap(true, Ordering::AcqRel) {
+            if let Err(e) = self.shutdown_now() {
+                tracing::error!(error = %e, "engine shutdown failed");
+            }
+        }
+    }
+}

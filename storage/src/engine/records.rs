@@ -1,0 +1,193 @@
+//! Puts and reads.
+
+use std::sync::Arc;
+
+use super::{read, Engine, Shard, Stream};
+use crate::error::{Error, Result};
+use crate::hash_key::hash_key_of;
+use crate::log::frame::RecordRef;
+use crate::sequence::SequenceNumber;
+use crate::types::*;
+use crate::validate;
+
+/// How many times a put re-routes after meeting a shard closed by a concurrent reshard.
+const REROUTE_ATTEMPTS: usize = 200;
+
+impl Engine {
+    fn writable_stream(&self, name: &str) -> Result<Arc<Stream>> {
+        let stream = self.stream(name)?;
+        if self.now_ms() < read(&stream.meta).active_at_ms {
+            return Err(Error::StreamNotFound { stream: name.to_string() });
+        }
+        Ok(stream)
+    }
+
+    /// Appends one record; returns once it is acknowledged.
+    pub fn put_record(&self, stream: &str, record: PutRecordInput) -> Result<PutOutcome> {
+        let mut results = self.put_records(stream, vec![record])?;
+        match results.pop() {
+            Some(Ok(outcome)) => Ok(outcome),
+            Some(Err(failure)) => Err(Error::Io { path: self.inner.cfg.data_dir.clone(), source: std::io::Error::other(failure.message) }),
+            None => Err(Error::invalid("no record")),
+        }
+    }
+
+    /// Appends up to 500 records. Records for one shard form one batch on disk and keep
+    /// their order; every shard's batch is written before any waits for its sync, so
+    /// the syncs of different shards overlap. Returns one result per record, in order.
+    pub fn put_records(&self, stream_name: &str, records: Vec<PutRecordInput>) -> Result<Vec<Result<PutOutcome, RecordFailure>>> {
+        if records.is_empty() || records.len() > MAX_PUT_RECORDS {
+            return Err(Error::invalid(format!(
+                "1 validation error detected: Value '{}' at 'records' failed to satisfy constraint: Member must have length between 1 and {MAX_PUT_RECORDS}",
+                records.len()
+            )));
+        }
+        for r in &records {
+            validate::partition_key(&r.partition_key)?;
+            validate::data(&r.data)?;
+        }
+        let stream = self.writable_stream(stream_name)?;
+        let hash_keys: Vec<u128> = records.iter().map(|r| r.explicit_hash_key.unwrap_or_else(|| hash_key_of(&r.partition_key))).collect();
+        let mut results: Vec<Option<Result<PutOutcome, RecordFailure>>> = vec![None; records.len()];
+        let mut pending: Vec<usize> = (0..records.len()).collect();
+        for _ in 0..REROUTE_ATTEMPTS {
+            if pending.is_empty() {
+                break;
+            }
+            pending = self.put_routed(&stream, &records, &hash_keys, &pending, &mut results)?;
+            if !pending.is_empty() {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(RecordFailure { error_code: "InternalFailure".into(), message: "Internal service failure: the shard was resharded while the record was written".into() })))
+            .collect())
+    }
+
+    /// One routing pass; returns the records that met a closed shard and must go again.
+    fn put_routed(
+        &self,
+        stream: &Stream,
+        records: &[PutRecordInput],
+        hash_keys: &[u128],
+        pending: &[usize],
+        results: &mut [Option<Result<PutOutcome, RecordFailure>>],
+    ) -> Result<Vec<usize>> {
+        let routing = Arc::clone(&read(&stream.routing));
+        // Group by shard, keeping request order within each group.
+        let mut groups: Vec<(Arc<Shard>, Vec<usize>)> = Vec::new();
+        for &i in pending {
+            let shard = routing.route(hash_keys[i]).ok_or_else(|| Error::invalid("no open shard owns the hash key"))?;
+            match groups.iter_mut().find(|(s, _)| Arc::ptr_eq(s, shard)) {
+                Some((_, v)) => v.push(i),
+                None => groups.push((Arc::clone(shard), vec![i])),
+            }
+        }
+        let now = self.now_ms();
+        let mut retry = Vec::new();
+        let mut waits = Vec::new();
+        for (shard, idxs) in &groups {
+            let refs: Vec<RecordRef<'_>> = idxs.iter().map(|&i| RecordRef { partition_key: &records[i].partition_key, data: &records[i].data }).collect();
+            match shard.log.append_unsynced(&refs, now) {
+                Ok((appended, target)) => waits.push((shard, idxs, appended, target)),
+                Err(Error::ResourceInUse(_)) => retry.extend_from_slice(idxs),
+                Err(e) => fail_all(results, idxs, &e),
+            }
+        }
+        for (shard, idxs, appended, target) in waits {
+            match shard.log.wait_durable(target) {
+                Ok(()) => {
+                    for (k, &i) in idxs.iter().enumerate() {
+                        results[i] = Some(Ok(PutOutcome { shard_id: shard.id.clone(), sequence_number: SequenceNumber::new(shard.index, appended.base_offset + k as u64) }));
+                    }
+                }
+                Err(e) => fail_all(results, idxs, &e),
+            }
+        }
+        retry.sort_unstable();
+        Ok(retry)
+    }
+
+    fn shard_of(&self, stream: &Stream, stream_name: &str, shard: &str) -> Result<Arc<Shard>> {
+        parse_shard_id(shard)
+            .and_then(|i| stream.shard(i))
+            .ok_or_else(|| Error::ShardNotFound { stream: stream_name.to_string(), shard: shard.to_string() })
+    }
+
+    /// Resolves a starting position to a log offset of the shard (what a shard iterator
+    /// holds).
+    pub fn start_offset(&self, stream_name: &str, shard: &str, position: StartingPosition) -> Result<u64> {
+        let stream = self.writable_stream(stream_name)?;
+        let shard = self.shard_of(&stream, stream_name, shard)?;
+        let log = &shard.log;
+        let check = |seq: SequenceNumber| -> Result<u64> {
+            if seq.shard_index != shard.index {
+                return Err(Error::invalid(format!(
+                    "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
+                    shard_id(seq.shard_index),
+                    shard.id
+                )));
+            }
+            if seq.offset > log.visible_next() {
+                return Err(Error::invalid(format!("StartingSequenceNumber {seq} used in GetShardIterator on shard {} in stream {stream_name} is greater than the last sequence number of the shard", shard.id)));
+            }
+            Ok(seq.offset.max(log.start_offset()))
+        };
+        Ok(match position {
+            StartingPosition::TrimHorizon => log.start_offset(),
+            StartingPosition::Latest => log.visible_next(),
+            StartingPosition::AtSequenceNumber(seq) => check(seq)?,
+            StartingPosition::AfterSequenceNumber(seq) => check(seq)?.max(seq.offset.saturating_add(1)).min(log.visible_next()),
+            StartingPosition::AtTimestamp(ts) => log.offset_at_time(ts)?,
+        })
+    }
+
+    /// Reads up to `max_records` records and `max_bytes` bytes from `offset` of a shard
+    /// (a start below the trim horizon starts there). A read that reaches the end of a
+    /// closed shard reports its children.
+    pub fn read(&self, stream_name: &str, shard: &str, offset: u64, max_records: usize, max_bytes: usize) -> Result<ReadOutcome> {
+        let stream = self.writable_stream(stream_name)?;
+        let shard = self.shard_of(&stream, stream_name, shard)?;
+        let got = shard.log.read(offset, max_records.min(MAX_READ_RECORDS), max_bytes.min(MAX_READ_BYTES))?;
+        let newest = shard.log.visible_next();
+        let millis_behind_latest = match got.records.last() {
+            Some(last) if got.next_offset < newest => (self.now_ms() - last.arrival_ms).max(0) as u64,
+            _ => 0,
+        };
+        let end = shard.record().end_offset;
+        let child_shards = match end {
+            Some(end) if got.next_offset >= end => Some(self.children_of(&stream, shard.index)),
+            _ => None,
+        };
+        Ok(ReadOutcome {
+            records: got
+                .records
+                .into_iter()
+                .map(|r| Record { sequence_number: SequenceNumber::new(shard.index, r.offset), arrival_ms: r.arrival_ms, partition_key: r.partition_key, data: r.data })
+                .collect(),
+            next_offset: got.next_offset,
+            millis_behind_latest,
+            child_shards,
+        })
+    }
+
+    pub(crate) fn children_of(&self, stream: &Stream, index: u64) -> Vec<ChildShard> {
+        read(&stream.shards)
+            .values()
+            .map(|s| s.record())
+            .filter(|r| r.parent == Some(index) || r.adjacent_parent == Some(index))
+            .map(|r| ChildShard {
+                shard_id: shard_id(r.index),
+                parent_shards: r.parent.into_iter().chain(r.adjacent_parent).map(shard_id).collect(),
+                range: r.range,
+            })
+            .collect()
+    }
+}
+
+fn fail_all(results: &mut [Option<Result<PutOutcome, RecordFailure>>], idxs: &[usize], e: &Error) {
+    for &i in idxs {
+        results[i] = Some(Err(RecordFailure { error_code: "InternalFailure".into(), message: format!("Internal service failure: {e}") }));
+    }
+}

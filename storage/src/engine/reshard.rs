@@ -1,0 +1,210 @@
+//! Resharding: split, merge and uniform scaling, with persisted lineage.
+//!
+//! Each operation closes its parents (every acknowledged record of a parent stays
+//! readable; its end offset is fixed), creates the children with new, higher shard
+//! indexes (so their sequence numbers exceed the parents'), and records both in one
+//! catalog batch. Puts that meet a parent closed mid-flight re-route to the children.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::sync::{Arc, RwLock};
+
+use super::{lock, read, shard_dir, write, Engine, Shard, Stream};
+use crate::catalog::{shard_key, stream_key, Batch, ShardRecord};
+use crate::error::{Error, Result};
+use crate::hash_key::{even_ranges, HashKeyRange};
+use crate::types::*;
+
+/// What UpdateShardCount did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardCountUpdate {
+    /// Open shards before.
+    pub current: usize,
+    /// Open shards after.
+    pub target: usize,
+}
+
+impl Engine {
+    fn open_shard(&self, stream: &Stream, name: &str, id: &str) -> Result<Arc<Shard>> {
+        let shard = parse_shard_id(id)
+            .and_then(|i| stream.shard(i))
+            .ok_or_else(|| Error::ShardNotFound { stream: name.to_string(), shard: id.to_string() })?;
+        if shard.record().end_offset.is_some() {
+            return Err(Error::ResourceInUse(format!(
+                "Shard {id} in stream {name} under account has already been merged or split, and thus is not eligible for merging or splitting."
+            )));
+        }
+        Ok(shard)
+    }
+
+    /// Splits an open shard: the child `[start, key - 1]` and the child `[key, end]`.
+    pub fn split_shard(&self, name: &str, shard: &str, new_starting_hash_key: u128) -> Result<()> {
+        let stream = self.stream(name)?;
+        let _admin = lock(&self.inner.admin);
+        let parent = self.open_shard(&stream, name, shard)?;
+        let range = parent.record().range;
+        if new_starting_hash_key <= range.start.saturating_add(1) || new_starting_hash_key >= range.end {
+            return Err(Error::invalid(format!(
+                "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {shard} in stream {name} under account is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
+                range.start, range.end
+            )));
+        }
+        let left = HashKeyRange { start: range.start, end: new_starting_hash_key - 1 };
+        let right = HashKeyRange { start: new_starting_hash_key, end: range.end };
+        self.reshard(&stream, &[parent], &[left, right])
+    }
+
+    /// Merges two adjacent open shards into one child.
+    pub fn merge_shards(&self, name: &str, shard: &str, adjacent: &str) -> Result<()> {
+        let stream = self.stream(name)?;
+        let _admin = lock(&self.inner.admin);
+        let a = self.open_shard(&stream, name, shard)?;
+        let b = self.open_shard(&stream, name, adjacent)?;
+        let (ra, rb) = (a.record().range, b.record().range);
+        let merged = if ra.is_followed_by(&rb) {
+            HashKeyRange { start: ra.start, end: rb.end }
+        } else if rb.is_followed_by(&ra) {
+            HashKeyRange { start: rb.start, end: ra.end }
+        } else {
+            return Err(Error::invalid(format!(
+                "Shards {shard} and {adjacent} in stream {name} under account are not an adjacent pair of shards eligible for merging"
+            )));
+        };
+        self.reshard(&stream, &[a, b], &[merged])
+    }
+
+    /// Scales to `target` open shards of even hash-key ranges by splitting at the new
+    /// boundaries and merging the pieces of each new range, as Kinesis's uniform
+    /// scaling does (each child has at most two parents). AWS's rules apply: at most
+    /// double or half the current count per call.
+    pub fn update_shard_count(&self, name: &str, target: u32) -> Result<ShardCountUpdate> {
+        let stream = self.stream(name)?;
+        let _admin = lock(&self.inner.admin);
+        let current = read(&stream.routing).open.len();
+        let t = target as usize;
+        if t == 0 || t > current * 2 {
+            return Err(Error::invalid(format!(
+                "UpdateShardCount failed for stream {name} under account: the target shard count {target} must be between half and double the current open shard count {current}."
+            )));
+        }
+        if t * 2 < current {
+            return Err(Error::invalid(format!(
+                "UpdateShardCount failed for stream {name} under account: the target shard count {target} must be between half and double the current open shard count {current}."
+            )));
+        }
+        let goal = even_ranges(target);
+        // 1. Split so that every goal boundary is a shard boundary.
+        for g in goal.iter().skip(1) {
+            let routing = Arc::clone(&read(&stream.routing));
+            let Some(shard) = routing.route(g.start) else { continue };
+            let range = shard.record().range;
+            if range.start != g.start {
+                let left = HashKeyRange { start: range.start, end: g.start - 1 };
+                let right = HashKeyRange { start: g.start, end: range.end };
+                self.reshard(&stream, &[Arc::clone(shard)], &[left, right])?;
+            }
+        }
+        // 2. Merge the pieces inside each goal range, left to right.
+        for g in &goal {
+            loop {
+                let routing = Arc::clone(&read(&stream.routing));
+                let pieces: Vec<_> = routing.open.iter().filter(|(r, _)| r.start >= g.start && r.end <= g.end).collect();
+                if pieces.len() < 2 {
+                    break;
+                }
+                let (ra, a) = pieces[0];
+                let (rb, b) = pieces[1];
+                self.reshard(&stream, &[Arc::clone(a), Arc::clone(b)], &[HashKeyRange { start: ra.start, end: rb.end }])?;
+            }
+        }
+        Ok(ShardCountUpdate { current, target: read(&stream.routing).open.len() })
+    }
+
+    /// Closes `parents`, creates children over `ranges`, records both atomically.
+    /// Called with the admin lock held.
+    fn reshard(&self, stream: &Stream, parents: &[Arc<Shard>], ranges: &[HashKeyRange]) -> Result<()> {
+        let now = self.now_ms();
+        let mut meta = read(&stream.meta).clone();
+        let name = meta.name.clone();
+        let parent = parents.first().map(|p| p.index);
+        let adjacent = parents.get(1).map(|p| p.index);
+        let mut children = Vec::new();
+        for range in ranges {
+            let rec = ShardRecord { index: meta.next_shard_index, range: *range, parent, adjacent_parent: adjacent, created_ms: now, end_offset: None, closed_ms: None, start_offset: 0 };
+            meta.next_shard_index += 1;
+            match self.open_shard_log(stream, &name, &rec) {
+                Ok(log) => children.push(Arc::new(Shard { id: shard_id(rec.index), index: rec.index, rec: RwLock::new(rec), log })),
+                Err(e) => {
+                    remove_dirs(stream, &children);
+                    return Err(e);
+                }
+            }
+        }
+        let mut closed = Vec::new();
+        for p in parents {
+            match p.log.close() {
+                Ok(end) => closed.push((p, end)),
+                Err(e) => {
+                    for (q, _) in &closed {
+                        q.log.reopen();
+                    }
+                    remove_dirs(stream, &children);
+                    return Err(e);
+                }
+            }
+        }
+        meta.scaling_ops_ms.retain(|&t| t > now - 24 * 3_600_000);
+        meta.scaling_ops_ms.push(now);
+        let mut batch = Batch::default();
+        let mut parent_recs = Vec::new();
+        for (p, end) in &closed {
+            let mut rec = p.record();
+            rec.end_offset = Some(*end);
+            rec.closed_ms = Some(now);
+            batch.put(&shard_key(meta.uid, rec.index), &rec)?;
+            parent_recs.push((Arc::clone(p), rec));
+        }
+        for c in &children {
+            batch.put(&shard_key(meta.uid, c.index), &c.record())?;
+        }
+        batch.put(&stream_key(&name), &meta)?;
+        if let Err(e) = self.inner.catalog.write(batch) {
+            for (q, _) in &closed {
+                q.log.reopen();
+            }
+            remove_dirs(stream, &children);
+            return Err(e);
+        }
+        for (p, rec) in parent_recs {
+            *write(&p.rec) = rec;
+        }
+        {
+            let mut shards = write(&stream.shards);
+            for c in children {
+                shards.insert(c.index, c);
+            }
+        }
+        *write(&stream.meta) = meta;
+        stream.rebuild_routing();
+        Ok(())
+    }
+
+    /// Lineage of every retained shard: index to (parent, adjacent parent).
+    pub fn lineage(&self, name: &str) -> Result<BTreeMap<String, Vec<String>>> {
+        let stream = self.stream(name)?;
+        let shards = read(&stream.shards);
+        Ok(shards
+            .values()
+            .map(|s| {
+                let r = s.record();
+                (s.id.clone(), r.parent.into_iter().chain(r.adjacent_parent).map(shard_id).collect())
+            })
+            .collect())
+    }
+}
+
+fn remove_dirs(stream: &Stream, children: &[Arc<Shard>]) {
+    for c in children {
+        let _ = fs::remove_dir_all(shard_dir(&stream.dir, c.index));
+    }
+}

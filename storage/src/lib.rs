@@ -1,0 +1,44 @@
+//! Freshet's storage engine: Kinesis-style streams of shards, each shard an
+//! append-only log of CRC-framed batches in preallocated segment files, written with
+//! positional writes, read through read-only memory maps, committed in groups with
+//! `fdatasync`, and described by a RocksDB catalog.
+//!
+//! ```
+//! use freshet_storage::{CreateStream, Engine, EngineConfig, PutRecordInput, StartingPosition};
+//!
+//! # fn main() -> Result<(), freshet_storage::Error> {
+//! let dir = tempfile::tempdir().map_err(|e| freshet_storage::Error::io("tmp", e))?;
+//! let engine = Engine::open(EngineConfig::new(dir.path()))?;
+//! engine.create_stream(CreateStream::new("orders", 2))?;
+//! let put = engine.put_record("orders", PutRecordInput::new("customer-7", "hello"))?;
+//! let from = engine.start_offset("orders", &put.shard_id, StartingPosition::TrimHorizon)?;
+//! let read = engine.read("orders", &put.shard_id, from, 100, 1 << 20)?;
+//! assert_eq!(&read.records[0].data[..], b"hello");
+//! assert_eq!(read.records[0].sequence_number, put.sequence_number);
+//! engine.shutdown()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The on-disk format is specified in `storage/FORMAT.md`.
+
+pub mod catalog;
+pub mod config;
+mod engine;
+pub mod error;
+mod fsutil;
+pub mod hash_key;
+pub mod log;
+pub mod sequence;
+mod sys;
+pub mod types;
+pub mod validate;
+
+pub use catalog::{Encryption, StreamMode};
+pub use config::{Clock, Durability, EngineConfig, ManualClock, SystemClock};
+pub use engine::reshard::ShardCountUpdate;
+pub use engine::Engine;
+pub use error::{Error, Result};
+pub use hash_key::{hash_key_of, HashKeyRange};
+pub use sequence::SequenceNumber;
+pub use types::*;

@@ -1,0 +1,563 @@
+//! A shard's log: its segments, the single writer, group commit and readers.
+//!
+//! Writers append under one mutex with positional writes; readers never take it: they
+//! see the segment list under a read lock and read only below the published commit
+//! point of each segment, which advances after the data is durable (`SyncData`) or
+//! written (`Buffered`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, Weak};
+
+use bytes::Bytes;
+
+use super::flusher::Flusher;
+use super::frame::{self, RecordRef, FRAME_HEADER};
+use super::index::{index_path, IndexEntry};
+use super::segment::{parse_segment_file_name, SeekKey, Segment, SEGMENT_HEADER};
+use crate::config::Durability;
+use crate::error::{Error, Result};
+use crate::fsutil;
+
+/// Settings of a shard log.
+#[derive(Debug, Clone, Copy)]
+pub struct LogConfig {
+    /// When appends are acknowledged.
+    pub durability: Durability,
+    /// Preallocated size of a segment.
+    pub segment_bytes: u64,
+    /// Bytes between sparse index entries.
+    pub index_interval: u64,
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Offset of the batch's first record.
+    pub base_offset: u64,
+    /// Arrival time stamped on the batch.
+    pub arrival_ms: i64,
+}
+
+/// A record read from the log; key and data are zero-copy slices of the segment map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Offset in the shard log.
+    pub offset: u64,
+    /// Approximate arrival time, ms since the epoch.
+    pub arrival_ms: i64,
+    /// Partition key bytes (UTF-8, checked when the frame was validated).
+    pub partition_key: Bytes,
+    /// The data blob.
+    pub data: Bytes,
+}
+
+/// The result of a read.
+#[derive(Debug, Clone, Default)]
+pub struct LogRead {
+    /// Records in offset order.
+    pub records: Vec<StoredRecord>,
+    /// Offset to continue from.
+    pub next_offset: u64,
+}
+
+struct Writer {
+    active: Arc<Segment>,
+    /// Set once the active segment was sealed by a roll whose new segment could not be
+    /// created yet (for example ENOSPC): the next append retries only the creation.
+    active_sealed: bool,
+    position: u64,
+    next_offset: u64,
+    last_arrival: i64,
+    last_indexed: Option<u64>,
+    closed: bool,
+    buf: Vec<u8>,
+}
+
+#[derive(Default)]
+struct CommitState {
+    durable_next: u64,
+    queued: bool,
+    syncing: bool,
+}
+
+/// One shard's log.
+pub struct ShardLog {
+    dir: PathBuf,
+    label: String,
+    cfg: LogConfig,
+    me: Weak<ShardLog>,
+    flusher: Arc<Flusher>,
+    segments: RwLock<Vec<Arc<Segment>>>,
+    writer: Mutex<Writer>,
+    commit: Mutex<CommitState>,
+    committed: Condvar,
+    poison: OnceLock<String>,
+    visible_next: AtomicU64,
+    visible_arrival: AtomicI64,
+    start_offset: AtomicU64,
+}
+
+impl std::fmt::Debug for ShardLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardLog").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a log lock leaves plain data behind; keep serving.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ShardLog {
+    /// Opens (or creates) the log in `dir`. `start_offset` is the trim horizon from the
+    /// catalog; segments wholly below it are leftovers of an interrupted retention pass
+    /// and are deleted. `clean_len` is the active segment's valid length recorded by a
+    /// clean shutdown, which spares the scan.
+    pub fn open(
+        dir: &Path,
+        label: String,
+        cfg: LogConfig,
+        start_offset: u64,
+        clean_len: Option<u64>,
+        flusher: Arc<Flusher>,
+    ) -> Result<Arc<ShardLog>> {
+        fsutil::create_dir_durable(dir)?;
+        let mut bases = Vec::new();
+        for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(base) = parse_segment_file_name(&name) {
+                bases.push(base);
+            } else if name.ends_with(".index.tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        bases.sort_unstable();
+        // Drop segments that retention already cut from the log in the catalog.
+        let mut removed = false;
+        while bases.len() > 1 && bases[1] <= start_offset {
+            let path = dir.join(super::segment::segment_file_name(bases[0]));
+            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            let _ = fs::remove_file(index_path(&path));
+            bases.remove(0);
+            removed = true;
+        }
+        if removed {
+            fsutil::sync_dir(dir)?;
+        }
+        let mut segments = Vec::with_capacity(bases.len().max(1));
+        for (i, &base) in bases.iter().enumerate() {
+            let active = i + 1 == bases.len();
+            let path = dir.join(super::segment::segment_file_name(base));
+            let seg = Segment::open(&path, base, active, cfg.segment_bytes, cfg.index_interval, if active { clean_len } else { None })?;
+            if let Some(prev) = segments.last().map(|s: &Arc<Segment>| s.committed_next()) {
+                if prev != base {
+                    return Err(Error::Corruption { path, offset: 0, reason: format!("segment starts at offset {base} but the previous one ends at {prev}") });
+                }
+            }
+            segments.push(Arc::new(seg));
+        }
+        if segments.is_empty() {
+            let seg = Segment::create(dir, start_offset, cfg.segment_bytes)?;
+            fsutil::sync_dir(dir)?;
+            segments.push(Arc::new(seg));
+        }
+        let Some(active) = segments.last().cloned() else {
+            return Err(Error::invalid("a shard log needs a segment"));
+        };
+        let next = active.committed_next();
+        let arrival = segments.iter().map(|s| s.max_arrival_ms()).max().unwrap_or(i64::MIN);
+        let first = segments.first().map_or(start_offset, |s| s.base_offset);
+        let writer = Writer {
+            position: active.committed_len(),
+            next_offset: next,
+            last_arrival: arrival,
+            last_indexed: None,
+            active,
+            active_sealed: false,
+            closed: false,
+            buf: Vec::new(),
+        };
+        Ok(Arc::new_cyclic(|me| ShardLog {
+            dir: dir.into(),
+            label,
+            cfg,
+            me: me.clone(),
+            flusher,
+            segments: RwLock::new(segments),
+            writer: Mutex::new(writer),
+            commit: Mutex::new(CommitState { durable_next: next, ..CommitState::default() }),
+            committed: Condvar::new(),
+            poison: OnceLock::new(),
+            visible_next: AtomicU64::new(next),
+            visible_arrival: AtomicI64::new(arrival),
+            start_offset: AtomicU64::new(start_offset.max(first).min(next)),
+        }))
+    }
+
+    /// The directory of the log.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Offset after the newest record visible to readers (acknowledged).
+    pub fn visible_next(&self) -> u64 {
+        self.visible_next.load(Ordering::Acquire)
+    }
+
+    /// Arrival time of the newest visible record (`i64::MIN` when empty).
+    pub fn newest_arrival_ms(&self) -> i64 {
+        self.visible_arrival.load(Ordering::Acquire)
+    }
+
+    /// The trim horizon: offset of the oldest retained record.
+    pub fn start_offset(&self) -> u64 {
+        self.start_offset.load(Ordering::Acquire)
+    }
+
+    /// Marks the log closed to writes and returns its end offset once every record
+    /// before it is durable.
+    pub fn close(&self) -> Result<u64> {
+        let mut w = lock(&self.writer);
+        w.closed = true;
+        if self.cfg.durability == Durability::SyncData && !w.active_sealed {
+            self.check_poison()?;
+            if let Err(e) = w.active.sync_data() {
+                self.poison_with(&e);
+                return Err(e);
+            }
+            w.active.publish(w.position, w.next_offset, w.last_arrival);
+            self.publish(w.next_offset, w.last_arrival);
+            self.mark_durable(w.next_offset);
+        }
+        Ok(w.next_offset)
+    }
+
+    /// Opens a closed log to writes again (a reshard that failed after closing it).
+    pub fn reopen(&self) {
+        lock(&self.writer).closed = false;
+    }
+
+    fn check_poison(&self) -> Result<()> {
+        match self.poison.get() {
+            Some(cause) => Err(Error::Poisoned { shard: self.label.clone(), cause: cause.clone() }),
+            None => Ok(()),
+        }
+    }
+
+    fn poison_with(&self, e: &Error) {
+        let _ = self.poison.set(e.to_string());
+        tracing::error!(shard = %self.label, error = %e, "shard log poisoned: writes refused until restart");
+        let _c = lock(&self.commit);
+        self.committed.notify_all();
+    }
+
+    fn publish(&self, next: u64, arrival: i64) {
+        self.visible_arrival.fetch_max(arrival, Ordering::AcqRel);
+        self.visible_next.fetch_max(next, Ordering::AcqRel);
+    }
+
+    fn mark_durable(&self, next: u64) {
+        let mut c = lock(&self.commit);
+        c.durable_next = c.durable_next.max(next);
+        self.committed.notify_all();
+    }
+
+    /// Appends one batch and returns once it is acknowledged per the durability.
+    pub fn append(&self, records: &[RecordRef<'_>], now_ms: i64) -> Result<Appended> {
+        if records.is_empty() {
+            return Err(Error::invalid("an append needs at least one record"));
+        }
+        let (appended, target) = self.append_unsynced(records, now_ms)?;
+        if self.cfg.durability == Durability::SyncData {
+            self.wait_durable(target)?;
+        }
+        Ok(appended)
+    }
+
+    /// Writes one batch without waiting for its sync; returns where it landed and the
+    /// offset to pass to [`ShardLog::wait_durable`] before acknowledging it.
+    pub fn append_unsynced(&self, records: &[RecordRef<'_>], now_ms: i64) -> Result<(Appended, u64)> {
+        if records.is_empty() {
+            return Err(Error::invalid("an append needs at least one record"));
+        }
+        {
+            let mut w = lock(&self.writer);
+            self.check_poison()?;
+            if w.closed {
+                return Err(Error::ResourceInUse(format!("shard {} is closed to writes", self.label)));
+            }
+            let arrival = now_ms.max(w.last_arrival);
+            let base = w.next_offset;
+            let mut buf = std::mem::take(&mut w.buf);
+            frame::encode(&mut buf, base, arrival, records);
+            let result = self.write_frame(&mut w, &buf, base, records.len() as u64, arrival);
+            w.buf = buf;
+            result?;
+            Ok((Appended { base_offset: base, arrival_ms: arrival }, w.next_offset))
+        }
+    }
+
+    fn write_frame(&self, w: &mut Writer, bytes: &[u8], base: u64, count: u64, arrival: i64) -> Result<()> {
+        let len = bytes.len() as u64;
+        if w.active_sealed || w.position + len > w.active.capacity() {
+            self.roll(w, len)?;
+        }
+        w.active.write_at(bytes, w.position)?;
+        let position = w.position;
+        if w.last_indexed.is_none_or(|p| position >= p + self.cfg.index_interval) {
+            w.active.add_index_entry(IndexEntry { offset: base, position, arrival_ms: arrival });
+            w.last_indexed = Some(position);
+        }
+        w.position += len;
+        w.next_offset = base + count;
+        w.last_arrival = arrival;
+        if self.cfg.durability == Durability::Buffered {
+            w.active.publish(w.position, w.next_offset, arrival);
+            self.publish(w.next_offset, arrival);
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment and starts a new one big enough for `need` bytes. The
+    /// new file and its directory entry are synced before anything is written to it.
+    fn roll(&self, w: &mut Writer, need: u64) -> Result<()> {
+        let capacity = self.cfg.segment_bytes.max(SEGMENT_HEADER + need);
+        if w.position == SEGMENT_HEADER && !w.active_sealed {
+            // An empty active segment too small for this batch: replace it.
+            let path = w.active.path.clone();
+            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            let seg = Arc::new(Segment::create(&self.dir, w.next_offset, capacity)?);
+            fsutil::sync_dir(&self.dir)?;
+            self.replace_last_segment(&seg);
+            w.active = seg;
+            return Ok(());
+        }
+        if !w.active_sealed {
+            if let Err(e) = w.active.seal(w.position, w.next_offset, w.last_arrival) {
+                self.poison_with(&e);
+                return Err(e);
+            }
+            w.active_sealed = true;
+            self.publish(w.next_offset, w.last_arrival);
+            self.mark_durable(w.next_offset);
+        }
+        let seg = Arc::new(Segment::create(&self.dir, w.next_offset, capacity)?);
+        fsutil::sync_dir(&self.dir)?;
+        if let Ok(mut s) = self.segments.write() {
+            s.push(Arc::clone(&seg));
+        }
+        w.active = seg;
+        w.active_sealed = false;
+        w.position = SEGMENT_HEADER;
+        w.last_indexed = None;
+        Ok(())
+    }
+
+    fn replace_last_segment(&self, seg: &Arc<Segment>) {
+        if let Ok(mut s) = self.segments.write() {
+            if let Some(last) = s.last_mut() {
+                *last = Arc::clone(seg);
+            }
+        }
+    }
+
+    /// Blocks until every record before `target` is acknowledged (a no-op when
+    /// `Buffered`), sharing syncs with every other writer waiting meanwhile.
+    pub fn wait_durable(&self, target: u64) -> Result<()> {
+        if self.cfg.durability == Durability::Buffered {
+            return self.check_poison();
+        }
+        let mut c = lock(&self.commit);
+        loop {
+            if c.durable_next >= target {
+                return Ok(());
+            }
+            self.check_poison()?;
+            if !c.queued && !c.syncing {
+                if let Some(me) = self.me.upgrade() {
+                    c.queued = true;
+                    self.flusher.enqueue(me);
+                }
+            }
+            c = self.committed.wait(c).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// One group-commit sync: called by a flusher thread.
+    pub(crate) fn sync_once(&self) {
+        {
+            let mut c = lock(&self.commit);
+            c.queued = false;
+            c.syncing = true;
+        }
+        let (seg, len, next, arrival, sealed) = {
+            let w = lock(&self.writer);
+            (Arc::clone(&w.active), w.position, w.next_offset, w.last_arrival, w.active_sealed)
+        };
+        let result = if sealed { Ok(()) } else { seg.sync_data() };
+        match result {
+            Ok(()) => {
+                seg.publish(len, next, arrival);
+                self.publish(next, arrival);
+                let mut c = lock(&self.commit);
+                c.syncing = false;
+                c.durable_next = c.durable_next.max(next);
+                self.committed.notify_all();
+            }
+            Err(e) => {
+                {
+                    let mut c = lock(&self.commit);
+                    c.syncing = false;
+                }
+                self.poison_with(&e);
+            }
+        }
+    }
+
+    /// Syncs everything written and writes the active segment's index: a clean stop.
+    /// Returns the active segment's valid length for the catalog.
+    pub fn shutdown(&self) -> Result<u64> {
+        let w = lock(&self.writer);
+        self.check_poison()?;
+        w.active.sync_data()?;
+        w.active.publish(w.position, w.next_offset, w.last_arrival);
+        self.publish(w.next_offset, w.last_arrival);
+        w.active.store_index()?;
+        Ok(w.position)
+    }
+
+    fn segments(&self) -> Vec<Arc<Segment>> {
+        self.segments.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Reads up to `max_records` records and about `max_bytes` bytes (key plus data;
+    /// at least one record when any is available) starting at `from`. A start below the
+    /// trim horizon starts at the horizon.
+    pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<LogRead> {
+        let visible = self.visible_next();
+        let mut cur = from.max(self.start_offset());
+        let mut out = LogRead { records: Vec::new(), next_offset: cur };
+        if cur >= visible || max_records == 0 {
+            return Ok(out);
+        }
+        let segments = self.segments();
+        let first = segments.partition_point(|s| s.base_offset <= cur).saturating_sub(1);
+        let mut bytes = 0usize;
+        'segments: for seg in &segments[first..] {
+            if cur < seg.base_offset {
+                cur = seg.base_offset;
+            }
+            let mut position = seg.seek_position(SeekKey::Offset(cur));
+            while let Some((h, frame_bytes)) = seg.frame_at(position)? {
+                position += h.total_len as u64;
+                if h.next_offset() <= cur {
+                    continue;
+                }
+                for (i, span) in frame::records(&frame_bytes).enumerate() {
+                    let offset = h.base_offset + i as u64;
+                    if offset < cur {
+                        continue;
+                    }
+                    if offset >= visible {
+                        break 'segments;
+                    }
+                    let size = span.key_len + span.data_len;
+                    if out.records.len() >= max_records || (bytes + size > max_bytes && !out.records.is_empty()) {
+                        break 'segments;
+                    }
+                    bytes += size;
+                    out.records.push(StoredRecord {
+                        offset,
+                        arrival_ms: h.arrival_ms,
+                        partition_key: frame_bytes.slice(span.key_start..span.key_start + span.key_len),
+                        data: frame_bytes.slice(span.data_start..span.data_start + span.data_len),
+                    });
+                    cur = offset + 1;
+                }
+            }
+        }
+        out.next_offset = cur;
+        Ok(out)
+    }
+
+    /// Offset of the first retained record whose arrival is at or after `ts`, or the
+    /// offset after the newest record when there is none.
+    pub fn offset_at_time(&self, ts: i64) -> Result<u64> {
+        let start = self.start_offset();
+        let visible = self.visible_next();
+        for seg in self.segments() {
+            if seg.committed_next() <= start || seg.max_arrival_ms() < ts {
+                continue;
+            }
+            let mut position = seg.seek_position(SeekKey::Time(ts));
+            while let Some((h, _)) = seg.frame_at(position)? {
+                position += h.total_len as u64;
+                if h.arrival_ms >= ts && h.next_offset() > start {
+                    return Ok(h.base_offset.max(start).min(visible));
+                }
+            }
+        }
+        Ok(visible)
+    }
+
+    /// Arrival time of the record at `offset`, if it is retained and visible.
+    pub fn arrival_of(&self, offset: u64) -> Result<Option<i64>> {
+        Ok(self.read(offset, 1, usize::MAX)?.records.first().filter(|r| r.offset == offset).map(|r| r.arrival_ms))
+    }
+
+    /// When the newest retained record is older than `cutoff_ms`, starts a new empty
+    /// segment (for an open log) so the whole old tail can expire.
+    pub fn roll_if_expired(&self, cutoff_ms: i64) -> Result<()> {
+        let mut w = lock(&self.writer);
+        if w.closed || w.position == SEGMENT_HEADER || w.last_arrival >= cutoff_ms {
+            return Ok(());
+        }
+        self.check_poison()?;
+        // Anything still waiting for a sync gets it from the seal.
+        self.roll(&mut w, 0)
+    }
+
+    /// Segments whose records are all older than `cutoff_ms`, from the oldest, never the
+    /// active segment of an open log; and the trim horizon after removing them.
+    pub fn expired_prefix(&self, cutoff_ms: i64, closed: bool) -> (Vec<Arc<Segment>>, u64) {
+        let segs = self.segments();
+        let keep_last = usize::from(!closed);
+        let mut expired = Vec::new();
+        for (i, s) in segs.iter().enumerate() {
+            if i + keep_last >= segs.len() || s.max_arrival_ms() >= cutoff_ms {
+                break;
+            }
+            expired.push(Arc::clone(s));
+        }
+        let horizon = expired.last().map_or(self.start_offset(), |s| s.committed_next());
+        (expired, horizon)
+    }
+
+    /// Moves the trim horizon forward (after the catalog recorded it), unlinks the given
+    /// segments and syncs the directory. Readers holding slices of them stay valid.
+    pub fn drop_segments(&self, expired: &[Arc<Segment>], horizon: u64) -> Result<()> {
+        self.start_offset.fetch_max(horizon, Ordering::AcqRel);
+        if let Ok(mut s) = self.segments.write() {
+            s.retain(|seg| !expired.iter().any(|e| Arc::ptr_eq(e, seg)));
+        }
+        for seg in expired {
+            fs::remove_file(&seg.path).map_err(|e| Error::io(&seg.path, e))?;
+            let _ = fs::remove_file(index_path(&seg.path));
+        }
+        fsutil::sync_dir(&self.dir)
+    }
+
+    /// Total bytes of the log's frames (for metrics).
+    pub fn size_bytes(&self) -> u64 {
+        self.segments().iter().map(|s| s.committed_len().saturating_sub(SEGMENT_HEADER)).sum()
+    }
+}
+
+/// Bytes a batch of these records occupies on disk.
+pub fn frame_size(records: &[RecordRef<'_>]) -> usize {
+    FRAME_HEADER + records.iter().map(frame::record_size).sum::<usize>()
+}

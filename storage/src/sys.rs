@@ -1,0 +1,37 @@
+//! The engine's only `unsafe` code: read-only memory maps of segment files and
+//! `posix_fallocate`.
+//!
+//! Segments are written with positional writes (`pwrite`) and only ever read through
+//! these maps, never stored through. Linux keeps the page cache coherent between the
+//! two, so bytes become visible to the map as soon as `pwrite` returns; the log only
+//! hands out ranges below its published commit point, which no writer touches again.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+
+use bytes::Bytes;
+
+/// Maps the first `len` bytes of `file` read-only and wraps the map in a [`Bytes`], so
+/// that slices of it are zero-copy, reference-counted and outlive an unlink of the file.
+pub(crate) fn map_read_only(file: &File, len: u64) -> std::io::Result<Bytes> {
+    if len == 0 {
+        return Ok(Bytes::new());
+    }
+    let len = usize::try_from(len)
+        .map_err(|_| std::io::Error::other("segment larger than the address space"))?;
+    // SAFETY: the map is read-only, so Rust never writes through it. The engine owns the
+    // data directory (an exclusive lock file), never shrinks a file below a range it has
+    // published to readers while a map of it is alive (sealing truncates only the unused
+    // preallocated tail, which lies above every published range), and writes only above
+    // the published commit point, so the bytes a reader sees do not change under it.
+    let map = unsafe { memmap2::MmapOptions::new().len(len).map(file)? };
+    Ok(Bytes::from_owner(map))
+}
+
+/// `posix_fallocate(fd, 0, len)`; returns the error number (0 on success).
+pub(crate) fn posix_fallocate(file: &File, len: libc::off_t) -> i32 {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: the descriptor is borrowed from a live `File` for the duration of the
+    // call, and the call reads and writes no memory of ours.
+    unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) }
+}
