@@ -142,7 +142,7 @@ impl Batch {
     pub fn delete_prefix(&mut self, prefix: &str) {
         let mut end = prefix.as_bytes().to_vec();
         end.push(0xff);
-        self.inner.delete_range(prefix.as_bytes(), end);
+        self.inner.delete_range(prefix.as_bytes(), &end[..]);
     }
 }
 
@@ -189,7 +189,10 @@ impl Catalog {
     /// Every (key, raw value) whose key starts with `prefix`, in key order.
     pub fn scan_raw(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let mut out = Vec::new();
-        for item in self.db.iterator(IteratorMode::From(prefix.as_bytes(), Direction::Forward)) {
+        for item in self
+            .db
+            .iterator(IteratorMode::From(prefix.as_bytes(), Direction::Forward))
+        {
             let (k, v) = item?;
             if !k.starts_with(prefix.as_bytes()) {
                 break;

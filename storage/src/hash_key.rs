@@ -52,12 +52,19 @@ pub fn parse_hash_key(s: &str) -> Option<u128> {
 }
 
 /// `floor(i * 2^128 / n)` for `0 <= i <= n`, `n >= 1`, without overflow; `i == n`
-/// saturates to 2^128 - 1 + 1 which the callers never ask for.
+/// would be 2^128, which the callers never ask for.
 fn boundary(i: u128, n: u128) -> u128 {
+    if i == 0 || n < 2 {
+        return 0;
+    }
     // 2^128 = n * q + r
     let q0 = u128::MAX / n;
     let r0 = u128::MAX % n;
-    let (q, r) = if r0 + 1 == n { (q0 + 1, 0) } else { (q0, r0 + 1) };
+    let (q, r) = if r0 + 1 == n {
+        (q0 + 1, 0)
+    } else {
+        (q0, r0 + 1)
+    };
     i.wrapping_mul(q).wrapping_add(i * r / n)
 }
 
@@ -131,7 +138,10 @@ mod tests {
     fn parse_hash_key_rejects_out_of_range() {
         assert_eq!(parse_hash_key("0"), Some(0));
         assert_eq!(parse_hash_key(&u128::MAX.to_string()), Some(u128::MAX));
-        assert_eq!(parse_hash_key("340282366920938463463374607431768211456"), None);
+        assert_eq!(
+            parse_hash_key("340282366920938463463374607431768211456"),
+            None
+        );
         assert_eq!(parse_hash_key("-1"), None);
         assert_eq!(parse_hash_key(""), None);
     }

@@ -10,7 +10,10 @@ pub fn stream_name(name: &str) -> Result<()> {
             "1 validation error detected: Value '{name}' at 'streamName' failed to satisfy constraint: Member must have length between 1 and 128"
         )));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+    {
         return Err(Error::invalid(format!(
             "1 validation error detected: Value '{name}' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
         )));

@@ -44,8 +44,14 @@ pub(crate) struct Routing {
 
 impl Routing {
     pub(crate) fn route(&self, hash_key: u128) -> Option<&Arc<Shard>> {
-        let i = self.open.partition_point(|(r, _)| r.start <= hash_key).checked_sub(1)?;
-        self.open.get(i).filter(|(r, _)| r.contains(hash_key)).map(|(_, s)| s)
+        let i = self
+            .open
+            .partition_point(|(r, _)| r.start <= hash_key)
+            .checked_sub(1)?;
+        self.open
+            .get(i)
+            .filter(|(r, _)| r.contains(hash_key))
+            .map(|(_, s)| s)
     }
 }
 
@@ -110,7 +116,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("data_dir", &self.inner.cfg.data_dir).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("data_dir", &self.inner.cfg.data_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -131,12 +139,20 @@ impl Engine {
     /// starts the group-commit flushers and the retention thread.
     pub fn open(cfg: EngineConfig) -> Result<Engine> {
         if cfg.segment_bytes < crate::config::MIN_SEGMENT_BYTES {
-            return Err(Error::invalid(format!("segment size must be at least {} bytes", crate::config::MIN_SEGMENT_BYTES)));
+            return Err(Error::invalid(format!(
+                "segment size must be at least {} bytes",
+                crate::config::MIN_SEGMENT_BYTES
+            )));
         }
         let dir = cfg.data_dir.clone();
         fs::create_dir_all(streams_dir(&dir)).map_err(|e| Error::io(&dir, e))?;
         let lock_path = dir.join("LOCK");
-        let lock_file = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        let lock_file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
         match lock_file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => return Err(Error::Locked { path: lock_path }),
@@ -158,7 +174,11 @@ impl Engine {
             catalog.write(consume)?;
         }
 
-        let log_cfg = LogConfig { durability: cfg.durability, segment_bytes: cfg.segment_bytes, index_interval: cfg.index_interval_bytes };
+        let log_cfg = LogConfig {
+            durability: cfg.durability,
+            segment_bytes: cfg.segment_bytes,
+            index_interval: cfg.index_interval_bytes,
+        };
         let mut streams = BTreeMap::new();
         let mut live_dirs = Vec::new();
         for (_, meta) in catalog.scan::<StreamRecord>("stream/")? {
@@ -177,15 +197,45 @@ impl Engine {
                 if rec.end_offset.is_some() {
                     log.close()?;
                 }
-                shards.insert(rec.index, Arc::new(Shard { id, index: rec.index, rec: RwLock::new(rec), log }));
+                shards.insert(
+                    rec.index,
+                    Arc::new(Shard {
+                        id,
+                        index: rec.index,
+                        rec: RwLock::new(rec),
+                        log,
+                    }),
+                );
+            }
+            // Shard directories of a reshard that crashed before its catalog write.
+            if let Ok(entries) = fs::read_dir(&sdir) {
+                for entry in entries.flatten() {
+                    let known = entry
+                        .file_name()
+                        .to_str()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .is_some_and(|i| shards.contains_key(&i));
+                    if !known {
+                        tracing::info!(path = %entry.path().display(), "removing an orphaned shard directory");
+                        let _ = fs::remove_dir_all(entry.path());
+                    }
+                }
             }
             live_dirs.push(sdir.clone());
-            let stream = Arc::new(Stream { meta: RwLock::new(meta.clone()), shards: RwLock::new(shards), routing: RwLock::new(Arc::default()), dir: sdir });
+            let stream = Arc::new(Stream {
+                meta: RwLock::new(meta.clone()),
+                shards: RwLock::new(shards),
+                routing: RwLock::new(Arc::default()),
+                dir: sdir,
+            });
             stream.rebuild_routing();
             streams.insert(meta.name.clone(), stream);
         }
         // Directories of streams that a crash left behind mid-delete.
-        for entry in fs::read_dir(streams_dir(&dir)).map_err(|e| Error::io(&dir, e))?.flatten() {
+        for entry in fs::read_dir(streams_dir(&dir))
+            .map_err(|e| Error::io(&dir, e))?
+            .flatten()
+        {
             if !live_dirs.contains(&entry.path()) {
                 tracing::info!(path = %entry.path().display(), "removing the files of a deleted stream");
                 let _ = fs::remove_dir_all(entry.path());
@@ -249,7 +299,12 @@ impl Engine {
 
     pub(crate) fn stream(&self, name: &str) -> Result<Arc<Stream>> {
         self.check_open()?;
-        read(&self.inner.streams).get(name).cloned().ok_or_else(|| Error::StreamNotFound { stream: name.to_string() })
+        read(&self.inner.streams)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::StreamNotFound {
+                stream: name.to_string(),
+            })
     }
 
     /// Syncs every shard, records a clean shutdown and stops the background threads.
@@ -259,6 +314,23 @@ impl Engine {
             return Ok(());
         }
         self.inner.shutdown_now()
+    }
+}
+
+impl Engine {
+    /// Stops the engine the way `kill -9` would as far as its files can tell: no final
+    /// sync, no index files for active segments, no clean-shutdown marks. What was
+    /// written stays in the page cache, as after a process crash. For recovery tests.
+    #[doc(hidden)]
+    pub fn simulate_crash(self) {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some((tx, handle)) = lock(&self.inner.retention).take() {
+            let _ = tx.send(());
+            let _ = handle.join();
+        }
+        self.inner.flusher.stop();
     }
 }
 
@@ -277,7 +349,9 @@ impl Inner {
             let uid = read(&stream.meta).uid;
             for shard in read(&stream.shards).values() {
                 match shard.log.shutdown() {
-                    Ok(len) => marks.put_raw(&clean_key(uid, shard.index), len.to_string().as_bytes()),
+                    Ok(len) => {
+                        marks.put_raw(&clean_key(uid, shard.index), len.to_string().as_bytes())
+                    }
                     Err(e) => {
                         tracing::error!(shard = %shard.id, error = %e, "shard not stopped cleanly");
                         first_error.get_or_insert(e);

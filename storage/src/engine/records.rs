@@ -17,7 +17,9 @@ impl Engine {
     fn writable_stream(&self, name: &str) -> Result<Arc<Stream>> {
         let stream = self.stream(name)?;
         if self.now_ms() < read(&stream.meta).active_at_ms {
-            return Err(Error::StreamNotFound { stream: name.to_string() });
+            return Err(Error::StreamNotFound {
+                stream: name.to_string(),
+            });
         }
         Ok(stream)
     }
@@ -27,7 +29,10 @@ impl Engine {
         let mut results = self.put_records(stream, vec![record])?;
         match results.pop() {
             Some(Ok(outcome)) => Ok(outcome),
-            Some(Err(failure)) => Err(Error::Io { path: self.inner.cfg.data_dir.clone(), source: std::io::Error::other(failure.message) }),
+            Some(Err(failure)) => Err(Error::Io {
+                path: self.inner.cfg.data_dir.clone(),
+                source: std::io::Error::other(failure.message),
+            }),
             None => Err(Error::invalid("no record")),
         }
     }
@@ -35,7 +40,11 @@ impl Engine {
     /// Appends up to 500 records. Records for one shard form one batch on disk and keep
     /// their order; every shard's batch is written before any waits for its sync, so
     /// the syncs of different shards overlap. Returns one result per record, in order.
-    pub fn put_records(&self, stream_name: &str, records: Vec<PutRecordInput>) -> Result<Vec<Result<PutOutcome, RecordFailure>>> {
+    pub fn put_records(
+        &self,
+        stream_name: &str,
+        records: Vec<PutRecordInput>,
+    ) -> Result<Vec<Result<PutOutcome, RecordFailure>>> {
         if records.is_empty() || records.len() > MAX_PUT_RECORDS {
             return Err(Error::invalid(format!(
                 "1 validation error detected: Value '{}' at 'records' failed to satisfy constraint: Member must have length between 1 and {MAX_PUT_RECORDS}",
@@ -47,7 +56,13 @@ impl Engine {
             validate::data(&r.data)?;
         }
         let stream = self.writable_stream(stream_name)?;
-        let hash_keys: Vec<u128> = records.iter().map(|r| r.explicit_hash_key.unwrap_or_else(|| hash_key_of(&r.partition_key))).collect();
+        let hash_keys: Vec<u128> = records
+            .iter()
+            .map(|r| {
+                r.explicit_hash_key
+                    .unwrap_or_else(|| hash_key_of(&r.partition_key))
+            })
+            .collect();
         let mut results: Vec<Option<Result<PutOutcome, RecordFailure>>> = vec![None; records.len()];
         let mut pending: Vec<usize> = (0..records.len()).collect();
         for _ in 0..REROUTE_ATTEMPTS {
@@ -78,7 +93,9 @@ impl Engine {
         // Group by shard, keeping request order within each group.
         let mut groups: Vec<(Arc<Shard>, Vec<usize>)> = Vec::new();
         for &i in pending {
-            let shard = routing.route(hash_keys[i]).ok_or_else(|| Error::invalid("no open shard owns the hash key"))?;
+            let shard = routing
+                .route(hash_keys[i])
+                .ok_or_else(|| Error::invalid("no open shard owns the hash key"))?;
             match groups.iter_mut().find(|(s, _)| Arc::ptr_eq(s, shard)) {
                 Some((_, v)) => v.push(i),
                 None => groups.push((Arc::clone(shard), vec![i])),
@@ -88,7 +105,13 @@ impl Engine {
         let mut retry = Vec::new();
         let mut waits = Vec::new();
         for (shard, idxs) in &groups {
-            let refs: Vec<RecordRef<'_>> = idxs.iter().map(|&i| RecordRef { partition_key: &records[i].partition_key, data: &records[i].data }).collect();
+            let refs: Vec<RecordRef<'_>> = idxs
+                .iter()
+                .map(|&i| RecordRef {
+                    partition_key: &records[i].partition_key,
+                    data: &records[i].data,
+                })
+                .collect();
             match shard.log.append_unsynced(&refs, now) {
                 Ok((appended, target)) => waits.push((shard, idxs, appended, target)),
                 Err(Error::ResourceInUse(_)) => retry.extend_from_slice(idxs),
@@ -99,7 +122,13 @@ impl Engine {
             match shard.log.wait_durable(target) {
                 Ok(()) => {
                     for (k, &i) in idxs.iter().enumerate() {
-                        results[i] = Some(Ok(PutOutcome { shard_id: shard.id.clone(), sequence_number: SequenceNumber::new(shard.index, appended.base_offset + k as u64) }));
+                        results[i] = Some(Ok(PutOutcome {
+                            shard_id: shard.id.clone(),
+                            sequence_number: SequenceNumber::new(
+                                shard.index,
+                                appended.base_offset + k as u64,
+                            ),
+                        }));
                     }
                 }
                 Err(e) => fail_all(results, idxs, &e),
@@ -112,12 +141,20 @@ impl Engine {
     fn shard_of(&self, stream: &Stream, stream_name: &str, shard: &str) -> Result<Arc<Shard>> {
         parse_shard_id(shard)
             .and_then(|i| stream.shard(i))
-            .ok_or_else(|| Error::ShardNotFound { stream: stream_name.to_string(), shard: shard.to_string() })
+            .ok_or_else(|| Error::ShardNotFound {
+                stream: stream_name.to_string(),
+                shard: shard.to_string(),
+            })
     }
 
     /// Resolves a starting position to a log offset of the shard (what a shard iterator
     /// holds).
-    pub fn start_offset(&self, stream_name: &str, shard: &str, position: StartingPosition) -> Result<u64> {
+    pub fn start_offset(
+        &self,
+        stream_name: &str,
+        shard: &str,
+        position: StartingPosition,
+    ) -> Result<u64> {
         let stream = self.writable_stream(stream_name)?;
         let shard = self.shard_of(&stream, stream_name, shard)?;
         let log = &shard.log;
@@ -138,7 +175,9 @@ impl Engine {
             StartingPosition::TrimHorizon => log.start_offset(),
             StartingPosition::Latest => log.visible_next(),
             StartingPosition::AtSequenceNumber(seq) => check(seq)?,
-            StartingPosition::AfterSequenceNumber(seq) => check(seq)?.max(seq.offset.saturating_add(1)).min(log.visible_next()),
+            StartingPosition::AfterSequenceNumber(seq) => check(seq)?
+                .max(seq.offset.saturating_add(1))
+                .min(log.visible_next()),
             StartingPosition::AtTimestamp(ts) => log.offset_at_time(ts)?,
         })
     }
@@ -146,13 +185,26 @@ impl Engine {
     /// Reads up to `max_records` records and `max_bytes` bytes from `offset` of a shard
     /// (a start below the trim horizon starts there). A read that reaches the end of a
     /// closed shard reports its children.
-    pub fn read(&self, stream_name: &str, shard: &str, offset: u64, max_records: usize, max_bytes: usize) -> Result<ReadOutcome> {
+    pub fn read(
+        &self,
+        stream_name: &str,
+        shard: &str,
+        offset: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<ReadOutcome> {
         let stream = self.writable_stream(stream_name)?;
         let shard = self.shard_of(&stream, stream_name, shard)?;
-        let got = shard.log.read(offset, max_records.min(MAX_READ_RECORDS), max_bytes.min(MAX_READ_BYTES))?;
+        let got = shard.log.read(
+            offset,
+            max_records.min(MAX_READ_RECORDS),
+            max_bytes.min(MAX_READ_BYTES),
+        )?;
         let newest = shard.log.visible_next();
         let millis_behind_latest = match got.records.last() {
-            Some(last) if got.next_offset < newest => (self.now_ms() - last.arrival_ms).max(0) as u64,
+            Some(last) if got.next_offset < newest => {
+                (self.now_ms() - last.arrival_ms).max(0) as u64
+            }
             _ => 0,
         };
         let end = shard.record().end_offset;
@@ -164,7 +216,12 @@ impl Engine {
             records: got
                 .records
                 .into_iter()
-                .map(|r| Record { sequence_number: SequenceNumber::new(shard.index, r.offset), arrival_ms: r.arrival_ms, partition_key: r.partition_key, data: r.data })
+                .map(|r| Record {
+                    sequence_number: SequenceNumber::new(shard.index, r.offset),
+                    arrival_ms: r.arrival_ms,
+                    partition_key: r.partition_key,
+                    data: r.data,
+                })
                 .collect(),
             next_offset: got.next_offset,
             millis_behind_latest,
@@ -179,7 +236,12 @@ impl Engine {
             .filter(|r| r.parent == Some(index) || r.adjacent_parent == Some(index))
             .map(|r| ChildShard {
                 shard_id: shard_id(r.index),
-                parent_shards: r.parent.into_iter().chain(r.adjacent_parent).map(shard_id).collect(),
+                parent_shards: r
+                    .parent
+                    .into_iter()
+                    .chain(r.adjacent_parent)
+                    .map(shard_id)
+                    .collect(),
                 range: r.range,
             })
             .collect()
@@ -188,6 +250,9 @@ impl Engine {
 
 fn fail_all(results: &mut [Option<Result<PutOutcome, RecordFailure>>], idxs: &[usize], e: &Error) {
     for &i in idxs {
-        results[i] = Some(Err(RecordFailure { error_code: "InternalFailure".into(), message: format!("Internal service failure: {e}") }));
+        results[i] = Some(Err(RecordFailure {
+            error_code: "InternalFailure".into(),
+            message: format!("Internal service failure: {e}"),
+        }));
     }
 }

@@ -28,7 +28,10 @@ impl Engine {
     fn open_shard(&self, stream: &Stream, name: &str, id: &str) -> Result<Arc<Shard>> {
         let shard = parse_shard_id(id)
             .and_then(|i| stream.shard(i))
-            .ok_or_else(|| Error::ShardNotFound { stream: name.to_string(), shard: id.to_string() })?;
+            .ok_or_else(|| Error::ShardNotFound {
+                stream: name.to_string(),
+                shard: id.to_string(),
+            })?;
         if shard.record().end_offset.is_some() {
             return Err(Error::ResourceInUse(format!(
                 "Shard {id} in stream {name} under account has already been merged or split, and thus is not eligible for merging or splitting."
@@ -43,14 +46,22 @@ impl Engine {
         let _admin = lock(&self.inner.admin);
         let parent = self.open_shard(&stream, name, shard)?;
         let range = parent.record().range;
-        if new_starting_hash_key <= range.start.saturating_add(1) || new_starting_hash_key >= range.end {
+        if new_starting_hash_key <= range.start.saturating_add(1)
+            || new_starting_hash_key >= range.end
+        {
             return Err(Error::invalid(format!(
                 "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {shard} in stream {name} under account is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
                 range.start, range.end
             )));
         }
-        let left = HashKeyRange { start: range.start, end: new_starting_hash_key - 1 };
-        let right = HashKeyRange { start: new_starting_hash_key, end: range.end };
+        let left = HashKeyRange {
+            start: range.start,
+            end: new_starting_hash_key - 1,
+        };
+        let right = HashKeyRange {
+            start: new_starting_hash_key,
+            end: range.end,
+        };
         self.reshard(&stream, &[parent], &[left, right])
     }
 
@@ -62,9 +73,15 @@ impl Engine {
         let b = self.open_shard(&stream, name, adjacent)?;
         let (ra, rb) = (a.record().range, b.record().range);
         let merged = if ra.is_followed_by(&rb) {
-            HashKeyRange { start: ra.start, end: rb.end }
+            HashKeyRange {
+                start: ra.start,
+                end: rb.end,
+            }
         } else if rb.is_followed_by(&ra) {
-            HashKeyRange { start: rb.start, end: ra.end }
+            HashKeyRange {
+                start: rb.start,
+                end: ra.end,
+            }
         } else {
             return Err(Error::invalid(format!(
                 "Shards {shard} and {adjacent} in stream {name} under account are not an adjacent pair of shards eligible for merging"
@@ -96,11 +113,19 @@ impl Engine {
         // 1. Split so that every goal boundary is a shard boundary.
         for g in goal.iter().skip(1) {
             let routing = Arc::clone(&read(&stream.routing));
-            let Some(shard) = routing.route(g.start) else { continue };
+            let Some(shard) = routing.route(g.start) else {
+                continue;
+            };
             let range = shard.record().range;
             if range.start != g.start {
-                let left = HashKeyRange { start: range.start, end: g.start - 1 };
-                let right = HashKeyRange { start: g.start, end: range.end };
+                let left = HashKeyRange {
+                    start: range.start,
+                    end: g.start - 1,
+                };
+                let right = HashKeyRange {
+                    start: g.start,
+                    end: range.end,
+                };
                 self.reshard(&stream, &[Arc::clone(shard)], &[left, right])?;
             }
         }
@@ -108,21 +133,38 @@ impl Engine {
         for g in &goal {
             loop {
                 let routing = Arc::clone(&read(&stream.routing));
-                let pieces: Vec<_> = routing.open.iter().filter(|(r, _)| r.start >= g.start && r.end <= g.end).collect();
+                let pieces: Vec<_> = routing
+                    .open
+                    .iter()
+                    .filter(|(r, _)| r.start >= g.start && r.end <= g.end)
+                    .collect();
                 if pieces.len() < 2 {
                     break;
                 }
                 let (ra, a) = pieces[0];
                 let (rb, b) = pieces[1];
-                self.reshard(&stream, &[Arc::clone(a), Arc::clone(b)], &[HashKeyRange { start: ra.start, end: rb.end }])?;
+                self.reshard(
+                    &stream,
+                    &[Arc::clone(a), Arc::clone(b)],
+                    &[HashKeyRange {
+                        start: ra.start,
+                        end: rb.end,
+                    }],
+                )?;
             }
         }
-        Ok(ShardCountUpdate { current, target: read(&stream.routing).open.len() })
+        let after = read(&stream.routing).open.len();
+        Ok(ShardCountUpdate { current, target: after })
     }
 
     /// Closes `parents`, creates children over `ranges`, records both atomically.
     /// Called with the admin lock held.
-    fn reshard(&self, stream: &Stream, parents: &[Arc<Shard>], ranges: &[HashKeyRange]) -> Result<()> {
+    fn reshard(
+        &self,
+        stream: &Stream,
+        parents: &[Arc<Shard>],
+        ranges: &[HashKeyRange],
+    ) -> Result<()> {
         let now = self.now_ms();
         let mut meta = read(&stream.meta).clone();
         let name = meta.name.clone();
@@ -130,10 +172,24 @@ impl Engine {
         let adjacent = parents.get(1).map(|p| p.index);
         let mut children = Vec::new();
         for range in ranges {
-            let rec = ShardRecord { index: meta.next_shard_index, range: *range, parent, adjacent_parent: adjacent, created_ms: now, end_offset: None, closed_ms: None, start_offset: 0 };
+            let rec = ShardRecord {
+                index: meta.next_shard_index,
+                range: *range,
+                parent,
+                adjacent_parent: adjacent,
+                created_ms: now,
+                end_offset: None,
+                closed_ms: None,
+                start_offset: 0,
+            };
             meta.next_shard_index += 1;
             match self.open_shard_log(stream, &name, &rec) {
-                Ok(log) => children.push(Arc::new(Shard { id: shard_id(rec.index), index: rec.index, rec: RwLock::new(rec), log })),
+                Ok(log) => children.push(Arc::new(Shard {
+                    id: shard_id(rec.index),
+                    index: rec.index,
+                    rec: RwLock::new(rec),
+                    log,
+                })),
                 Err(e) => {
                     remove_dirs(stream, &children);
                     return Err(e);
@@ -197,7 +253,14 @@ impl Engine {
             .values()
             .map(|s| {
                 let r = s.record();
-                (s.id.clone(), r.parent.into_iter().chain(r.adjacent_parent).map(shard_id).collect())
+                (
+                    s.id.clone(),
+                    r.parent
+                        .into_iter()
+                        .chain(r.adjacent_parent)
+                        .map(shard_id)
+                        .collect(),
+                )
             })
             .collect())
     }

@@ -21,7 +21,10 @@ impl Engine {
         for stream in streams {
             let _admin = lock(&self.inner.admin);
             let meta = read(&stream.meta).clone();
-            if !read(&self.inner.streams).get(&meta.name).is_some_and(|s| Arc::ptr_eq(s, &stream)) {
+            if !read(&self.inner.streams)
+                .get(&meta.name)
+                .is_some_and(|s| Arc::ptr_eq(s, &stream))
+            {
                 continue; // deleted meanwhile
             }
             let cutoff = now - i64::from(meta.retention_hours) * 3_600_000;
@@ -29,7 +32,10 @@ impl Engine {
             for shard in shards {
                 let mut rec = shard.record();
                 let closed = rec.end_offset.is_some();
-                if closed && rec.closed_ms.unwrap_or(i64::MAX) < cutoff && shard.log.newest_arrival_ms() < cutoff {
+                if closed
+                    && rec.closed_ms.unwrap_or(i64::MAX) < cutoff
+                    && shard.log.newest_arrival_ms() < cutoff
+                {
                     let mut batch = Batch::default();
                     batch.delete(&shard_key(meta.uid, rec.index));
                     self.inner.catalog.write(batch)?;

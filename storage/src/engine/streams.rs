@@ -6,7 +6,9 @@ use std::fs;
 use std::sync::{Arc, RwLock};
 
 use super::{lock, read, shard_dir, stream_dir, write, Engine, Shard, Stream};
-use crate::catalog::{shard_key, stream_key, Batch, Encryption, ShardRecord, StreamMode, StreamRecord};
+use crate::catalog::{
+    shard_key, stream_key, Batch, Encryption, ShardRecord, StreamMode, StreamRecord,
+};
 use crate::error::{Error, Result};
 use crate::hash_key::even_ranges;
 use crate::log::{LogConfig, ShardLog};
@@ -17,11 +19,27 @@ use crate::validate;
 impl Engine {
     pub(crate) fn log_config(&self) -> LogConfig {
         let c = &self.inner.cfg;
-        LogConfig { durability: c.durability, segment_bytes: c.segment_bytes, index_interval: c.index_interval_bytes }
+        LogConfig {
+            durability: c.durability,
+            segment_bytes: c.segment_bytes,
+            index_interval: c.index_interval_bytes,
+        }
     }
 
-    pub(crate) fn open_shard_log(&self, stream: &Stream, name: &str, rec: &ShardRecord) -> Result<Arc<ShardLog>> {
-        ShardLog::open(&shard_dir(&stream.dir, rec.index), format!("{name}/{}", shard_id(rec.index)), self.log_config(), rec.start_offset, None, Arc::clone(&self.inner.flusher))
+    pub(crate) fn open_shard_log(
+        &self,
+        stream: &Stream,
+        name: &str,
+        rec: &ShardRecord,
+    ) -> Result<Arc<ShardLog>> {
+        ShardLog::open(
+            &shard_dir(&stream.dir, rec.index),
+            format!("{name}/{}", shard_id(rec.index)),
+            self.log_config(),
+            rec.start_offset,
+            None,
+            Arc::clone(&self.inner.flusher),
+        )
     }
 
     /// Creates a stream of `shard_count` shards that split the hash-key space evenly.
@@ -52,10 +70,24 @@ impl Engine {
             scaling_ops_ms: Vec::new(),
         };
         let dir = stream_dir(&self.inner.cfg.data_dir, uid);
-        let stream = Stream { meta: RwLock::new(meta.clone()), shards: RwLock::default(), routing: RwLock::default(), dir };
+        let stream = Stream {
+            meta: RwLock::new(meta.clone()),
+            shards: RwLock::default(),
+            routing: RwLock::default(),
+            dir,
+        };
         let mut shards = BTreeMap::new();
         for (i, range) in even_ranges(req.shard_count).into_iter().enumerate() {
-            let rec = ShardRecord { index: i as u64, range, parent: None, adjacent_parent: None, created_ms: now, end_offset: None, closed_ms: None, start_offset: 0 };
+            let rec = ShardRecord {
+                index: i as u64,
+                range,
+                parent: None,
+                adjacent_parent: None,
+                created_ms: now,
+                end_offset: None,
+                closed_ms: None,
+                start_offset: 0,
+            };
             batch.put(&shard_key(uid, rec.index), &rec)?;
             let log = match self.open_shard_log(&stream, &req.name, &rec) {
                 Ok(log) => log,
@@ -64,7 +96,15 @@ impl Engine {
                     return Err(e);
                 }
             };
-            shards.insert(rec.index, Arc::new(Shard { id: shard_id(rec.index), index: rec.index, rec: RwLock::new(rec), log }));
+            shards.insert(
+                rec.index,
+                Arc::new(Shard {
+                    id: shard_id(rec.index),
+                    index: rec.index,
+                    rec: RwLock::new(rec),
+                    log,
+                }),
+            );
         }
         batch.put(&stream_key(&req.name), &meta)?;
         if let Err(e) = self.inner.catalog.write(batch) {
@@ -103,9 +143,16 @@ impl Engine {
     pub(crate) fn describe(&self, stream: &Stream) -> StreamDescription {
         let meta = read(&stream.meta).clone();
         let now = self.now_ms();
-        let shards = read(&stream.shards).values().map(|s| describe_shard(&s.record())).collect();
+        let shards = read(&stream.shards)
+            .values()
+            .map(|s| describe_shard(&s.record()))
+            .collect();
         StreamDescription {
-            status: if now < meta.active_at_ms { StreamStatus::Creating } else { StreamStatus::Active },
+            status: if now < meta.active_at_ms {
+                StreamStatus::Creating
+            } else {
+                StreamStatus::Active
+            },
             name: meta.name,
             uid: meta.uid,
             created_ms: meta.created_ms,
@@ -134,7 +181,11 @@ impl Engine {
         Ok(read(&self.stream(name)?.meta).tags.clone())
     }
 
-    fn update_meta(&self, name: &str, change: impl FnOnce(&mut StreamRecord) -> Result<()>) -> Result<()> {
+    fn update_meta(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut StreamRecord) -> Result<()>,
+    ) -> Result<()> {
         let stream = self.stream(name)?;
         let _admin = lock(&self.inner.admin);
         let mut meta = read(&stream.meta).clone();
@@ -207,13 +258,31 @@ impl Engine {
     }
 
     /// Enables (`enable`) or disables shard-level metrics; returns (before, after).
-    pub fn set_enhanced_monitoring(&self, name: &str, metrics: &[String], enable: bool) -> Result<(Vec<String>, Vec<String>)> {
+    pub fn set_enhanced_monitoring(
+        &self,
+        name: &str,
+        metrics: &[String],
+        enable: bool,
+    ) -> Result<(Vec<String>, Vec<String>)> {
         let mut out = (Vec::new(), Vec::new());
         self.update_meta(name, |m| {
             out.0 = m.shard_level_metrics.clone();
-            let all = ["IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords", "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds"];
-            let expanded: Vec<String> = if metrics.iter().any(|x| x == "ALL") { all.iter().map(|s| s.to_string()).collect() } else { metrics.to_vec() };
-            let mut set: std::collections::BTreeSet<String> = m.shard_level_metrics.iter().cloned().collect();
+            let all = [
+                "IncomingBytes",
+                "IncomingRecords",
+                "OutgoingBytes",
+                "OutgoingRecords",
+                "WriteProvisionedThroughputExceeded",
+                "ReadProvisionedThroughputExceeded",
+                "IteratorAgeMilliseconds",
+            ];
+            let expanded: Vec<String> = if metrics.iter().any(|x| x == "ALL") {
+                all.iter().map(|s| s.to_string()).collect()
+            } else {
+                metrics.to_vec()
+            };
+            let mut set: std::collections::BTreeSet<String> =
+                m.shard_level_metrics.iter().cloned().collect();
             for x in expanded {
                 if enable {
                     set.insert(x);
@@ -231,7 +300,10 @@ impl Engine {
     /// Number of open shards across all streams.
     pub fn open_shard_count(&self) -> Result<usize> {
         self.check_open()?;
-        Ok(read(&self.inner.streams).values().map(|s| read(&s.routing).open.len()).sum())
+        Ok(read(&self.inner.streams)
+            .values()
+            .map(|s| read(&s.routing).open.len())
+            .sum())
     }
 }
 
@@ -243,7 +315,9 @@ pub(crate) fn describe_shard(rec: &ShardRecord) -> ShardDescription {
         parent_shard_id: rec.parent.map(shard_id),
         adjacent_parent_shard_id: rec.adjacent_parent.map(shard_id),
         starting_sequence_number: SequenceNumber::new(rec.index, 0),
-        ending_sequence_number: rec.end_offset.map(|end| SequenceNumber::new(rec.index, end.max(1) - 1)),
+        ending_sequence_number: rec
+            .end_offset
+            .map(|end| SequenceNumber::new(rec.index, end.max(1) - 1)),
         created_ms: rec.created_ms,
     }
 }

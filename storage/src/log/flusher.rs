@@ -85,7 +85,11 @@ impl Flusher {
             q.stopping = true;
             self.ready.notify_all();
         }
-        let handles = self.threads.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default();
+        let handles = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
         for h in handles {
             let _ = h.join();
         }

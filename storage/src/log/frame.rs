@@ -137,8 +137,7 @@ pub fn decode(buf: &[u8]) -> Decoded {
         if end > total {
             return Decoded::Invalid("record past the frame end");
         }
-        if std::str::from_utf8(&buf[pos + RECORD_HEADER..pos + RECORD_HEADER + key_len]).is_err()
-        {
+        if std::str::from_utf8(&buf[pos + RECORD_HEADER..pos + RECORD_HEADER + key_len]).is_err() {
             return Decoded::Invalid("partition key is not UTF-8");
         }
         pos = end;

@@ -77,8 +77,12 @@ impl IndexFile {
         if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().ok()?) {
             return None;
         }
-        let u32_at = |at: usize| -> Option<u32> { Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?)) };
-        let u64_at = |at: usize| -> Option<u64> { Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?)) };
+        let u32_at = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+        };
+        let u64_at = |at: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+        };
         if u32_at(8)? != VERSION {
             return None;
         }
@@ -117,7 +121,8 @@ impl IndexFile {
         let path = index_path(segment_path);
         let tmp = path.with_extension("index.tmp");
         let mut f = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(&self.encode()).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(&self.encode())
+            .map_err(|e| Error::io(&tmp, e))?;
         f.sync_data().map_err(|e| Error::io(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
     }
@@ -125,13 +130,17 @@ impl IndexFile {
 
 /// Index of the last entry at or before `offset` (entries ascending by offset).
 pub fn floor_by_offset(entries: &[IndexEntry], offset: u64) -> Option<usize> {
-    entries.partition_point(|e| e.offset <= offset).checked_sub(1)
+    entries
+        .partition_point(|e| e.offset <= offset)
+        .checked_sub(1)
 }
 
 /// Index of the last entry whose arrival is strictly before `ts` (the scan for the
 /// first record at or after `ts` starts there).
 pub fn floor_by_time(entries: &[IndexEntry], ts: i64) -> Option<usize> {
-    entries.partition_point(|e| e.arrival_ms < ts).checked_sub(1)
+    entries
+        .partition_point(|e| e.arrival_ms < ts)
+        .checked_sub(1)
 }
 
 #[cfg(test)]
@@ -146,8 +155,16 @@ mod tests {
             next_offset: 99,
             max_arrival_ms: 5,
             entries: vec![
-                IndexEntry { offset: 10, position: 32, arrival_ms: 1 },
-                IndexEntry { offset: 50, position: 4200, arrival_ms: 3 },
+                IndexEntry {
+                    offset: 10,
+                    position: 32,
+                    arrival_ms: 1,
+                },
+                IndexEntry {
+                    offset: 50,
+                    position: 4200,
+                    arrival_ms: 3,
+                },
             ],
         };
         let b = f.encode();

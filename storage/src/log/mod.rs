@@ -1,10 +1,10 @@
 //! Shard logs: segment files of CRC-framed batches, a sparse index, group commit.
 
+mod flusher;
 pub mod frame;
 pub mod index;
 pub mod segment;
 mod shard_log;
-mod flusher;
 
 pub use flusher::Flusher;
 pub use shard_log::{Appended, LogConfig, LogRead, ShardLog, StoredRecord};

@@ -101,7 +101,16 @@ impl Segment {
             return Err(Error::io(&path, e));
         }
         let map = mmap::map_read_only(&file, capacity).map_err(|e| Error::io(&path, e))?;
-        Ok(Segment::assemble(path, file, map, base_offset, SEGMENT_HEADER, base_offset, i64::MIN, Vec::new()))
+        Ok(Segment::assemble(
+            path,
+            file,
+            map,
+            base_offset,
+            SEGMENT_HEADER,
+            base_offset,
+            i64::MIN,
+            Vec::new(),
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -131,7 +140,14 @@ impl Segment {
     /// and truncated to their last valid frame (a torn tail), then preallocated again to
     /// `capacity`; sealed ones use a matching index file when there is one, else they
     /// are scanned strictly: a bad frame inside a sealed segment is [`Error::Corruption`].
-    pub fn open(path: &Path, base_offset: u64, active: bool, capacity: u64, index_interval: u64, trusted_len: Option<u64>) -> Result<Segment> {
+    pub fn open(
+        path: &Path,
+        base_offset: u64,
+        active: bool,
+        capacity: u64,
+        index_interval: u64,
+        trusted_len: Option<u64>,
+    ) -> Result<Segment> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -140,18 +156,39 @@ impl Segment {
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let mut header = [0u8; SEGMENT_HEADER as usize];
         if file_len < SEGMENT_HEADER {
-            return Err(Error::Corruption { path: path.into(), offset: 0, reason: "segment shorter than its header".into() });
+            return Err(Error::Corruption {
+                path: path.into(),
+                offset: 0,
+                reason: "segment shorter than its header".into(),
+            });
         }
-        file.read_exact_at(&mut header, 0).map_err(|e| Error::io(path, e))?;
+        file.read_exact_at(&mut header, 0)
+            .map_err(|e| Error::io(path, e))?;
         if header != header_bytes(base_offset) {
-            return Err(Error::Corruption { path: path.into(), offset: 0, reason: "bad segment header".into() });
+            return Err(Error::Corruption {
+                path: path.into(),
+                offset: 0,
+                reason: "bad segment header".into(),
+            });
         }
         let map = mmap::map_read_only(&file, file_len).map_err(|e| Error::io(path, e))?;
 
         if !active {
             if let Some(ix) = IndexFile::load(path) {
-                if ix.segment_base == base_offset && ix.segment_len == file_len && ix.next_offset >= base_offset {
-                    return Ok(Segment::assemble(path.into(), file, map, base_offset, ix.segment_len, ix.next_offset, ix.max_arrival_ms, ix.entries));
+                if ix.segment_base == base_offset
+                    && ix.segment_len == file_len
+                    && ix.next_offset >= base_offset
+                {
+                    return Ok(Segment::assemble(
+                        path.into(),
+                        file,
+                        map,
+                        base_offset,
+                        ix.segment_len,
+                        ix.next_offset,
+                        ix.max_arrival_ms,
+                        ix.entries,
+                    ));
                 }
             }
         }
@@ -163,7 +200,16 @@ impl Segment {
                     if let Decoded::End = frame::decode(&map[len as usize..]) {
                         drop(map);
                         let map = Segment::ensure_capacity(&file, path, len, capacity)?;
-                        return Ok(Segment::assemble(path.into(), file, map, base_offset, len, ix.next_offset, ix.max_arrival_ms, ix.entries));
+                        return Ok(Segment::assemble(
+                            path.into(),
+                            file,
+                            map,
+                            base_offset,
+                            len,
+                            ix.next_offset,
+                            ix.max_arrival_ms,
+                            ix.entries,
+                        ));
                     }
                 }
             }
@@ -171,26 +217,58 @@ impl Segment {
         let scan = scan_frames(&map, base_offset, index_interval);
         if let Some((pos, reason)) = scan.stopped {
             if !active {
-                return Err(Error::Corruption { path: path.into(), offset: pos, reason: reason.into() });
+                return Err(Error::Corruption {
+                    path: path.into(),
+                    offset: pos,
+                    reason: reason.into(),
+                });
             }
             tracing::warn!(path = %path.display(), position = pos, reason, "truncating torn tail of the active segment");
         }
         if active {
             drop(map);
             let map = Segment::ensure_capacity(&file, path, scan.valid_len, capacity)?;
-            return Ok(Segment::assemble(path.into(), file, map, base_offset, scan.valid_len, scan.next_offset, scan.max_arrival_ms, scan.entries));
+            return Ok(Segment::assemble(
+                path.into(),
+                file,
+                map,
+                base_offset,
+                scan.valid_len,
+                scan.next_offset,
+                scan.max_arrival_ms,
+                scan.entries,
+            ));
         }
         // A sealed segment whose truncation to its valid length was lost.
         if scan.valid_len != file_len {
             drop(map);
-            file.set_len(scan.valid_len).map_err(|e| Error::io(path, e))?;
+            file.set_len(scan.valid_len)
+                .map_err(|e| Error::io(path, e))?;
             file.sync_all().map_err(|e| Error::io(path, e))?;
             let map = mmap::map_read_only(&file, scan.valid_len).map_err(|e| Error::io(path, e))?;
-            let seg = Segment::assemble(path.into(), file, map, base_offset, scan.valid_len, scan.next_offset, scan.max_arrival_ms, scan.entries);
+            let seg = Segment::assemble(
+                path.into(),
+                file,
+                map,
+                base_offset,
+                scan.valid_len,
+                scan.next_offset,
+                scan.max_arrival_ms,
+                scan.entries,
+            );
             seg.store_index()?;
             return Ok(seg);
         }
-        let seg = Segment::assemble(path.into(), file, map, base_offset, scan.valid_len, scan.next_offset, scan.max_arrival_ms, scan.entries);
+        let seg = Segment::assemble(
+            path.into(),
+            file,
+            map,
+            base_offset,
+            scan.valid_len,
+            scan.next_offset,
+            scan.max_arrival_ms,
+            scan.entries,
+        );
         seg.store_index()?;
         Ok(seg)
     }
@@ -218,9 +296,14 @@ impl Segment {
     /// Writes bytes at a position.
     pub fn write_at(&self, bytes: &[u8], position: u64) -> Result<()> {
         if position + bytes.len() as u64 > self.capacity() {
-            return Err(Error::io(&self.path, std::io::Error::other("write past the segment capacity")));
+            return Err(Error::io(
+                &self.path,
+                std::io::Error::other("write past the segment capacity"),
+            ));
         }
-        self.file.write_all_at(bytes, position).map_err(|e| Error::io(&self.path, e))
+        self.file
+            .write_all_at(bytes, position)
+            .map_err(|e| Error::io(&self.path, e))
     }
 
     /// `fdatasync`.
@@ -264,9 +347,11 @@ impl Segment {
 
     /// Makes bytes up to `len` (records up to `next_offset`) visible to readers.
     pub fn publish(&self, len: u64, next_offset: u64, max_arrival: i64) {
-        self.max_arrival_ms.fetch_max(max_arrival, Ordering::Release);
+        self.max_arrival_ms
+            .fetch_max(max_arrival, Ordering::Release);
         self.committed_len.fetch_max(len, Ordering::Release);
-        self.committed_next.fetch_max(next_offset, Ordering::Release);
+        self.committed_next
+            .fetch_max(next_offset, Ordering::Release);
     }
 
     /// Bytes visible to readers.
@@ -309,9 +394,21 @@ impl Segment {
         }
         let buf = &self.map[position as usize..len as usize];
         match frame::decode(buf) {
-            Decoded::Frame(h) => Ok(Some((h, self.map.slice(position as usize..position as usize + h.total_len)))),
-            Decoded::End => Err(Error::Corruption { path: self.path.clone(), offset: position, reason: "zeros inside the committed log".into() }),
-            Decoded::Invalid(reason) => Err(Error::Corruption { path: self.path.clone(), offset: position, reason: reason.into() }),
+            Decoded::Frame(h) => Ok(Some((
+                h,
+                self.map
+                    .slice(position as usize..position as usize + h.total_len),
+            ))),
+            Decoded::End => Err(Error::Corruption {
+                path: self.path.clone(),
+                offset: position,
+                reason: "zeros inside the committed log".into(),
+            }),
+            Decoded::Invalid(reason) => Err(Error::Corruption {
+                path: self.path.clone(),
+                offset: position,
+                reason: reason.into(),
+            }),
         }
     }
 }
@@ -351,7 +448,11 @@ pub fn scan_frames(map: &[u8], base_offset: u64, index_interval: u64) -> Scan {
                     break;
                 }
                 if last_indexed.is_none_or(|p| pos >= p + index_interval) {
-                    entries.push(IndexEntry { offset: h.base_offset, position: pos, arrival_ms: h.arrival_ms });
+                    entries.push(IndexEntry {
+                        offset: h.base_offset,
+                        position: pos,
+                        arrival_ms: h.arrival_ms,
+                    });
                     last_indexed = Some(pos);
                 }
                 max_arrival = h.arrival_ms;
@@ -360,5 +461,11 @@ pub fn scan_frames(map: &[u8], base_offset: u64, index_interval: u64) -> Scan {
             }
         }
     }
-    Scan { valid_len: pos, next_offset: next, max_arrival_ms: max_arrival, entries, stopped }
+    Scan {
+        valid_len: pos,
+        next_offset: next,
+        max_arrival_ms: max_arrival,
+        entries,
+        stopped,
+    }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 use bytes::Bytes;
 
 use super::flusher::Flusher;
-use super::frame::{self, RecordRef, FRAME_HEADER};
+use super::frame::{self, RecordRef};
 use super::index::{index_path, IndexEntry};
 use super::segment::{parse_segment_file_name, SeekKey, Segment, SEGMENT_HEADER};
 use crate::config::Durability;
@@ -101,7 +101,9 @@ pub struct ShardLog {
 
 impl std::fmt::Debug for ShardLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShardLog").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("ShardLog")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -152,10 +154,23 @@ impl ShardLog {
         for (i, &base) in bases.iter().enumerate() {
             let active = i + 1 == bases.len();
             let path = dir.join(super::segment::segment_file_name(base));
-            let seg = Segment::open(&path, base, active, cfg.segment_bytes, cfg.index_interval, if active { clean_len } else { None })?;
+            let seg = Segment::open(
+                &path,
+                base,
+                active,
+                cfg.segment_bytes,
+                cfg.index_interval,
+                if active { clean_len } else { None },
+            )?;
             if let Some(prev) = segments.last().map(|s: &Arc<Segment>| s.committed_next()) {
                 if prev != base {
-                    return Err(Error::Corruption { path, offset: 0, reason: format!("segment starts at offset {base} but the previous one ends at {prev}") });
+                    return Err(Error::Corruption {
+                        path,
+                        offset: 0,
+                        reason: format!(
+                            "segment starts at offset {base} but the previous one ends at {prev}"
+                        ),
+                    });
                 }
             }
             segments.push(Arc::new(seg));
@@ -169,7 +184,11 @@ impl ShardLog {
             return Err(Error::invalid("a shard log needs a segment"));
         };
         let next = active.committed_next();
-        let arrival = segments.iter().map(|s| s.max_arrival_ms()).max().unwrap_or(i64::MIN);
+        let arrival = segments
+            .iter()
+            .map(|s| s.max_arrival_ms())
+            .max()
+            .unwrap_or(i64::MIN);
         let first = segments.first().map_or(start_offset, |s| s.base_offset);
         let writer = Writer {
             position: active.committed_len(),
@@ -189,7 +208,10 @@ impl ShardLog {
             flusher,
             segments: RwLock::new(segments),
             writer: Mutex::new(writer),
-            commit: Mutex::new(CommitState { durable_next: next, ..CommitState::default() }),
+            commit: Mutex::new(CommitState {
+                durable_next: next,
+                ..CommitState::default()
+            }),
             committed: Condvar::new(),
             poison: OnceLock::new(),
             visible_next: AtomicU64::new(next),
@@ -243,7 +265,10 @@ impl ShardLog {
 
     fn check_poison(&self) -> Result<()> {
         match self.poison.get() {
-            Some(cause) => Err(Error::Poisoned { shard: self.label.clone(), cause: cause.clone() }),
+            Some(cause) => Err(Error::Poisoned {
+                shard: self.label.clone(),
+                cause: cause.clone(),
+            }),
             None => Ok(()),
         }
     }
@@ -280,7 +305,11 @@ impl ShardLog {
 
     /// Writes one batch without waiting for its sync; returns where it landed and the
     /// offset to pass to [`ShardLog::wait_durable`] before acknowledging it.
-    pub fn append_unsynced(&self, records: &[RecordRef<'_>], now_ms: i64) -> Result<(Appended, u64)> {
+    pub fn append_unsynced(
+        &self,
+        records: &[RecordRef<'_>],
+        now_ms: i64,
+    ) -> Result<(Appended, u64)> {
         if records.is_empty() {
             return Err(Error::invalid("an append needs at least one record"));
         }
@@ -288,7 +317,10 @@ impl ShardLog {
             let mut w = lock(&self.writer);
             self.check_poison()?;
             if w.closed {
-                return Err(Error::ResourceInUse(format!("shard {} is closed to writes", self.label)));
+                return Err(Error::ResourceInUse(format!(
+                    "shard {} is closed to writes",
+                    self.label
+                )));
             }
             let arrival = now_ms.max(w.last_arrival);
             let base = w.next_offset;
@@ -297,19 +329,38 @@ impl ShardLog {
             let result = self.write_frame(&mut w, &buf, base, records.len() as u64, arrival);
             w.buf = buf;
             result?;
-            Ok((Appended { base_offset: base, arrival_ms: arrival }, w.next_offset))
+            Ok((
+                Appended {
+                    base_offset: base,
+                    arrival_ms: arrival,
+                },
+                w.next_offset,
+            ))
         }
     }
 
-    fn write_frame(&self, w: &mut Writer, bytes: &[u8], base: u64, count: u64, arrival: i64) -> Result<()> {
+    fn write_frame(
+        &self,
+        w: &mut Writer,
+        bytes: &[u8],
+        base: u64,
+        count: u64,
+        arrival: i64,
+    ) -> Result<()> {
         let len = bytes.len() as u64;
         if w.active_sealed || w.position + len > w.active.capacity() {
             self.roll(w, len)?;
         }
         w.active.write_at(bytes, w.position)?;
         let position = w.position;
-        if w.last_indexed.is_none_or(|p| position >= p + self.cfg.index_interval) {
-            w.active.add_index_entry(IndexEntry { offset: base, position, arrival_ms: arrival });
+        if w.last_indexed
+            .is_none_or(|p| position >= p + self.cfg.index_interval)
+        {
+            w.active.add_index_entry(IndexEntry {
+                offset: base,
+                position,
+                arrival_ms: arrival,
+            });
             w.last_indexed = Some(position);
         }
         w.position += len;
@@ -396,7 +447,13 @@ impl ShardLog {
         }
         let (seg, len, next, arrival, sealed) = {
             let w = lock(&self.writer);
-            (Arc::clone(&w.active), w.position, w.next_offset, w.last_arrival, w.active_sealed)
+            (
+                Arc::clone(&w.active),
+                w.position,
+                w.next_offset,
+                w.last_arrival,
+                w.active_sealed,
+            )
         };
         let result = if sealed { Ok(()) } else { seg.sync_data() };
         match result {
@@ -440,12 +497,17 @@ impl ShardLog {
     pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<LogRead> {
         let visible = self.visible_next();
         let mut cur = from.max(self.start_offset());
-        let mut out = LogRead { records: Vec::new(), next_offset: cur };
+        let mut out = LogRead {
+            records: Vec::new(),
+            next_offset: cur,
+        };
         if cur >= visible || max_records == 0 {
             return Ok(out);
         }
         let segments = self.segments();
-        let first = segments.partition_point(|s| s.base_offset <= cur).saturating_sub(1);
+        let first = segments
+            .partition_point(|s| s.base_offset <= cur)
+            .saturating_sub(1);
         let mut bytes = 0usize;
         'segments: for seg in &segments[first..] {
             if cur < seg.base_offset {
@@ -466,14 +528,17 @@ impl ShardLog {
                         break 'segments;
                     }
                     let size = span.key_len + span.data_len;
-                    if out.records.len() >= max_records || (bytes + size > max_bytes && !out.records.is_empty()) {
+                    if out.records.len() >= max_records
+                        || (bytes + size > max_bytes && !out.records.is_empty())
+                    {
                         break 'segments;
                     }
                     bytes += size;
                     out.records.push(StoredRecord {
                         offset,
                         arrival_ms: h.arrival_ms,
-                        partition_key: frame_bytes.slice(span.key_start..span.key_start + span.key_len),
+                        partition_key: frame_bytes
+                            .slice(span.key_start..span.key_start + span.key_len),
                         data: frame_bytes.slice(span.data_start..span.data_start + span.data_len),
                     });
                     cur = offset + 1;
@@ -506,7 +571,12 @@ impl ShardLog {
 
     /// Arrival time of the record at `offset`, if it is retained and visible.
     pub fn arrival_of(&self, offset: u64) -> Result<Option<i64>> {
-        Ok(self.read(offset, 1, usize::MAX)?.records.first().filter(|r| r.offset == offset).map(|r| r.arrival_ms))
+        Ok(self
+            .read(offset, 1, usize::MAX)?
+            .records
+            .first()
+            .filter(|r| r.offset == offset)
+            .map(|r| r.arrival_ms))
     }
 
     /// When the newest retained record is older than `cutoff_ms`, starts a new empty
@@ -533,7 +603,9 @@ impl ShardLog {
             }
             expired.push(Arc::clone(s));
         }
-        let horizon = expired.last().map_or(self.start_offset(), |s| s.committed_next());
+        let horizon = expired
+            .last()
+            .map_or(self.start_offset(), |s| s.committed_next());
         (expired, horizon)
     }
 
@@ -553,11 +625,9 @@ impl ShardLog {
 
     /// Total bytes of the log's frames (for metrics).
     pub fn size_bytes(&self) -> u64 {
-        self.segments().iter().map(|s| s.committed_len().saturating_sub(SEGMENT_HEADER)).sum()
+        self.segments()
+            .iter()
+            .map(|s| s.committed_len().saturating_sub(SEGMENT_HEADER))
+            .sum()
     }
-}
-
-/// Bytes a batch of these records occupies on disk.
-pub fn frame_size(records: &[RecordRef<'_>]) -> usize {
-    FRAME_HEADER + records.iter().map(frame::record_size).sum::<usize>()
 }
