@@ -1,7 +1,7 @@
 //! Engine benchmarks: appends (Buffered and SyncData with group commit), large-record
 //! appends, sequential reads from the page cache, and reopen after clean and unclean
 //! stops. Run with `cargo bench -p freshet-storage`; figures in BENCHMARKS.md.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::Path;
 use std::sync::{Arc, Barrier};

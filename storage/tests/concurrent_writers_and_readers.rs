@@ -1,6 +1,7 @@
 //! 8 writer threads on 4 shards with concurrent readers: every acknowledged record is
 //! read back exactly once, in order per shard, and readers never see a record before
 //! its put was acknowledged.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};

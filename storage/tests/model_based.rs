@@ -1,6 +1,7 @@
 //! Model-based property test: random sequences of puts (empty to 1 MiB data), reads
 //! from every kind of starting position, splits, merges, scaling, close-and-reopen and
 //! clock advances with retention passes, checked against a plain in-memory model.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

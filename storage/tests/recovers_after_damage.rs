@@ -1,5 +1,6 @@
 //! Recovery after crashes and damage: torn tails at random offsets, garbage after the
 //! last frame, flipped bits in the tail, in a sealed segment and in an index file.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileExt;
