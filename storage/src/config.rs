@@ -97,6 +97,8 @@ pub struct EngineConfig {
     pub retention_interval: Option<Duration>,
     /// Time source for arrival timestamps and retention.
     pub clock: Arc<dyn Clock>,
+    /// Most open shards across all streams (AWS's account shard limit). Default 500.
+    pub shard_limit: usize,
 }
 
 impl EngineConfig {
@@ -110,6 +112,7 @@ impl EngineConfig {
             default_retention_hours: 24,
             retention_interval: Some(Duration::from_secs(60)),
             clock: Arc::new(SystemClock),
+            shard_limit: 500,
         }
     }
 }

@@ -19,11 +19,13 @@ pub(crate) fn map_read_only(file: &File, len: u64) -> std::io::Result<Bytes> {
     }
     let len = usize::try_from(len)
         .map_err(|_| std::io::Error::other("segment larger than the address space"))?;
-    // SAFETY: the map is read-only, so Rust never writes through it. The engine owns the
-    // data directory (an exclusive lock file), never shrinks a file below a range it has
-    // published to readers while a map of it is alive (sealing truncates only the unused
-    // preallocated tail, which lies above every published range), and writes only above
-    // the published commit point, so the bytes a reader sees do not change under it.
+    // SAFETY: the map is read-only, so Rust never writes through it. It may extend past
+    // the end of the file (an active segment grows into it); such pages are never
+    // touched, because readers only read below the published commit point, which lies
+    // inside the file. The engine owns the data directory (an exclusive lock file), never
+    // shrinks a file below a range it has published (sealing truncates only the unused
+    // tail, above every published range), and writes only above the commit point, so the
+    // bytes a reader sees do not change under it.
     let map = unsafe { memmap2::MmapOptions::new().len(len).map(file)? };
     Ok(Bytes::from_owner(map))
 }

@@ -54,6 +54,7 @@ impl Engine {
                 range.start, range.end
             )));
         }
+        self.check_shard_limit(1)?;
         let left = HashKeyRange {
             start: range.start,
             end: new_starting_hash_key - 1,
@@ -109,6 +110,7 @@ impl Engine {
                 "UpdateShardCount failed for stream {name} under account: the target shard count {target} must be between half and double the current open shard count {current}."
             )));
         }
+        self.check_shard_limit(t.saturating_sub(current))?;
         let goal = even_ranges(target);
         // 1. Split so that every goal boundary is a shard boundary.
         for g in goal.iter().skip(1) {
@@ -154,7 +156,10 @@ impl Engine {
             }
         }
         let after = read(&stream.routing).open.len();
-        Ok(ShardCountUpdate { current, target: after })
+        Ok(ShardCountUpdate {
+            current,
+            target: after,
+        })
     }
 
     /// Closes `parents`, creates children over `ranges`, records both atomically.

@@ -53,6 +53,7 @@ impl Engine {
         if read(&self.inner.streams).contains_key(&req.name) {
             return Err(Error::StreamExists { stream: req.name });
         }
+        self.check_shard_limit(req.shard_count as usize)?;
         let now = self.now_ms();
         let mut batch = Batch::default();
         let uid = self.inner.catalog.next_stream_uid(&mut batch)?;
@@ -295,6 +296,19 @@ impl Engine {
             Ok(())
         })?;
         Ok(out)
+    }
+
+    /// Fails with [`Error::LimitExceeded`] when `additional` more open shards would
+    /// pass the configured account limit.
+    pub(crate) fn check_shard_limit(&self, additional: usize) -> Result<()> {
+        let open = self.open_shard_count()?;
+        let limit = self.inner.cfg.shard_limit;
+        if open + additional > limit {
+            return Err(Error::LimitExceeded(format!(
+                "This request would exceed the shard limit for the account. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {additional}."
+            )));
+        }
+        Ok(())
     }
 
     /// Number of open shards across all streams.

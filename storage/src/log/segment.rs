@@ -17,6 +17,9 @@ use crate::sys as mmap;
 
 /// Bytes of the segment header.
 pub const SEGMENT_HEADER: u64 = 32;
+/// Bytes allocated when a segment is created; the allocation then doubles as the
+/// segment fills, up to its capacity, so idle shards do not hold whole segments of disk.
+pub const INITIAL_ALLOCATION: u64 = 1 << 20;
 const MAGIC: &[u8; 8] = b"FRSHTSEG";
 const VERSION: u32 = 1;
 
@@ -68,6 +71,8 @@ pub struct Segment {
     pub path: PathBuf,
     file: File,
     map: Bytes,
+    /// Bytes allocated to the file (its length while active); grows under the writer.
+    allocated: AtomicU64,
     /// Bytes published to readers (a frame boundary).
     committed_len: AtomicU64,
     /// Offset after the last record published to readers.
@@ -91,7 +96,7 @@ impl Segment {
             .map_err(|e| Error::io(&path, e))?;
         let setup = || -> std::io::Result<()> {
             file.write_all_at(&header_bytes(base_offset), 0)?;
-            fsutil::preallocate(&file, capacity)?;
+            fsutil::preallocate(&file, capacity.min(INITIAL_ALLOCATION).max(SEGMENT_HEADER))?;
             file.sync_all()
         };
         if let Err(e) = setup() {
@@ -124,11 +129,13 @@ impl Segment {
         max_arrival: i64,
         entries: Vec<IndexEntry>,
     ) -> Segment {
+        let allocated = file.metadata().map(|m| m.len()).unwrap_or(0);
         Segment {
             base_offset,
             path,
             file,
             map,
+            allocated: AtomicU64::new(allocated),
             committed_len: AtomicU64::new(len),
             committed_next: AtomicU64::new(next),
             max_arrival_ms: AtomicI64::new(max_arrival),
@@ -274,14 +281,14 @@ impl Segment {
     }
 
     /// Cuts the file to `valid_len` (dropping any torn or stale bytes past it), then
-    /// preallocates `capacity` again and maps it.
+    /// allocates room to append again and maps `capacity` bytes.
     fn ensure_capacity(file: &File, path: &Path, valid_len: u64, capacity: u64) -> Result<Bytes> {
         let capacity = capacity.max(valid_len);
         let io = || -> std::io::Result<Bytes> {
             if file.metadata()?.len() != valid_len {
                 file.set_len(valid_len)?;
             }
-            fsutil::preallocate(file, capacity)?;
+            fsutil::preallocate(file, capacity.min(valid_len + INITIAL_ALLOCATION))?;
             file.sync_all()?;
             mmap::map_read_only(file, capacity)
         };
@@ -293,13 +300,21 @@ impl Segment {
         self.map.len() as u64
     }
 
-    /// Writes bytes at a position.
+    /// Writes bytes at a position, first growing the allocation when they would not fit
+    /// (an `fdatasync` later covers the new size with the data).
     pub fn write_at(&self, bytes: &[u8], position: u64) -> Result<()> {
         if position + bytes.len() as u64 > self.capacity() {
             return Err(Error::io(
                 &self.path,
                 std::io::Error::other("write past the segment capacity"),
             ));
+        }
+        let end = position + bytes.len() as u64;
+        let allocated = self.allocated.load(Ordering::Acquire);
+        if end > allocated {
+            let target = self.capacity().min(end.max(allocated.saturating_mul(2)));
+            fsutil::preallocate(&self.file, target).map_err(|e| Error::io(&self.path, e))?;
+            self.allocated.store(target, Ordering::Release);
         }
         self.file
             .write_all_at(bytes, position)

@@ -1,0 +1,268 @@
+//! Resharding lineage survives restarts, children's sequence numbers exceed their
+//! parents', reads at a closed shard's end name the children; retention deletes whole
+//! segment files, moves the trim horizon, and drops fully expired closed shards.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use freshet_storage::*;
+
+fn config(dir: &std::path::Path, clock: &Arc<ManualClock>) -> EngineConfig {
+    let mut cfg = EngineConfig::new(dir);
+    cfg.segment_bytes = 8192;
+    cfg.retention_interval = None;
+    cfg.clock = clock.clone();
+    cfg
+}
+
+fn put_many(engine: &Engine, n: usize) {
+    for i in 0..n {
+        engine
+            .put_record(
+                "s",
+                PutRecordInput::new(format!("k{i}"), Bytes::from(vec![b'x'; 300])),
+            )
+            .expect("put");
+    }
+}
+
+fn segment_files(dir: &std::path::Path) -> usize {
+    walk(dir)
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .count()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn lineage_persists_and_children_follow_parents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let engine = Engine::open(config(dir.path(), &clock)).expect("open");
+    engine
+        .create_stream(CreateStream::new("s", 2))
+        .expect("create");
+    put_many(&engine, 50);
+    engine
+        .split_shard("s", "shardId-000000000000", 1u128 << 126)
+        .expect("split");
+    engine
+        .merge_shards("s", "shardId-000000000003", "shardId-000000000001")
+        .expect("merge");
+    put_many(&engine, 50);
+    let before = engine.describe_stream("s").expect("describe");
+    engine.shutdown().expect("shutdown");
+    drop(engine);
+
+    let engine = Engine::open(config(dir.path(), &clock)).expect("reopen");
+    let after = engine.describe_stream("s").expect("describe");
+    assert_eq!(
+        before.shards, after.shards,
+        "lineage and ranges survive a restart"
+    );
+    let merged = after
+        .shards
+        .iter()
+        .find(|s| s.shard_id == "shardId-000000000004")
+        .expect("merged child");
+    assert_eq!(
+        merged.parent_shard_id.as_deref(),
+        Some("shardId-000000000003")
+    );
+    assert_eq!(
+        merged.adjacent_parent_shard_id.as_deref(),
+        Some("shardId-000000000001")
+    );
+    assert_eq!(after.open_shard_count(), 2);
+
+    // Reading a parent to its end reports its children; children's numbers are higher.
+    let parent = &after.shards[0];
+    let end = engine
+        .read("s", &parent.shard_id, 0, 10_000, 10 << 20)
+        .expect("read parent");
+    let children = end
+        .child_shards
+        .expect("children at the end of a closed shard");
+    let ids: Vec<_> = children.iter().map(|c| c.shard_id.as_str()).collect();
+    assert_eq!(ids, ["shardId-000000000002", "shardId-000000000003"]);
+    let last_parent = end.records.last().expect("parent records").sequence_number;
+    for c in &children {
+        let got = engine
+            .read("s", &c.shard_id, 0, 10_000, 10 << 20)
+            .expect("read child");
+        if let Some(first) = got.records.first() {
+            assert!(first.sequence_number > last_parent);
+        }
+    }
+    // Closed shards refuse splitting again, with the AWS wording.
+    match engine.split_shard("s", "shardId-000000000000", 1u128 << 125) {
+        Err(Error::ResourceInUse(m)) => {
+            assert!(m.contains("has already been merged or split"), "{m}")
+        }
+        other => panic!("expected ResourceInUse, got {other:?}"),
+    }
+}
+
+#[test]
+fn retention_deletes_segments_and_expired_closed_shards() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let engine = Engine::open(config(dir.path(), &clock)).expect("open");
+    engine
+        .create_stream(CreateStream::new("s", 1))
+        .expect("create");
+    put_many(&engine, 200);
+    let files_before = segment_files(dir.path());
+    assert!(files_before > 3, "several segments: {files_before}");
+
+    // Nothing expires within the retention period.
+    clock.advance(Duration::from_secs(23 * 3600));
+    assert_eq!(
+        engine.enforce_retention().expect("retention"),
+        RetentionReport::default()
+    );
+
+    // Newer records arrive; then the first batch passes 24 hours.
+    put_many(&engine, 20);
+    clock.advance(Duration::from_secs(2 * 3600));
+    let report = engine.enforce_retention().expect("retention");
+    assert!(report.segments_deleted >= files_before - 2, "{report:?}");
+    let horizon = engine
+        .start_offset("s", "shardId-000000000000", StartingPosition::TrimHorizon)
+        .expect("horizon");
+    assert!(horizon >= 180 && horizon <= 200, "horizon {horizon}");
+    let got = engine
+        .read("s", "shardId-000000000000", 0, 10_000, 10 << 20)
+        .expect("read from expired");
+    assert_eq!(
+        got.records.first().expect("kept").sequence_number.offset,
+        horizon,
+        "an expired start reads from the trim horizon"
+    );
+    assert_eq!(
+        got.records.last().expect("kept").sequence_number.offset,
+        219
+    );
+
+    // Split, then let everything expire: the closed parent leaves the listings.
+    engine
+        .split_shard("s", "shardId-000000000000", 1u128 << 127)
+        .expect("split");
+    clock.advance(Duration::from_secs(25 * 3600));
+    let report = engine.enforce_retention().expect("retention");
+    assert_eq!(report.shards_expired, 1);
+    let ids: Vec<_> = engine
+        .describe_stream("s")
+        .expect("describe")
+        .shards
+        .into_iter()
+        .map(|s| s.shard_id)
+        .collect();
+    assert_eq!(ids, ["shardId-000000000001", "shardId-000000000002"]);
+    engine.shutdown().expect("shutdown");
+    drop(engine);
+    let engine = Engine::open(config(dir.path(), &clock)).expect("reopen");
+    assert_eq!(
+        engine.describe_stream("s").expect("describe").shards.len(),
+        2
+    );
+}
+
+#[test]
+fn limits_and_bad_input_are_refused_with_typed_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let engine = Engine::open(config(dir.path(), &clock)).expect("open");
+    assert!(matches!(
+        engine.create_stream(CreateStream::new("bad name", 1)),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        engine.create_stream(CreateStream::new("s", 100_000)),
+        Err(Error::LimitExceeded(_))
+    ));
+    assert!(
+        engine.list_streams().expect("list").is_empty(),
+        "nothing half-created"
+    );
+    engine
+        .create_stream(CreateStream::new("s", 2))
+        .expect("create");
+    assert!(matches!(
+        engine.create_stream(CreateStream::new("s", 1)),
+        Err(Error::StreamExists { .. })
+    ));
+    assert!(matches!(
+        engine.put_record("nope", PutRecordInput::new("k", "v")),
+        Err(Error::StreamNotFound { .. })
+    ));
+    assert!(matches!(
+        engine.put_record("s", PutRecordInput::new("", "v")),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        engine.put_record("s", PutRecordInput::new("k", vec![0u8; MAX_DATA_BYTES + 1])),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        engine.read("s", "shardId-000000000009", 0, 1, 1),
+        Err(Error::ShardNotFound { .. })
+    ));
+    assert!(matches!(
+        engine.read("s", "garbage", 0, 1, 1),
+        Err(Error::ShardNotFound { .. })
+    ));
+    let seq_other_shard = SequenceNumber::new(1, 0);
+    assert!(matches!(
+        engine.start_offset(
+            "s",
+            "shardId-000000000000",
+            StartingPosition::AtSequenceNumber(seq_other_shard)
+        ),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        engine.update_shard_count("s", 5),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        engine.set_retention("s", 23, true),
+        Err(Error::InvalidArgument(_))
+    ));
+    engine.set_retention("s", 48, true).expect("increase");
+    assert!(matches!(
+        engine.set_retention("s", 24, true),
+        Err(Error::InvalidArgument(_))
+    ));
+    engine.set_retention("s", 24, false).expect("decrease");
+    let scaled = engine.update_shard_count("s", 3).expect("scale 2 -> 3");
+    assert_eq!((scaled.current, scaled.target), (2, 3));
+    let mut open: Vec<_> = engine
+        .describe_stream("s")
+        .expect("describe")
+        .shards
+        .into_iter()
+        .filter(|s| !s.is_closed())
+        .collect();
+    open.sort_by_key(|s| s.range.start);
+    assert_eq!(
+        open.iter().map(|s| s.range).collect::<Vec<_>>(),
+        hash_key::even_ranges(3)
+    );
+    for s in &open {
+        assert!(s.parent_shard_id.is_some());
+    }
+}
