@@ -96,7 +96,7 @@ impl Segment {
             .map_err(|e| Error::io(&path, e))?;
         let setup = || -> std::io::Result<()> {
             file.write_all_at(&header_bytes(base_offset), 0)?;
-            fsutil::preallocate(&file, capacity.min(INITIAL_ALLOCATION).max(SEGMENT_HEADER))?;
+            fsutil::preallocate(&file, capacity.clamp(SEGMENT_HEADER, INITIAL_ALLOCATION.max(SEGMENT_HEADER)))?;
             file.sync_all()
         };
         if let Err(e) = setup() {
