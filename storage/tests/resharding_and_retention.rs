@@ -143,7 +143,7 @@ fn retention_deletes_segments_and_expired_closed_shards() {
     let horizon = engine
         .start_offset("s", "shardId-000000000000", StartingPosition::TrimHorizon)
         .expect("horizon");
-    assert!(horizon >= 180 && horizon <= 200, "horizon {horizon}");
+    assert!((180..=200).contains(&horizon), "horizon {horizon}");
     let got = engine
         .read("s", "shardId-000000000000", 0, 10_000, 10 << 20)
         .expect("read from expired");
