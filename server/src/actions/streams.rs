@@ -1,0 +1,228 @@
+//! CreateStream, DeleteStream, DescribeStream, DescribeStreamSummary and ListStreams.
+
+use base64::Engine as _;
+use freshet_storage::{CreateStream, StreamMode};
+
+use super::{
+    check_stream_name, empty, encryption_values, mode_value, monitoring_value, parse_mode,
+    shard_value, stream_name,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::request::Req;
+use crate::state::AppState;
+use crate::value::{map, Value};
+
+/// Shards of an on-demand stream created without a ShardCount.
+const ON_DEMAND_SHARDS: u32 = 4;
+
+/// Checks a tag map against AWS's rules.
+pub(crate) fn check_tags(tags: &[(String, String)]) -> ApiResult<()> {
+    if tags.len() > 50 {
+        return Err(ApiError::invalid(format!(
+            "Failed to add tags: {} tags were given, more than the 50 a stream may have.",
+            tags.len()
+        )));
+    }
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 {
+            return Err(ApiError::constraint(
+                k,
+                "tags.key",
+                "Member must have length between 1 and 128",
+            ));
+        }
+        if v.chars().count() > 256 {
+            return Err(ApiError::constraint(
+                v,
+                "tags.value",
+                "Member must have length less than or equal to 256",
+            ));
+        }
+        if k.starts_with("aws:") {
+            return Err(ApiError::invalid(format!(
+                "Tag key {k} may not start with the reserved prefix aws:."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// CreateStream.
+pub fn create_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+    let name = req.str("StreamName")?;
+    check_stream_name(name)?;
+    let mode = parse_mode(req)?.unwrap_or(StreamMode::Provisioned);
+    let shard_count = req.opt_int_in("ShardCount", 1, 100_000)?;
+    let shard_count = match (shard_count, mode) {
+        (Some(n), _) => n as u32,
+        (None, StreamMode::OnDemand) => ON_DEMAND_SHARDS,
+        (None, StreamMode::Provisioned) => {
+            return Err(ApiError::invalid(
+                "ShardCount is required for a stream with the PROVISIONED capacity mode.",
+            ))
+        }
+    };
+    let tags = req.opt_str_map("Tags")?.unwrap_or_default();
+    check_tags(&tags)?;
+    let open = state.engine.open_shard_count().map_err(|e| state.err(e))?;
+    if open as u64 + u64::from(shard_count) > u64::from(state.cfg.shard_limit) {
+        return Err(ApiError::limit(format!(
+            "This request would exceed the shard limit for the account {} in {}. Current provisioned shard count for the account: {open}. Limit: {}. Number of additional shards that would have resulted from this request: {shard_count}.",
+            state.cfg.account_id, state.cfg.region, state.cfg.shard_limit
+        )));
+    }
+    let mut create = CreateStream::new(name, shard_count);
+    create.mode = mode;
+    create.tags = tags.into_iter().collect();
+    create.activation_delay_ms = state.cfg.create_delay_ms;
+    state
+        .engine
+        .create_stream(create)
+        .map_err(|e| state.err(e))?;
+    Ok(empty())
+}
+
+/// DeleteStream.
+pub fn delete_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+    let name = stream_name(req)?;
+    let _ = req.opt_bool("EnforceConsumerDeletion")?;
+    state
+        .engine
+        .delete_stream(&name)
+        .map_err(|e| state.err(e))?;
+    state.metrics.forget_stream(&name);
+    Ok(empty())
+}
+
+/// DescribeStream.
+pub fn describe_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+    let name = stream_name(req)?;
+    let limit = req.opt_int_in("Limit", 1, 10_000)?.unwrap_or(100) as usize;
+    let start = req.opt_str("ExclusiveStartShardId")?;
+    if let Some(s) = start {
+        if s.is_empty() || s.len() > 128 {
+            return Err(ApiError::constraint(
+                s,
+                "exclusiveStartShardId",
+                "Member must have length between 1 and 128",
+            ));
+        }
+    }
+    let d = state.describe(&name)?;
+    let candidates: Vec<_> = d
+        .shards
+        .iter()
+        .filter(|s| match start {
+            None => true,
+            Some(id) => match freshet_storage::parse_shard_id(id) {
+                Some(i) => s.index > i,
+                None => s.shard_id.as_str() > id,
+            },
+        })
+        .collect();
+    let has_more = candidates.len() > limit;
+    let shards = candidates
+        .into_iter()
+        .take(limit)
+        .map(shard_value)
+        .collect();
+    let (enc, key) = encryption_values(&d);
+    Ok(map([(
+        "StreamDescription",
+        map([
+            ("StreamName", Value::str(&d.name)),
+            ("StreamARN", Value::str(state.stream_arn(&d.name))),
+            ("StreamStatus", Value::str(d.status.as_str())),
+            ("StreamModeDetails", mode_value(d.mode)),
+            ("Shards", Value::List(shards)),
+            ("HasMoreShards", Value::Bool(has_more)),
+            (
+                "RetentionPeriodHours",
+                Value::Int(i128::from(d.retention_hours)),
+            ),
+            ("StreamCreationTimestamp", Value::Timestamp(d.created_ms)),
+            ("EnhancedMonitoring", monitoring_value(&d)),
+            ("EncryptionType", enc),
+            ("KeyId", key),
+        ]),
+    )]))
+}
+
+/// DescribeStreamSummary.
+pub fn describe_stream_summary(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+    let name = stream_name(req)?;
+    let d = state.describe(&name)?;
+    let (enc, key) = encryption_values(&d);
+    Ok(map([(
+        "StreamDescriptionSummary",
+        map([
+            ("StreamName", Value::str(&d.name)),
+            ("StreamARN", Value::str(state.stream_arn(&d.name))),
+            ("StreamStatus", Value::str(d.status.as_str())),
+            ("StreamModeDetails", mode_value(d.mode)),
+            (
+                "RetentionPeriodHours",
+                Value::Int(i128::from(d.retention_hours)),
+            ),
+            ("StreamCreationTimestamp", Value::Timestamp(d.created_ms)),
+            ("EnhancedMonitoring", monitoring_value(&d)),
+            ("EncryptionType", enc),
+            ("KeyId", key),
+            ("OpenShardCount", Value::Int(d.open_shard_count() as i128)),
+            ("ConsumerCount", Value::Int(0)),
+        ]),
+    )]))
+}
+
+const LIST_TOKEN_PREFIX: &str = "freshet-ls1:";
+
+/// ListStreams.
+pub fn list_streams(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+    let limit = req.opt_int_in("Limit", 1, 10_000)?.unwrap_or(100) as usize;
+    let mut after = req.opt_str("ExclusiveStartStreamName")?.map(str::to_string);
+    if let Some(token) = req.opt_str("NextToken")? {
+        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.as_bytes())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.strip_prefix(LIST_TOKEN_PREFIX).map(str::to_string))
+            .ok_or_else(|| ApiError::invalid(format!("Invalid NextToken: {token}")))?;
+        after = Some(decoded);
+    }
+    let names = state.engine.list_streams().map_err(|e| state.err(e))?;
+    let rest: Vec<String> = names
+        .into_iter()
+        .filter(|n| after.as_ref().is_none_or(|a| n > a))
+        .collect();
+    let has_more = rest.len() > limit;
+    let page: Vec<String> = rest.into_iter().take(limit).collect();
+    let mut summaries = Vec::new();
+    for n in &page {
+        // A stream deleted meanwhile is left out of the summaries.
+        if let Ok(d) = state.engine.describe_stream(n) {
+            summaries.push(map([
+                ("StreamName", Value::str(&d.name)),
+                ("StreamARN", Value::str(state.stream_arn(&d.name))),
+                ("StreamStatus", Value::str(d.status.as_str())),
+                ("StreamModeDetails", mode_value(d.mode)),
+                ("StreamCreationTimestamp", Value::Timestamp(d.created_ms)),
+            ]));
+        }
+    }
+    let next = match (has_more, page.last()) {
+        (true, Some(last)) => Value::str(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!("{LIST_TOKEN_PREFIX}{last}")),
+        ),
+        _ => Value::Null,
+    };
+    Ok(map([
+        (
+            "StreamNames",
+            Value::List(page.iter().map(Value::str).collect()),
+        ),
+        ("HasMoreStreams", Value::Bool(has_more)),
+        ("NextToken", next),
+        ("StreamSummaries", Value::List(summaries)),
+    ]))
+}

@@ -1,0 +1,127 @@
+//! The `freshet` command line: `freshet serve` and `freshet bench`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use freshet_storage::{Durability, Engine, EngineConfig};
+use tokio::net::TcpListener;
+
+use crate::state::{ApiConfig, AppState};
+
+/// Freshet: Amazon Kinesis Data Streams on one host.
+#[derive(Debug, Parser)]
+#[command(name = "freshet", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Kinesis API.
+    Serve(ServeArgs),
+    /// Drive a Kinesis endpoint with a put or get workload and report throughput and latency.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// Options of `freshet serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FRESHET_ADDR", default_value = "127.0.0.1:4567")]
+    pub addr: SocketAddr,
+    /// Data directory (created when absent).
+    #[arg(long, env = "FRESHET_DATA_DIR", default_value = "./freshet-data")]
+    pub data_dir: PathBuf,
+    /// When writes are acknowledged: `sync-data` (after fdatasync) or `buffered`.
+    #[arg(long, env = "FRESHET_DURABILITY", default_value = "sync-data")]
+    pub durability: Durability,
+    /// Size of a segment file, bytes.
+    #[arg(long, env = "FRESHET_SEGMENT_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub segment_bytes: u64,
+    /// Retention of new streams, hours (24 to 8760).
+    #[arg(long, env = "FRESHET_RETENTION_HOURS", default_value_t = 24)]
+    pub retention_hours: u32,
+    /// How long a new stream stays CREATING before it turns ACTIVE, ms.
+    #[arg(long, env = "FRESHET_CREATE_DELAY_MS", default_value_t = 0)]
+    pub create_delay_ms: u64,
+    /// Enforce per-shard throughput limits (1 MiB/s and 1000 records/s in; 2 MiB/s and
+    /// 5 reads/s out).
+    #[arg(long, env = "FRESHET_ENFORCE_LIMITS", default_value_t = false)]
+    pub enforce_limits: bool,
+    /// Open shards allowed across all streams (DescribeLimits).
+    #[arg(long, env = "FRESHET_SHARD_LIMIT", default_value_t = 1000)]
+    pub shard_limit: u32,
+    /// Region named in ARNs.
+    #[arg(long, env = "FRESHET_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Account id named in ARNs and error messages.
+    #[arg(long, env = "FRESHET_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+/// Runs `freshet serve` until a signal, then shuts down cleanly.
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    if !(24..=8760).contains(&args.retention_hours) {
+        return Err(format!(
+            "--retention-hours must be between 24 and 8760, not {}",
+            args.retention_hours
+        ));
+    }
+    let mut cfg = EngineConfig::new(&args.data_dir);
+    cfg.durability = args.durability;
+    cfg.segment_bytes = args.segment_bytes;
+    cfg.default_retention_hours = args.retention_hours;
+    let engine = tokio::task::spawn_blocking(move || Engine::open(cfg))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot open {}: {e}", args.data_dir.display()))?;
+    let api = ApiConfig {
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+        create_delay_ms: i64::try_from(args.create_delay_ms).unwrap_or(i64::MAX),
+        enforce_limits: args.enforce_limits,
+        shard_limit: args.shard_limit,
+        ..ApiConfig::default()
+    };
+    let state = AppState::new(engine.clone(), api);
+    let listener = TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(addr = %local, data_dir = %args.data_dir.display(), durability = ?args.durability, "freshet listening");
+    // A line tests and scripts can wait for.
+    println!("freshet listening on http://{local}");
+    crate::http::serve(listener, state, shutdown_signal()).await;
+    tokio::task::spawn_blocking(move || engine.shutdown())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("engine shutdown failed: {e}"))?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}

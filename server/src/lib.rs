@@ -1,0 +1,21 @@
+//! Freshet's Kinesis-compatible server: the AWS JSON 1.1 and CBOR 1.1 protocols over
+//! HTTP/1.1 and h2c, mapped onto [`freshet_storage::Engine`].
+//!
+//! Modules by concern: [`value`] (the two encodings), [`request`] (typed member access),
+//! [`actions`] (one function per Kinesis action), [`iterator`] (sealed shard
+//! iterators), [`http`] (the server), [`metrics`] and [`limits`].
+
+pub mod actions;
+pub mod bench;
+pub mod cli;
+pub mod error;
+pub mod http;
+pub mod iterator;
+pub mod limits;
+pub mod metrics;
+pub mod request;
+pub mod state;
+pub mod value;
+
+pub use error::{ApiError, ApiResult};
+pub use state::{ApiConfig, AppState};

@@ -1,0 +1,95 @@
+//! What every request handler shares: the engine, the settings, the iterator key,
+//! metrics and throughput limits.
+
+use std::sync::Arc;
+
+use freshet_storage::{Engine, StreamDescription};
+
+use crate::error::{ApiError, ApiResult};
+use crate::iterator::IteratorCodec;
+use crate::limits::Limiter;
+use crate::metrics::Metrics;
+
+/// Server settings that shape API replies.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Region named in ARNs.
+    pub region: String,
+    /// Account id named in ARNs and messages.
+    pub account_id: String,
+    /// How long a new stream stays CREATING, ms.
+    pub create_delay_ms: i64,
+    /// Whether per-shard throughput limits are enforced.
+    pub enforce_limits: bool,
+    /// Open shards allowed across the account (DescribeLimits' ShardLimit).
+    pub shard_limit: u32,
+    /// On-demand streams allowed.
+    pub on_demand_stream_limit: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            create_delay_ms: 0,
+            enforce_limits: false,
+            shard_limit: 1000,
+            on_demand_stream_limit: 50,
+        }
+    }
+}
+
+/// Shared handler state.
+#[derive(Debug)]
+pub struct AppState {
+    /// The storage engine.
+    pub engine: Engine,
+    /// Settings.
+    pub cfg: ApiConfig,
+    /// Iterator sealing.
+    pub iterators: IteratorCodec,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Throughput limits.
+    pub limiter: Limiter,
+}
+
+impl AppState {
+    /// Builds the state around an open engine.
+    pub fn new(engine: Engine, cfg: ApiConfig) -> Arc<Self> {
+        Arc::new(AppState {
+            engine,
+            limiter: Limiter::new(cfg.enforce_limits),
+            cfg,
+            iterators: IteratorCodec::new(),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// Current time, epoch ms (the engine's clock).
+    pub fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+
+    /// The ARN of a stream.
+    pub fn stream_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:kinesis:{}:{}:stream/{name}",
+            self.cfg.region, self.cfg.account_id
+        )
+    }
+
+    /// Maps an engine error.
+    pub fn err(&self, e: freshet_storage::Error) -> ApiError {
+        ApiError::from_storage(e, &self.cfg.account_id)
+    }
+
+    /// Describes a stream.
+    pub fn describe(&self, name: &str) -> ApiResult<StreamDescription> {
+        self.engine.describe_stream(name).map_err(|e| self.err(e))
+    }
+}
