@@ -1,0 +1,1 @@
+//! Kinesis API client and KPL-style producer (in progress).
