@@ -55,6 +55,14 @@ pub struct ServeArgs {
     /// Open shards allowed across all streams (DescribeLimits).
     #[arg(long, env = "FRESHET_SHARD_LIMIT", default_value_t = 1000)]
     pub shard_limit: u32,
+    /// How long shard iterators stay valid, ms (for tests of ExpiredIteratorException).
+    #[arg(
+        long,
+        env = "FRESHET_ITERATOR_TTL_MS",
+        default_value_t = 300_000,
+        hide = true
+    )]
+    pub iterator_ttl_ms: u64,
     /// Region named in ARNs.
     #[arg(long, env = "FRESHET_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -107,6 +115,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         create_delay_ms: i64::try_from(args.create_delay_ms).unwrap_or(i64::MAX),
         enforce_limits: args.enforce_limits,
         shard_limit: args.shard_limit,
+        iterator_ttl_ms: i64::try_from(args.iterator_ttl_ms).unwrap_or(i64::MAX),
         ..ApiConfig::default()
     };
     let state = AppState::new(engine.clone(), api);

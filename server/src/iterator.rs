@@ -35,6 +35,7 @@ pub struct IteratorState {
 #[derive(Clone)]
 pub struct IteratorCodec {
     key: [u8; 32],
+    ttl_ms: i64,
 }
 
 impl std::fmt::Debug for IteratorCodec {
@@ -52,8 +53,15 @@ impl Default for IteratorCodec {
 impl IteratorCodec {
     /// A codec with a fresh random key.
     pub fn new() -> Self {
+        Self::with_ttl(ITERATOR_TTL_MS)
+    }
+
+    /// A codec with a fresh random key whose iterators expire after `ttl_ms` (tests
+    /// shorten it; Kinesis uses five minutes).
+    pub fn with_ttl(ttl_ms: i64) -> Self {
         IteratorCodec {
             key: rand::random(),
+            ttl_ms,
         }
     }
 
@@ -112,11 +120,12 @@ impl IteratorCodec {
             offset: word(17),
             issued_ms: word(25) as i64,
         };
-        if now_ms - it.issued_ms > ITERATOR_TTL_MS {
+        if now_ms - it.issued_ms > self.ttl_ms {
             return Err(ApiError::expired_iterator(format!(
-                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ITERATOR_TTL_MS} milliseconds.",
+                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {} milliseconds.",
                 fmt_time(it.issued_ms),
-                fmt_time(now_ms)
+                fmt_time(now_ms),
+                self.ttl_ms
             )));
         }
         Ok(it)

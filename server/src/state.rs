@@ -25,6 +25,8 @@ pub struct ApiConfig {
     pub shard_limit: u32,
     /// On-demand streams allowed.
     pub on_demand_stream_limit: u32,
+    /// How long shard iterators stay valid, ms (Kinesis: 300000).
+    pub iterator_ttl_ms: i64,
 }
 
 impl Default for ApiConfig {
@@ -36,6 +38,7 @@ impl Default for ApiConfig {
             enforce_limits: false,
             shard_limit: 1000,
             on_demand_stream_limit: 50,
+            iterator_ttl_ms: crate::iterator::ITERATOR_TTL_MS,
         }
     }
 }
@@ -61,8 +64,8 @@ impl AppState {
         Arc::new(AppState {
             engine,
             limiter: Limiter::new(cfg.enforce_limits),
+            iterators: IteratorCodec::with_ttl(cfg.iterator_ttl_ms),
             cfg,
-            iterators: IteratorCodec::new(),
             metrics: Metrics::default(),
         })
     }

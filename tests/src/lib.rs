@@ -1,1 +1,10 @@
-//! Shared helpers of the cross-crate tests.
+//! Shared helpers of the cross-crate tests: building and starting the real `freshet`
+//! binary on a free loopback port with a temporary data directory, and a minimal
+//! HTTP/1.1 client for byte-exact protocol tests.
+
+pub mod http;
+pub mod python;
+pub mod server;
+
+pub use http::{call, call_json, RawResponse};
+pub use server::Server;

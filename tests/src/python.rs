@@ -1,0 +1,61 @@
+//! The Python virtual environment with boto3 and the AWS CLI that the real-client
+//! tests use: `<target dir>/py-venv`, created on first use with `python3 -m venv` and
+//! `pip install boto3 awscli` (Debian needs the `python3-venv` package).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The target directory (`target/` or `$CARGO_TARGET_DIR`), found from the test binary.
+pub fn target_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(d);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| {
+            p.parent()
+                .and_then(Path::parent)
+                .and_then(Path::parent)
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+/// The venv's directory, created and provisioned when missing.
+pub fn venv() -> PathBuf {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let dir = target_dir().join("py-venv");
+        let python = dir.join("bin").join("python");
+        let ready = dir.join(".freshet-ready");
+        if ready.exists() {
+            return dir;
+        }
+        if !python.exists() {
+            let ok = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&dir)
+                .status();
+            assert!(
+                matches!(ok, Ok(s) if s.success()),
+                "python3 -m venv failed ({ok:?}); install python3-venv"
+            );
+        }
+        let ok = Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "boto3", "awscli"])
+            .status();
+        assert!(
+            matches!(ok, Ok(s) if s.success()),
+            "pip install boto3 awscli failed: {ok:?}"
+        );
+        let _ = std::fs::write(&ready, b"boto3 awscli\n");
+        dir
+    })
+    .clone()
+}
+
+/// The directory of the Python test scripts.
+pub fn scripts_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
+}
