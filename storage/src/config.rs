@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::fs::{Fs, RealFs};
+
 /// When an append is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -99,6 +101,9 @@ pub struct EngineConfig {
     pub clock: Arc<dyn Clock>,
     /// Most open shards across all streams (AWS's account shard limit). Default 500.
     pub shard_limit: usize,
+    /// The file system shard logs are written through ([`RealFs`]; tests use
+    /// [`FaultFs`](crate::fs::FaultFs)).
+    pub fs: Arc<dyn Fs>,
 }
 
 impl EngineConfig {
@@ -113,6 +118,7 @@ impl EngineConfig {
             retention_interval: Some(Duration::from_secs(60)),
             clock: Arc::new(SystemClock),
             shard_limit: 500,
+            fs: Arc::new(RealFs),
         }
     }
 }

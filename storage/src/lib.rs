@@ -26,7 +26,7 @@ pub mod catalog;
 pub mod config;
 mod engine;
 pub mod error;
-mod fsutil;
+pub mod fs;
 pub mod hash_key;
 pub mod log;
 pub mod sequence;

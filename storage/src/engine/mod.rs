@@ -187,6 +187,7 @@ impl Engine {
             for (_, rec) in catalog.scan::<ShardRecord>(&format!("shard/{:016x}/", meta.uid))? {
                 let id = shard_id(rec.index);
                 let log = ShardLog::open(
+                    &cfg.fs,
                     &shard_dir(&sdir, rec.index),
                     format!("{}/{}", meta.name, id),
                     log_cfg,
@@ -217,7 +218,7 @@ impl Engine {
                         .is_some_and(|i| shards.contains_key(&i));
                     if !known {
                         tracing::info!(path = %entry.path().display(), "removing an orphaned shard directory");
-                        let _ = fs::remove_dir_all(entry.path());
+                        let _ = cfg.fs.remove_dir_all(&entry.path());
                     }
                 }
             }
@@ -238,7 +239,7 @@ impl Engine {
         {
             if !live_dirs.contains(&entry.path()) {
                 tracing::info!(path = %entry.path().display(), "removing the files of a deleted stream");
-                let _ = fs::remove_dir_all(entry.path());
+                let _ = cfg.fs.remove_dir_all(&entry.path());
             }
         }
 

@@ -6,7 +6,6 @@
 //! catalog batch. Puts that meet a parent closed mid-flight re-route to the children.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::sync::{Arc, RwLock};
 
 use super::{lock, read, shard_dir, write, Engine, Shard, Stream};
@@ -196,7 +195,7 @@ impl Engine {
                     log,
                 })),
                 Err(e) => {
-                    remove_dirs(stream, &children);
+                    remove_dirs(self.inner.cfg.fs.as_ref(), stream, &children);
                     return Err(e);
                 }
             }
@@ -209,7 +208,7 @@ impl Engine {
                     for (q, _) in &closed {
                         q.log.reopen();
                     }
-                    remove_dirs(stream, &children);
+                    remove_dirs(self.inner.cfg.fs.as_ref(), stream, &children);
                     return Err(e);
                 }
             }
@@ -233,7 +232,7 @@ impl Engine {
             for (q, _) in &closed {
                 q.log.reopen();
             }
-            remove_dirs(stream, &children);
+            remove_dirs(self.inner.cfg.fs.as_ref(), stream, &children);
             return Err(e);
         }
         for (p, rec) in parent_recs {
@@ -271,8 +270,8 @@ impl Engine {
     }
 }
 
-fn remove_dirs(stream: &Stream, children: &[Arc<Shard>]) {
+fn remove_dirs(fs: &dyn crate::fs::Fs, stream: &Stream, children: &[Arc<Shard>]) {
     for c in children {
-        let _ = fs::remove_dir_all(shard_dir(&stream.dir, c.index));
+        let _ = fs.remove_dir_all(&shard_dir(&stream.dir, c.index));
     }
 }

@@ -2,7 +2,6 @@
 //! are deleted (catalog first, then unlink, then a directory sync); closed shards whose
 //! data has all expired leave the listings.
 
-use std::fs;
 use std::sync::Arc;
 
 use super::{lock, read, shard_dir, write, Engine};
@@ -41,7 +40,7 @@ impl Engine {
                     self.inner.catalog.write(batch)?;
                     write(&stream.shards).remove(&rec.index);
                     let dir = shard_dir(&stream.dir, rec.index);
-                    if let Err(e) = fs::remove_dir_all(&dir) {
+                    if let Err(e) = self.inner.cfg.fs.remove_dir_all(&dir) {
                         tracing::warn!(dir = %dir.display(), error = %e, "could not remove an expired shard's files");
                     }
                     report.shards_expired += 1;

@@ -2,7 +2,6 @@
 //! mode, encryption and monitoring.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::sync::{Arc, RwLock};
 
 use super::{lock, read, shard_dir, stream_dir, write, Engine, Shard, Stream};
@@ -33,6 +32,7 @@ impl Engine {
         rec: &ShardRecord,
     ) -> Result<Arc<ShardLog>> {
         ShardLog::open(
+            &self.inner.cfg.fs,
             &shard_dir(&stream.dir, rec.index),
             format!("{name}/{}", shard_id(rec.index)),
             self.log_config(),
@@ -93,7 +93,7 @@ impl Engine {
             let log = match self.open_shard_log(&stream, &req.name, &rec) {
                 Ok(log) => log,
                 Err(e) => {
-                    let _ = fs::remove_dir_all(&stream.dir);
+                    let _ = self.inner.cfg.fs.remove_dir_all(&stream.dir);
                     return Err(e);
                 }
             };
@@ -109,7 +109,7 @@ impl Engine {
         }
         batch.put(&stream_key(&req.name), &meta)?;
         if let Err(e) = self.inner.catalog.write(batch) {
-            let _ = fs::remove_dir_all(&stream.dir);
+            let _ = self.inner.cfg.fs.remove_dir_all(&stream.dir);
             return Err(e);
         }
         *write(&stream.shards) = shards;
@@ -135,7 +135,7 @@ impl Engine {
         }
         // Readers holding slices of the logs keep them; the files go now. A crash here
         // leaves a directory that the next open removes.
-        if let Err(e) = fs::remove_dir_all(&stream.dir) {
+        if let Err(e) = self.inner.cfg.fs.remove_dir_all(&stream.dir) {
             tracing::warn!(dir = %stream.dir.display(), error = %e, "could not remove a deleted stream's files");
         }
         Ok(())

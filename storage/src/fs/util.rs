@@ -1,12 +1,13 @@
-//! Small file-system helpers: preallocation and directory sync.
+//! Small file-system helpers: preallocation and durable directory operations.
 
 use std::fs::File;
 use std::path::Path;
 
+use super::Fs;
 use crate::error::{Error, Result};
 
 /// Makes sure `file` has at least `len` bytes allocated on disk (`posix_fallocate`), so
-/// appends inside it do not fail for want of space and do not change the file size.
+/// appends inside it do not fail for want of space.
 pub fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
     let current = file.metadata()?.len();
     if current >= len {
@@ -14,27 +15,24 @@ pub fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
     }
     let len = libc::off_t::try_from(len).map_err(|_| std::io::Error::other("file too large"))?;
     // posix_fallocate returns the error number instead of setting errno.
-    let rc = crate::sys::posix_fallocate(file, len);
-    match rc {
+    match crate::sys::posix_fallocate(file, len) {
         0 => Ok(()),
-        // File systems without fallocate (tmpfs on old kernels): fall back to set_len.
+        // File systems without fallocate: fall back to extending the length.
         libc::EOPNOTSUPP | libc::EINVAL => file.set_len(len as u64),
         e => Err(std::io::Error::from_raw_os_error(e)),
     }
 }
 
 /// `fsync` on a directory, making creations, renames and unlinks in it durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
+pub fn sync_dir(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    fs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Creates a directory and its parents, syncing the parent so the entry is durable.
-pub fn create_dir_durable(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+pub fn create_dir_durable(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    fs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     if let Some(parent) = dir.parent() {
-        sync_dir(parent)?;
+        sync_dir(fs, parent)?;
     }
     Ok(())
 }

@@ -4,11 +4,10 @@
 //! when missing or stale. Arrival times never decrease within a shard, so the same
 //! entries serve sequence-number and timestamp lookups.
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::fs::{Fs, OpenMode};
 
 /// One entry: a frame that starts at `position` with first record `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,21 +109,23 @@ impl IndexFile {
     }
 
     /// Reads the index of a segment, `None` when absent or invalid.
-    pub fn load(segment_path: &Path) -> Option<IndexFile> {
-        let bytes = fs::read(index_path(segment_path)).ok()?;
+    pub fn load(fs: &dyn Fs, segment_path: &Path) -> Option<IndexFile> {
+        let bytes = fs.read(&index_path(segment_path)).ok()?;
         IndexFile::decode(&bytes)
     }
 
     /// Writes the index beside its segment: to a temporary file, synced, then renamed
     /// over the old one. The directory is not synced: a lost index is rebuilt.
-    pub fn store(&self, segment_path: &Path) -> Result<()> {
+    pub fn store(&self, fs: &dyn Fs, segment_path: &Path) -> Result<()> {
         let path = index_path(segment_path);
         let tmp = path.with_extension("index.tmp");
-        let mut f = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(&self.encode())
+        let f = fs
+            .open(&tmp, OpenMode::CreateTruncate)
+            .map_err(|e| Error::io(&tmp, e))?;
+        f.write_all_at(&self.encode(), 0)
             .map_err(|e| Error::io(&tmp, e))?;
         f.sync_data().map_err(|e| Error::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+        fs.rename(&tmp, &path).map_err(|e| Error::io(&path, e))
     }
 }
 

@@ -1,19 +1,16 @@
 //! One segment file of a shard log: a header, then frames, then zeros up to the
 //! preallocated capacity. Written with positional writes, read through a read-only map.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
 use super::frame::{self, Decoded, FrameHeader};
 use super::index::{IndexEntry, IndexFile};
 use crate::error::{Error, Result};
-use crate::fsutil;
-use crate::sys as mmap;
+use crate::fs::{Fs, FsFile, OpenMode};
 
 /// Bytes of the segment header.
 pub const SEGMENT_HEADER: u64 = 32;
@@ -69,7 +66,8 @@ pub struct Segment {
     pub base_offset: u64,
     /// The file.
     pub path: PathBuf,
-    file: File,
+    fs: Arc<dyn Fs>,
+    file: Arc<dyn FsFile>,
     map: Bytes,
     /// Bytes allocated to the file (its length while active); grows under the writer.
     allocated: AtomicU64,
@@ -86,28 +84,33 @@ pub struct Segment {
 impl Segment {
     /// Creates a new segment file with its header, preallocated to `capacity` bytes and
     /// synced; the caller syncs the directory before acknowledging into it.
-    pub fn create(dir: &Path, base_offset: u64, capacity: u64) -> Result<Segment> {
+    pub fn create(
+        fs: &Arc<dyn Fs>,
+        dir: &Path,
+        base_offset: u64,
+        capacity: u64,
+    ) -> Result<Segment> {
         let path = dir.join(segment_file_name(base_offset));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
+        let file = fs
+            .open(&path, OpenMode::CreateNew)
             .map_err(|e| Error::io(&path, e))?;
         let setup = || -> std::io::Result<()> {
             file.write_all_at(&header_bytes(base_offset), 0)?;
-            fsutil::preallocate(&file, capacity.clamp(SEGMENT_HEADER, INITIAL_ALLOCATION.max(SEGMENT_HEADER)))?;
+            file.allocate(capacity.clamp(SEGMENT_HEADER, INITIAL_ALLOCATION.max(SEGMENT_HEADER)))?;
             file.sync_all()
         };
         if let Err(e) = setup() {
             // Leave no half segment behind (ENOSPC while rolling, for example).
             drop(file);
-            let _ = fs::remove_file(&path);
+            let _ = fs.remove_file(&path);
             return Err(Error::io(&path, e));
         }
-        let map = mmap::map_read_only(&file, capacity).map_err(|e| Error::io(&path, e))?;
+        let map = file
+            .map_read_only(capacity)
+            .map_err(|e| Error::io(&path, e))?;
         Ok(Segment::assemble(
             path,
+            Arc::clone(fs),
             file,
             map,
             base_offset,
@@ -121,7 +124,8 @@ impl Segment {
     #[allow(clippy::too_many_arguments)]
     fn assemble(
         path: PathBuf,
-        file: File,
+        fs: Arc<dyn Fs>,
+        file: Arc<dyn FsFile>,
         map: Bytes,
         base_offset: u64,
         len: u64,
@@ -129,10 +133,11 @@ impl Segment {
         max_arrival: i64,
         entries: Vec<IndexEntry>,
     ) -> Segment {
-        let allocated = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let allocated = file.len().unwrap_or(0);
         Segment {
             base_offset,
             path,
+            fs,
             file,
             map,
             allocated: AtomicU64::new(allocated),
@@ -144,79 +149,88 @@ impl Segment {
     }
 
     /// Opens an existing segment and checks its header. `active` segments are scanned
-    /// and truncated to their last valid frame (a torn tail), then preallocated again to
-    /// `capacity`; sealed ones use a matching index file when there is one, else they
-    /// are scanned strictly: a bad frame inside a sealed segment is [`Error::Corruption`].
+    /// and truncated to their last valid frame (a torn tail), then given room to append
+    /// again; sealed ones use a matching index file when there is one, else they are
+    /// scanned strictly: a bad frame inside a sealed segment is [`Error::Corruption`].
+    /// Returns `None` for an active segment whose creation never completed (shorter than
+    /// its header, or a header of zeros): nothing in it was ever acknowledged.
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
+        fs: &Arc<dyn Fs>,
         path: &Path,
         base_offset: u64,
         active: bool,
         capacity: u64,
         index_interval: u64,
         trusted_len: Option<u64>,
-    ) -> Result<Segment> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    ) -> Result<Option<Segment>> {
+        let io = |e| Error::io(path, e);
+        let corrupt = |offset: u64, reason: &str| Error::Corruption {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        };
+        let file = fs.open(path, OpenMode::ReadWrite).map_err(io)?;
+        let file_len = file.len().map_err(io)?;
         let mut header = [0u8; SEGMENT_HEADER as usize];
-        if file_len < SEGMENT_HEADER {
-            return Err(Error::Corruption {
-                path: path.into(),
-                offset: 0,
-                reason: "segment shorter than its header".into(),
-            });
+        let readable = file_len >= SEGMENT_HEADER && file.read_exact_at(&mut header, 0).is_ok();
+        if !readable || header == [0u8; SEGMENT_HEADER as usize] {
+            if active {
+                return Ok(None);
+            }
+            return Err(corrupt(0, "segment shorter than its header"));
         }
-        file.read_exact_at(&mut header, 0)
-            .map_err(|e| Error::io(path, e))?;
         if header != header_bytes(base_offset) {
-            return Err(Error::Corruption {
-                path: path.into(),
-                offset: 0,
-                reason: "bad segment header".into(),
-            });
+            return Err(corrupt(0, "bad segment header"));
         }
-        let map = mmap::map_read_only(&file, file_len).map_err(|e| Error::io(path, e))?;
+        let map = file.map_read_only(file_len).map_err(io)?;
+        let assemble = |file, map, len, next, arrival, entries| {
+            Segment::assemble(
+                path.into(),
+                Arc::clone(fs),
+                file,
+                map,
+                base_offset,
+                len,
+                next,
+                arrival,
+                entries,
+            )
+        };
 
         if !active {
-            if let Some(ix) = IndexFile::load(path) {
+            if let Some(ix) = IndexFile::load(fs.as_ref(), path) {
                 if ix.segment_base == base_offset
                     && ix.segment_len == file_len
                     && ix.next_offset >= base_offset
                 {
-                    return Ok(Segment::assemble(
-                        path.into(),
+                    return Ok(Some(assemble(
                         file,
                         map,
-                        base_offset,
                         ix.segment_len,
                         ix.next_offset,
                         ix.max_arrival_ms,
                         ix.entries,
-                    ));
+                    )));
                 }
             }
         }
         // A clean shutdown recorded how far the active segment is valid and wrote its
         // index: trust both when they agree, else scan.
         if let (true, Some(len)) = (active, trusted_len) {
-            if let Some(ix) = IndexFile::load(path) {
+            if let Some(ix) = IndexFile::load(fs.as_ref(), path) {
                 if ix.segment_base == base_offset && ix.segment_len == len && len <= file_len {
                     if let Decoded::End = frame::decode(&map[len as usize..]) {
                         drop(map);
-                        let map = Segment::ensure_capacity(&file, path, len, capacity)?;
-                        return Ok(Segment::assemble(
-                            path.into(),
+                        let map = Segment::ensure_capacity(file.as_ref(), path, len, capacity)?;
+                        return Ok(Some(assemble(
                             file,
                             map,
-                            base_offset,
                             len,
                             ix.next_offset,
                             ix.max_arrival_ms,
                             ix.entries,
-                        ));
+                        )));
                     }
                 }
             }
@@ -224,73 +238,59 @@ impl Segment {
         let scan = scan_frames(&map, base_offset, index_interval);
         if let Some((pos, reason)) = scan.stopped {
             if !active {
-                return Err(Error::Corruption {
-                    path: path.into(),
-                    offset: pos,
-                    reason: reason.into(),
-                });
+                return Err(corrupt(pos, reason));
             }
             tracing::warn!(path = %path.display(), position = pos, reason, "truncating torn tail of the active segment");
         }
         if active {
             drop(map);
-            let map = Segment::ensure_capacity(&file, path, scan.valid_len, capacity)?;
-            return Ok(Segment::assemble(
-                path.into(),
+            let map = Segment::ensure_capacity(file.as_ref(), path, scan.valid_len, capacity)?;
+            return Ok(Some(assemble(
                 file,
                 map,
-                base_offset,
                 scan.valid_len,
                 scan.next_offset,
                 scan.max_arrival_ms,
                 scan.entries,
-            ));
+            )));
         }
         // A sealed segment whose truncation to its valid length was lost.
-        if scan.valid_len != file_len {
+        let map = if scan.valid_len != file_len {
             drop(map);
-            file.set_len(scan.valid_len)
-                .map_err(|e| Error::io(path, e))?;
-            file.sync_all().map_err(|e| Error::io(path, e))?;
-            let map = mmap::map_read_only(&file, scan.valid_len).map_err(|e| Error::io(path, e))?;
-            let seg = Segment::assemble(
-                path.into(),
-                file,
-                map,
-                base_offset,
-                scan.valid_len,
-                scan.next_offset,
-                scan.max_arrival_ms,
-                scan.entries,
-            );
-            seg.store_index()?;
-            return Ok(seg);
-        }
-        let seg = Segment::assemble(
-            path.into(),
+            file.set_len(scan.valid_len).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            file.map_read_only(scan.valid_len).map_err(io)?
+        } else {
+            map
+        };
+        let seg = assemble(
             file,
             map,
-            base_offset,
             scan.valid_len,
             scan.next_offset,
             scan.max_arrival_ms,
             scan.entries,
         );
         seg.store_index()?;
-        Ok(seg)
+        Ok(Some(seg))
     }
 
     /// Cuts the file to `valid_len` (dropping any torn or stale bytes past it), then
     /// allocates room to append again and maps `capacity` bytes.
-    fn ensure_capacity(file: &File, path: &Path, valid_len: u64, capacity: u64) -> Result<Bytes> {
+    fn ensure_capacity(
+        file: &dyn FsFile,
+        path: &Path,
+        valid_len: u64,
+        capacity: u64,
+    ) -> Result<Bytes> {
         let capacity = capacity.max(valid_len);
         let io = || -> std::io::Result<Bytes> {
-            if file.metadata()?.len() != valid_len {
+            if file.len()? != valid_len {
                 file.set_len(valid_len)?;
             }
-            fsutil::preallocate(file, capacity.min(valid_len + INITIAL_ALLOCATION))?;
+            file.allocate(capacity.min(valid_len + INITIAL_ALLOCATION))?;
             file.sync_all()?;
-            mmap::map_read_only(file, capacity)
+            file.map_read_only(capacity)
         };
         io().map_err(|e| Error::io(path, e))
     }
@@ -313,7 +313,9 @@ impl Segment {
         let allocated = self.allocated.load(Ordering::Acquire);
         if end > allocated {
             let target = self.capacity().min(end.max(allocated.saturating_mul(2)));
-            fsutil::preallocate(&self.file, target).map_err(|e| Error::io(&self.path, e))?;
+            self.file
+                .allocate(target)
+                .map_err(|e| Error::io(&self.path, e))?;
             self.allocated.store(target, Ordering::Release);
         }
         self.file
@@ -350,7 +352,7 @@ impl Segment {
             max_arrival_ms: self.max_arrival_ms(),
             entries: entries.into_iter().filter(|e| e.position < len).collect(),
         }
-        .store(&self.path)
+        .store(self.fs.as_ref(), &self.path)
     }
 
     /// Adds a sparse index entry (the writer calls it for frames it decides to index).

@@ -5,7 +5,6 @@
 //! point of each segment, which advances after the data is durable (`SyncData`) or
 //! written (`Buffered`).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, Weak};
@@ -18,7 +17,7 @@ use super::index::{index_path, IndexEntry};
 use super::segment::{parse_segment_file_name, SeekKey, Segment, SEGMENT_HEADER};
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::fs::{create_dir_durable, sync_dir, Fs};
 
 /// Settings of a shard log.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +83,7 @@ struct CommitState {
 
 /// One shard's log.
 pub struct ShardLog {
+    fs: Arc<dyn Fs>,
     dir: PathBuf,
     label: String,
     cfg: LogConfig,
@@ -118,6 +118,7 @@ impl ShardLog {
     /// and are deleted. `clean_len` is the active segment's valid length recorded by a
     /// clean shutdown, which spares the scan.
     pub fn open(
+        fs: &Arc<dyn Fs>,
         dir: &Path,
         label: String,
         cfg: LogConfig,
@@ -125,16 +126,17 @@ impl ShardLog {
         clean_len: Option<u64>,
         flusher: Arc<Flusher>,
     ) -> Result<Arc<ShardLog>> {
-        fsutil::create_dir_durable(dir)?;
+        create_dir_durable(fs.as_ref(), dir)?;
         let mut bases = Vec::new();
-        for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            let entry = entry.map_err(|e| Error::io(dir, e))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
+        for path in fs.read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if let Some(base) = parse_segment_file_name(&name) {
                 bases.push(base);
             } else if name.ends_with(".index.tmp") {
-                let _ = fs::remove_file(entry.path());
+                let _ = fs.remove_file(&path);
             }
         }
         bases.sort_unstable();
@@ -142,26 +144,30 @@ impl ShardLog {
         let mut removed = false;
         while bases.len() > 1 && bases[1] <= start_offset {
             let path = dir.join(super::segment::segment_file_name(bases[0]));
-            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            let _ = fs::remove_file(index_path(&path));
+            fs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            let _ = fs.remove_file(&index_path(&path));
             bases.remove(0);
             removed = true;
-        }
-        if removed {
-            fsutil::sync_dir(dir)?;
         }
         let mut segments = Vec::with_capacity(bases.len().max(1));
         for (i, &base) in bases.iter().enumerate() {
             let active = i + 1 == bases.len();
             let path = dir.join(super::segment::segment_file_name(base));
-            let seg = Segment::open(
+            let Some(seg) = Segment::open(
+                fs,
                 &path,
                 base,
                 active,
                 cfg.segment_bytes,
                 cfg.index_interval,
                 if active { clean_len } else { None },
-            )?;
+            )?
+            else {
+                tracing::warn!(path = %path.display(), "removing a segment whose creation never completed");
+                fs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                removed = true;
+                continue;
+            };
             if let Some(prev) = segments.last().map(|s: &Arc<Segment>| s.committed_next()) {
                 if prev != base {
                     return Err(Error::Corruption {
@@ -175,9 +181,12 @@ impl ShardLog {
             }
             segments.push(Arc::new(seg));
         }
+        if removed {
+            sync_dir(fs.as_ref(), dir)?;
+        }
         if segments.is_empty() {
-            let seg = Segment::create(dir, start_offset, cfg.segment_bytes)?;
-            fsutil::sync_dir(dir)?;
+            let seg = Segment::create(fs, dir, start_offset, cfg.segment_bytes)?;
+            sync_dir(fs.as_ref(), dir)?;
             segments.push(Arc::new(seg));
         }
         let Some(active) = segments.last().cloned() else {
@@ -201,6 +210,7 @@ impl ShardLog {
             buf: Vec::new(),
         };
         Ok(Arc::new_cyclic(|me| ShardLog {
+            fs: Arc::clone(fs),
             dir: dir.into(),
             label,
             cfg,
@@ -380,9 +390,16 @@ impl ShardLog {
         if w.position == SEGMENT_HEADER && !w.active_sealed {
             // An empty active segment too small for this batch: replace it.
             let path = w.active.path.clone();
-            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            let seg = Arc::new(Segment::create(&self.dir, w.next_offset, capacity)?);
-            fsutil::sync_dir(&self.dir)?;
+            self.fs
+                .remove_file(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            let seg = Arc::new(Segment::create(
+                &self.fs,
+                &self.dir,
+                w.next_offset,
+                capacity,
+            )?);
+            sync_dir(self.fs.as_ref(), &self.dir)?;
             self.replace_last_segment(&seg);
             w.active = seg;
             return Ok(());
@@ -396,8 +413,13 @@ impl ShardLog {
             self.publish(w.next_offset, w.last_arrival);
             self.mark_durable(w.next_offset);
         }
-        let seg = Arc::new(Segment::create(&self.dir, w.next_offset, capacity)?);
-        fsutil::sync_dir(&self.dir)?;
+        let seg = Arc::new(Segment::create(
+            &self.fs,
+            &self.dir,
+            w.next_offset,
+            capacity,
+        )?);
+        sync_dir(self.fs.as_ref(), &self.dir)?;
         if let Ok(mut s) = self.segments.write() {
             s.push(Arc::clone(&seg));
         }
@@ -617,10 +639,12 @@ impl ShardLog {
             s.retain(|seg| !expired.iter().any(|e| Arc::ptr_eq(e, seg)));
         }
         for seg in expired {
-            fs::remove_file(&seg.path).map_err(|e| Error::io(&seg.path, e))?;
-            let _ = fs::remove_file(index_path(&seg.path));
+            self.fs
+                .remove_file(&seg.path)
+                .map_err(|e| Error::io(&seg.path, e))?;
+            let _ = self.fs.remove_file(&index_path(&seg.path));
         }
-        fsutil::sync_dir(&self.dir)
+        sync_dir(self.fs.as_ref(), &self.dir)
     }
 
     /// Total bytes of the log's frames (for metrics).
