@@ -26,13 +26,10 @@ impl Engine {
 
     /// Appends one record; returns once it is acknowledged.
     pub fn put_record(&self, stream: &str, record: PutRecordInput) -> Result<PutOutcome> {
-        let mut results = self.put_records(stream, vec![record])?;
-        match results.pop() {
+        match self.put_batch(stream, vec![record])?.pop() {
             Some(Ok(outcome)) => Ok(outcome),
-            Some(Err(failure)) => Err(Error::Io {
-                path: self.inner.cfg.data_dir.clone(),
-                source: std::io::Error::other(failure.message),
-            }),
+            Some(Err(e)) => Err(Arc::try_unwrap(e)
+                .unwrap_or_else(|shared| Error::ResourceInUse(shared.to_string()))),
             None => Err(Error::invalid("no record")),
         }
     }
@@ -45,6 +42,24 @@ impl Engine {
         stream_name: &str,
         records: Vec<PutRecordInput>,
     ) -> Result<Vec<Result<PutOutcome, RecordFailure>>> {
+        Ok(self
+            .put_batch(stream_name, records)?
+            .into_iter()
+            .map(|r| {
+                r.map_err(|e| RecordFailure {
+                    error_code: "InternalFailure".into(),
+                    message: format!("Internal service failure: {e}"),
+                })
+            })
+            .collect())
+    }
+
+    /// `put_records` with the engine's own error for each failed record.
+    fn put_batch(
+        &self,
+        stream_name: &str,
+        records: Vec<PutRecordInput>,
+    ) -> Result<Vec<Result<PutOutcome, Arc<Error>>>> {
         if records.is_empty() || records.len() > MAX_PUT_RECORDS {
             return Err(Error::invalid(format!(
                 "1 validation error detected: Value '{}' at 'records' failed to satisfy constraint: Member must have length between 1 and {MAX_PUT_RECORDS}",
@@ -63,7 +78,7 @@ impl Engine {
                     .unwrap_or_else(|| hash_key_of(&r.partition_key))
             })
             .collect();
-        let mut results: Vec<Option<Result<PutOutcome, RecordFailure>>> = vec![None; records.len()];
+        let mut results: Vec<Option<Result<PutOutcome, Arc<Error>>>> = vec![None; records.len()];
         let mut pending: Vec<usize> = (0..records.len()).collect();
         for _ in 0..REROUTE_ATTEMPTS {
             if pending.is_empty() {
@@ -76,7 +91,13 @@ impl Engine {
         }
         Ok(results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(RecordFailure { error_code: "InternalFailure".into(), message: "Internal service failure: the shard was resharded while the record was written".into() })))
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(Arc::new(Error::ResourceInUse(
+                        "the shard was resharded while the record was written".into(),
+                    )))
+                })
+            })
             .collect())
     }
 
@@ -87,7 +108,7 @@ impl Engine {
         records: &[PutRecordInput],
         hash_keys: &[u128],
         pending: &[usize],
-        results: &mut [Option<Result<PutOutcome, RecordFailure>>],
+        results: &mut [Option<Result<PutOutcome, Arc<Error>>>],
     ) -> Result<Vec<usize>> {
         let routing = Arc::clone(&read(&stream.routing));
         // Group by shard, keeping request order within each group.
@@ -115,7 +136,7 @@ impl Engine {
             match shard.log.append_unsynced(&refs, now) {
                 Ok((appended, target)) => waits.push((shard, idxs, appended, target)),
                 Err(Error::ResourceInUse(_)) => retry.extend_from_slice(idxs),
-                Err(e) => fail_all(results, idxs, &e),
+                Err(e) => fail_all(results, idxs, e),
             }
         }
         for (shard, idxs, appended, target) in waits {
@@ -131,7 +152,7 @@ impl Engine {
                         }));
                     }
                 }
-                Err(e) => fail_all(results, idxs, &e),
+                Err(e) => fail_all(results, idxs, e),
             }
         }
         retry.sort_unstable();
@@ -248,11 +269,9 @@ impl Engine {
     }
 }
 
-fn fail_all(results: &mut [Option<Result<PutOutcome, RecordFailure>>], idxs: &[usize], e: &Error) {
+fn fail_all(results: &mut [Option<Result<PutOutcome, Arc<Error>>>], idxs: &[usize], e: Error) {
+    let e = Arc::new(e);
     for &i in idxs {
-        results[i] = Some(Err(RecordFailure {
-            error_code: "InternalFailure".into(),
-            message: format!("Internal service failure: {e}"),
-        }));
+        results[i] = Some(Err(Arc::clone(&e)));
     }
 }
