@@ -38,16 +38,25 @@ def aggregate(batch):
 def deaggregate(batch):
     lambda_records = []
     for r in batch:
-        k = {"data": r["data"], "partitionKey": r["pk"], "sequenceNumber": r["seq"]}
+        k = {
+            "kinesisSchemaVersion": "1.0",
+            "approximateArrivalTimestamp": 0,
+            "data": r["data"],
+            "partitionKey": r["pk"],
+            "sequenceNumber": r["seq"],
+        }
         if r.get("ehk") is not None:
             k["explicitHashKey"] = r["ehk"]
         lambda_records.append({"kinesis": k})
     out = []
     for u in deaggregate_records(lambda_records):
         k = u["kinesis"]
+        data = k["data"]
+        if isinstance(data, bytes):
+            data = data.decode()
         out.append({
             "pk": k["partitionKey"],
-            "data": k["data"],
+            "data": data,
             "seq": k["sequenceNumber"],
             "sub": k.get("subSequenceNumber"),
         })
