@@ -221,7 +221,7 @@ impl FaultFs {
                 }
                 CrashMode::RandomSubset => {
                     for (pos, data) in &pending {
-                        if st.rand() % 2 == 0 {
+                        if st.rand().is_multiple_of(2) {
                             apply(&mut image, *pos, data);
                         }
                     }

@@ -29,6 +29,7 @@ pub enum OpenMode {
 }
 
 /// An open file.
+#[allow(clippy::len_without_is_empty)]
 pub trait FsFile: Send + Sync + Debug {
     /// Writes all of `buf` at `pos` (`pwrite`).
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()>;
