@@ -82,11 +82,8 @@ pub trait KinesisApi: Send + Sync {
         increase: bool,
     ) -> ApiFuture<'a, ()>;
     /// `AddTagsToStream`.
-    fn add_tags<'a>(
-        &'a self,
-        stream: &'a str,
-        tags: BTreeMap<String, String>,
-    ) -> ApiFuture<'a, ()>;
+    fn add_tags<'a>(&'a self, stream: &'a str, tags: BTreeMap<String, String>)
+        -> ApiFuture<'a, ()>;
     /// `ListTagsForStream`, every page.
     fn list_tags<'a>(&'a self, stream: &'a str) -> ApiFuture<'a, BTreeMap<String, String>>;
     /// `RemoveTagsFromStream`.

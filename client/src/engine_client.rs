@@ -337,7 +337,9 @@ impl KinesisApi for EngineClient {
     ) -> ApiFuture<'a, ()> {
         let engine = self.engine.clone();
         let name = stream.to_string();
-        Box::pin(async move { blocking(move || engine.set_retention(&name, hours, increase)).await })
+        Box::pin(
+            async move { blocking(move || engine.set_retention(&name, hours, increase)).await },
+        )
     }
 
     fn add_tags<'a>(

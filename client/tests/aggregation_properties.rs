@@ -106,7 +106,10 @@ proptest! {
 fn one_mib_record_goes_alone() {
     let big = PutRecordsEntry::new("k", vec![7u8; 1024 * 1024 - 1]);
     let small = PutRecordsEntry::new("k", "x");
-    let out = aggregate(&[small.clone(), big.clone(), small.clone(), small.clone()], 51_200);
+    let out = aggregate(
+        &[small.clone(), big.clone(), small.clone(), small.clone()],
+        51_200,
+    );
     assert_eq!(out.len(), 3);
     assert_eq!(out[0], small);
     assert_eq!(out[1], big);

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -33,13 +33,13 @@ fn fast_config() -> ProducerConfig {
     }
 }
 
+/// Where each user record was read: (pk, data) -> [(shard, sequence, sub-sequence)].
+type ReadBack = HashMap<(String, Bytes), Vec<(String, String, u64)>>;
+
 /// Every user record of the stream, read from every shard (closed ones too) and
 /// deaggregated with the KCL's hash-range filter: (pk, data) -> (shard, seq, sub).
-async fn read_all(
-    api: &dyn KinesisApi,
-    stream: &str,
-) -> HashMap<(String, Bytes), Vec<(String, String, u64)>> {
-    let mut out: HashMap<(String, Bytes), Vec<(String, String, u64)>> = HashMap::new();
+async fn read_all(api: &dyn KinesisApi, stream: &str) -> ReadBack {
+    let mut out = ReadBack::new();
     for shard in api.list_shards(stream).await.unwrap() {
         let mut it = api
             .get_shard_iterator(stream, &shard.shard_id, ShardIteratorType::TrimHorizon)
@@ -52,7 +52,11 @@ async fn read_all(
                 for u in deaggregate_in_range(r, &shard.hash_key_range) {
                     out.entry((u.partition_key.clone(), u.data.clone()))
                         .or_default()
-                        .push((shard.shard_id.clone(), u.sequence_number.clone(), u.sub_sequence_number));
+                        .push((
+                            shard.shard_id.clone(),
+                            u.sequence_number.clone(),
+                            u.sub_sequence_number,
+                        ));
                 }
             }
             match got.next_shard_iterator {
@@ -64,17 +68,22 @@ async fn read_all(
     out
 }
 
-fn check_all_present(
-    receipts: &[(String, Bytes, PutReceipt)],
-    read: &HashMap<(String, Bytes), Vec<(String, String, u64)>>,
-) {
-    assert_eq!(read.len(), receipts.len(), "distinct user records read back");
+fn check_all_present(receipts: &[(String, Bytes, PutReceipt)], read: &ReadBack) {
+    assert_eq!(
+        read.len(),
+        receipts.len(),
+        "distinct user records read back"
+    );
     for (pk, data, r) in receipts {
         let found = read
             .get(&(pk.clone(), data.clone()))
             .unwrap_or_else(|| panic!("record {pk} lost"));
         assert!(
-            found.contains(&(r.shard_id.clone(), r.sequence_number.clone(), r.sub_sequence_number)),
+            found.contains(&(
+                r.shard_id.clone(),
+                r.sequence_number.clone(),
+                r.sub_sequence_number
+            )),
             "record {pk} not at its receipt {r:?}: {found:?}"
         );
     }
@@ -95,7 +104,10 @@ async fn produce(
             for i in 0..per_task {
                 let pk = format!("task{t}-key{}", i % 97);
                 let data = Bytes::from(format!("task{t}-record{i}-{}", "x".repeat(i % 50)));
-                let fut = p.submit(&stream, pk.clone(), data.clone(), None).await.unwrap();
+                let fut = p
+                    .submit(&stream, pk.clone(), data.clone(), None)
+                    .await
+                    .unwrap();
                 pending.push((pk, data, fut));
             }
             let mut out = Vec::with_capacity(per_task);
@@ -144,7 +156,8 @@ async fn a_split_during_the_run_loses_nothing() {
             tokio::time::sleep(Duration::from_millis(100)).await;
             let shards = api.list_shards("s").await.unwrap();
             let s0 = &shards[0];
-            let mid = s0.hash_key_range.start + (s0.hash_key_range.end - s0.hash_key_range.start) / 2;
+            let mid =
+                s0.hash_key_range.start + (s0.hash_key_range.end - s0.hash_key_range.start) / 2;
             api.split_shard("s", &s0.shard_id, mid).await.unwrap();
         })
     };
@@ -176,7 +189,10 @@ impl KinesisApi for Flaky {
     fn delete_stream<'a>(&'a self, s: &'a str) -> ApiFuture<'a, ()> {
         self.inner.delete_stream(s)
     }
-    fn describe_stream_summary<'a>(&'a self, s: &'a str) -> ApiFuture<'a, freshet_client::StreamSummary> {
+    fn describe_stream_summary<'a>(
+        &'a self,
+        s: &'a str,
+    ) -> ApiFuture<'a, freshet_client::StreamSummary> {
         self.inner.describe_stream_summary(s)
     }
     fn list_streams(&self) -> ApiFuture<'_, Vec<String>> {
@@ -208,7 +224,7 @@ impl KinesisApi for Flaky {
             let mut forward = Vec::new();
             let mut slots = Vec::new();
             for (i, e) in entries.into_iter().enumerate() {
-                if (i as u64 + call) % 3 == 0 {
+                if (i as u64 + call).is_multiple_of(3) {
                     slots.push(None);
                 } else {
                     slots.push(Some(forward.len()));
@@ -250,7 +266,11 @@ impl KinesisApi for Flaky {
     ) -> ApiFuture<'a, String> {
         self.inner.get_shard_iterator(s, shard, p)
     }
-    fn get_records<'a>(&'a self, it: &'a str, l: Option<u32>) -> ApiFuture<'a, freshet_client::GetRecordsOutput> {
+    fn get_records<'a>(
+        &'a self,
+        it: &'a str,
+        l: Option<u32>,
+    ) -> ApiFuture<'a, freshet_client::GetRecordsOutput> {
         self.inner.get_records(it, l)
     }
     fn split_shard<'a>(&'a self, s: &'a str, sh: &'a str, k: u128) -> ApiFuture<'a, ()> {
@@ -259,7 +279,11 @@ impl KinesisApi for Flaky {
     fn merge_shards<'a>(&'a self, s: &'a str, a: &'a str, b: &'a str) -> ApiFuture<'a, ()> {
         self.inner.merge_shards(s, a, b)
     }
-    fn update_shard_count<'a>(&'a self, s: &'a str, n: u32) -> ApiFuture<'a, freshet_client::UpdateShardCountOutput> {
+    fn update_shard_count<'a>(
+        &'a self,
+        s: &'a str,
+        n: u32,
+    ) -> ApiFuture<'a, freshet_client::UpdateShardCountOutput> {
         self.inner.update_shard_count(s, n)
     }
     fn set_retention_period<'a>(&'a self, s: &'a str, h: u32, inc: bool) -> ApiFuture<'a, ()> {
@@ -321,7 +345,12 @@ async fn fail_if_throttled_and_ttl_fail_records() {
     let mut ok = 0;
     let mut pending = Vec::new();
     for i in 0..300 {
-        pending.push(producer.submit("s", format!("k{i}"), "d", None).await.unwrap());
+        pending.push(
+            producer
+                .submit("s", format!("k{i}"), "d", None)
+                .await
+                .unwrap(),
+        );
     }
     for p in pending {
         match p.await {
@@ -350,7 +379,12 @@ async fn fail_if_throttled_and_ttl_fail_records() {
     let mut expired = 0;
     let mut pending = Vec::new();
     for i in 0..100 {
-        pending.push(producer.submit("s", format!("k{i}"), "d", None).await.unwrap());
+        pending.push(
+            producer
+                .submit("s", format!("k{i}"), "d", None)
+                .await
+                .unwrap(),
+        );
     }
     for p in pending {
         if let Err(Error::RecordExpired { attempts, .. }) = p.await {
@@ -376,7 +410,12 @@ async fn back_pressure_bounds_outstanding_records() {
     let producer = Producer::new(api.clone(), cfg);
     let mut pending = Vec::new();
     for i in 0..10 {
-        pending.push(producer.try_submit("s", format!("k{i}"), "d", None).await.unwrap());
+        pending.push(
+            producer
+                .try_submit("s", format!("k{i}"), "d", None)
+                .await
+                .unwrap(),
+        );
     }
     assert!(matches!(
         producer.try_submit("s", "k", "d", None).await,
@@ -386,7 +425,11 @@ async fn back_pressure_bounds_outstanding_records() {
     // put_record waits for room, then for its own outcome.
     let started = Instant::now();
     let waited = producer.put_record("s", "late", "d", None).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(200), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(waited.attempts, 1);
     for p in pending {
         p.await.unwrap();
@@ -402,7 +445,6 @@ async fn back_pressure_bounds_outstanding_records() {
         producer.submit("s", "k", "d", None).await,
         Err(Error::ShutDown)
     ));
-    let _ = Mutex::new(());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -420,7 +462,12 @@ async fn rate_limit_spreads_a_burst_over_time() {
     let mut pending = Vec::new();
     // One second's bucket (1,000) plus 300 more: the last 300 wait about 0.3 s.
     for i in 0..1_300 {
-        pending.push(producer.submit("s", format!("k{i}"), "d", None).await.unwrap());
+        pending.push(
+            producer
+                .submit("s", format!("k{i}"), "d", None)
+                .await
+                .unwrap(),
+        );
     }
     for p in pending {
         p.await.unwrap();

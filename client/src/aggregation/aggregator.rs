@@ -304,7 +304,8 @@ mod tests {
     fn limits_are_respected() {
         let mut agg = Aggregator::new(200, 3);
         for i in 0..3 {
-            agg.try_add(&PutRecordsEntry::new(format!("k{i}"), "x")).unwrap();
+            agg.try_add(&PutRecordsEntry::new(format!("k{i}"), "x"))
+                .unwrap();
         }
         assert_eq!(
             agg.try_add(&PutRecordsEntry::new("k", "x")),

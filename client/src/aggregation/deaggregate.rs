@@ -161,7 +161,10 @@ mod tests {
 
     #[test]
     fn corrupt_blobs_pass_through() {
-        let good = aggregate_of(&[PutRecordsEntry::new("a", "1"), PutRecordsEntry::new("b", "2")]);
+        let good = aggregate_of(&[
+            PutRecordsEntry::new("a", "1"),
+            PutRecordsEntry::new("b", "2"),
+        ]);
         let mut bad_digest = good.to_vec();
         let last = bad_digest.len() - 1;
         bad_digest[last] ^= 1;
@@ -217,10 +220,16 @@ mod tests {
         ]);
         let inside = HashKeyRange { start: 0, end: 20 };
         let partial = HashKeyRange { start: 0, end: 15 };
-        assert_eq!(deaggregate_in_range(&record(data.clone()), &inside).len(), 2);
+        assert_eq!(
+            deaggregate_in_range(&record(data.clone()), &inside).len(),
+            2
+        );
         assert!(deaggregate_in_range(&record(data), &partial).is_empty());
         // Plain records are kept whatever their key.
         let plain = record("x");
-        assert_eq!(deaggregate_in_range(&plain, &HashKeyRange { start: 0, end: 0 }).len(), 1);
+        assert_eq!(
+            deaggregate_in_range(&plain, &HashKeyRange { start: 0, end: 0 }).len(),
+            1
+        );
     }
 }

@@ -17,7 +17,9 @@ fn missing(field: &str) -> Error {
 
 /// A string field.
 pub(crate) fn str_field<'a>(v: &'a Value, field: &str) -> Result<&'a str> {
-    v.get(field).and_then(Value::as_str).ok_or_else(|| missing(field))
+    v.get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing(field))
 }
 
 fn opt_str(v: &Value, field: &str) -> Option<String> {
@@ -38,16 +40,22 @@ fn u32_field(v: &Value, field: &str) -> Result<u32> {
 }
 
 fn array<'a>(v: &'a Value, field: &str) -> Result<&'a Vec<Value>> {
-    v.get(field).and_then(Value::as_array).ok_or_else(|| missing(field))
+    v.get(field)
+        .and_then(Value::as_array)
+        .ok_or_else(|| missing(field))
 }
 
 /// Epoch seconds (a JSON number, possibly fractional) to ms.
 fn epoch_ms(v: &Value, field: &str) -> Option<i64> {
-    v.get(field).and_then(Value::as_f64).map(|s| (s * 1000.0).round() as i64)
+    v.get(field)
+        .and_then(Value::as_f64)
+        .map(|s| (s * 1000.0).round() as i64)
 }
 
 fn range(v: &Value) -> Result<HashKeyRange> {
-    let r = v.get("HashKeyRange").ok_or_else(|| missing("HashKeyRange"))?;
+    let r = v
+        .get("HashKeyRange")
+        .ok_or_else(|| missing("HashKeyRange"))?;
     Ok(HashKeyRange {
         start: u128_field(r, "StartingHashKey")?,
         end: u128_field(r, "EndingHashKey")?,
@@ -93,7 +101,10 @@ pub(crate) fn stream_summary(v: &Value) -> Result<StreamSummary> {
 pub(crate) fn entry(e: &PutRecordsEntry) -> Value {
     let mut m = Map::with_capacity(3);
     m.insert("Data".into(), Value::String(B64.encode(&e.data)));
-    m.insert("PartitionKey".into(), Value::String(e.partition_key.clone()));
+    m.insert(
+        "PartitionKey".into(),
+        Value::String(e.partition_key.clone()),
+    );
     if let Some(k) = e.explicit_hash_key {
         m.insert("ExplicitHashKey".into(), Value::String(k.to_string()));
     }
@@ -261,7 +272,11 @@ mod tests {
             400,
         );
         assert!(matches!(e, Error::ResourceNotFound(ref m) if m == "Stream x not found"));
-        let e = error_of(b"", Some("ProvisionedThroughputExceededException:http://x"), 400);
+        let e = error_of(
+            b"",
+            Some("ProvisionedThroughputExceededException:http://x"),
+            400,
+        );
         assert!(matches!(e, Error::Throttled(_)));
         let e = error_of(b"oops", None, 503);
         assert!(e.is_retryable());

@@ -102,7 +102,9 @@ impl KinesisClient {
         let host = uri
             .authority()
             .map(|a| a.as_str().to_string())
-            .ok_or_else(|| Error::InvalidArgument(format!("endpoint {} has no host", cfg.endpoint)))?;
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("endpoint {} has no host", cfg.endpoint))
+            })?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(cfg.timeout));
@@ -202,10 +204,18 @@ impl KinesisClient {
                 Some(token) => json!({ "NextToken": token, "MaxResults": 1000 }),
             };
             let v = self.call("ListShards", &body).await?;
-            for s in v.get("Shards").and_then(Value::as_array).into_iter().flatten() {
+            for s in v
+                .get("Shards")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 out.push(json::shard(s)?);
             }
-            next = v.get("NextToken").and_then(Value::as_str).map(str::to_string);
+            next = v
+                .get("NextToken")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             if next.is_none() {
                 break;
             }
@@ -257,7 +267,10 @@ impl KinesisApi for KinesisClient {
                     .and_then(Value::as_array)
                     .ok_or_else(|| Error::Decode("missing StreamNames".into()))?;
                 out.extend(names.iter().filter_map(|n| n.as_str().map(str::to_string)));
-                if !v.get("HasMoreStreams").and_then(Value::as_bool).unwrap_or(false)
+                if !v
+                    .get("HasMoreStreams")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
                     || names.is_empty()
                 {
                     break;
@@ -425,9 +438,12 @@ impl KinesisApi for KinesisClient {
         tags: BTreeMap<String, String>,
     ) -> ApiFuture<'a, ()> {
         Box::pin(async move {
-            self.call("AddTagsToStream", &json!({ "StreamName": stream, "Tags": tags }))
-                .await
-                .map(|_| ())
+            self.call(
+                "AddTagsToStream",
+                &json!({ "StreamName": stream, "Tags": tags }),
+            )
+            .await
+            .map(|_| ())
         })
     }
 
@@ -442,7 +458,10 @@ impl KinesisApi for KinesisClient {
                 let v = self.call("ListTagsForStream", &body).await?;
                 let before = out.len();
                 json::tags(&v, &mut out)?;
-                if !v.get("HasMoreTags").and_then(Value::as_bool).unwrap_or(false)
+                if !v
+                    .get("HasMoreTags")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
                     || out.len() == before
                 {
                     break;

@@ -41,7 +41,9 @@ impl Credentials {
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, when the
     /// first two are set.
     pub fn from_env() -> Option<Self> {
-        let id = std::env::var("AWS_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty())?;
+        let id = std::env::var("AWS_ACCESS_KEY_ID")
+            .ok()
+            .filter(|s| !s.is_empty())?;
         let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
             .ok()
             .filter(|s| !s.is_empty())?;
@@ -122,9 +124,21 @@ mod tests {
             .unwrap();
         let mut creds = Credentials::new("AKID", "SECRET");
         creds.session_token = Some("TOKEN".into());
-        sign_request(&mut req, &creds, "us-east-1", "kinesis", SystemTime::UNIX_EPOCH).unwrap();
+        sign_request(
+            &mut req,
+            &creds,
+            "us-east-1",
+            "kinesis",
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
         let auth = req.headers()["authorization"].to_str().unwrap();
-        assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKID/19700101/us-east-1/kinesis/aws4_request"), "{auth}");
+        assert!(
+            auth.starts_with(
+                "AWS4-HMAC-SHA256 Credential=AKID/19700101/us-east-1/kinesis/aws4_request"
+            ),
+            "{auth}"
+        );
         assert!(auth.contains("SignedHeaders="));
         assert_eq!(req.headers()["x-amz-date"], "19700101T000000Z");
         assert_eq!(req.headers()["x-amz-security-token"], "TOKEN");

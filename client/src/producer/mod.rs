@@ -240,11 +240,7 @@ impl Producer {
 
     async fn pipeline(&self, stream: &str) -> Result<Arc<Pipeline>> {
         let cell = {
-            let mut streams = self
-                .inner
-                .streams
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut streams = self.inner.streams.lock().unwrap_or_else(|p| p.into_inner());
             Arc::clone(streams.entry(stream.to_string()).or_default())
         };
         let p = cell
@@ -286,11 +282,7 @@ impl Producer {
     }
 
     fn pipelines(&self) -> Vec<Arc<Pipeline>> {
-        let streams = self
-            .inner
-            .streams
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let streams = self.inner.streams.lock().unwrap_or_else(|p| p.into_inner());
         streams.values().filter_map(|c| c.get().cloned()).collect()
     }
 

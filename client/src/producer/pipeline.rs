@@ -146,7 +146,10 @@ impl Pipeline {
     fn add_locked(&self, st: &mut State, p: Pending) {
         let predicted = st.map.predict(p.hash_key).unwrap_or_default().to_string();
         let bin = st.bins.entry(predicted.clone()).or_insert_with(|| Bin {
-            agg: Aggregator::new(self.cfg.aggregation_max_bytes, self.cfg.aggregation_max_count),
+            agg: Aggregator::new(
+                self.cfg.aggregation_max_bytes,
+                self.cfg.aggregation_max_count,
+            ),
             users: Vec::new(),
             oldest: p.arrival,
         });
@@ -172,7 +175,10 @@ impl Pipeline {
         if let Some(out) = take_bin(st, &predicted) {
             push_ready(st, out);
         }
-        let mut agg = Aggregator::new(self.cfg.aggregation_max_bytes, self.cfg.aggregation_max_count);
+        let mut agg = Aggregator::new(
+            self.cfg.aggregation_max_bytes,
+            self.cfg.aggregation_max_count,
+        );
         if agg.try_add(&p.entry).is_err() {
             let out = Outgoing {
                 predicted,
@@ -292,7 +298,9 @@ impl Pipeline {
                 {
                     // Does not fit: it heads the next batch.
                     st.ready_bytes += len;
-                    *st.ready_bytes_by_shard.entry(out.predicted.clone()).or_default() += len;
+                    *st.ready_bytes_by_shard
+                        .entry(out.predicted.clone())
+                        .or_default() += len;
                     st.ready.push_front(out);
                     break;
                 }
@@ -307,7 +315,9 @@ impl Pipeline {
         for out in deferred.into_iter().rev() {
             let len = out.entry.billed_len();
             st.ready_bytes += len;
-            *st.ready_bytes_by_shard.entry(out.predicted.clone()).or_default() += len;
+            *st.ready_bytes_by_shard
+                .entry(out.predicted.clone())
+                .or_default() += len;
             st.ready.push_front(out);
         }
         st.ready_bytes_by_shard.retain(|_, b| *b > 0);
@@ -488,7 +498,11 @@ impl Pipeline {
         for mut u in out.users {
             u.last_error = Some(message.clone());
             if e.is_throttling() && self.cfg.fail_if_throttled {
-                finish(u, Err(Error::Throttled(e.error_message.clone())), &self.metrics);
+                finish(
+                    u,
+                    Err(Error::Throttled(e.error_message.clone())),
+                    &self.metrics,
+                );
             } else if u.arrival + self.cfg.record_ttl <= now {
                 let err = Error::RecordExpired {
                     attempts: u.attempts,
@@ -569,6 +583,8 @@ fn take_bin(st: &mut State, shard: &str) -> Option<Outgoing> {
 fn push_ready(st: &mut State, out: Outgoing) {
     let len = out.entry.billed_len();
     st.ready_bytes += len;
-    *st.ready_bytes_by_shard.entry(out.predicted.clone()).or_default() += len;
+    *st.ready_bytes_by_shard
+        .entry(out.predicted.clone())
+        .or_default() += len;
     st.ready.push_back(out);
 }
