@@ -108,7 +108,7 @@ fn torture_child() {
         }
         lock.flush().expect("flush");
         drop(lock);
-        if batch_no % 150 == 0 {
+        if batch_no.is_multiple_of(150) {
             let desc = engine.describe_stream(STREAM).expect("describe");
             let open: Vec<_> = desc.shards.iter().filter(|s| !s.is_closed()).collect();
             if open.len() < 8 {
@@ -270,7 +270,7 @@ fn survives_kill_9_at_random_moments() {
             total_acks += 1;
         }
         done += 1;
-        if done % 25 == 0 {
+        if done.is_multiple_of(25) {
             verify(&dir_s, origin, &acks);
         }
     }
