@@ -102,6 +102,7 @@ impl Error {
     }
 }
 
+#[cfg(feature = "engine")]
 impl From<rocksdb::Error> for Error {
     fn from(e: rocksdb::Error) -> Self {
         Error::Catalog(e.into_string())

@@ -20,10 +20,13 @@
 //! # }
 //! ```
 //!
-//! The on-disk format is specified in `storage/FORMAT.md`.
+//! The on-disk format is specified in `storage/FORMAT.md`. The `engine` feature (on by
+//! default) brings the engine and its RocksDB catalog; without it the crate is the log
+//! format alone (frames, segments, indexes), as the fuzz targets use it.
 
 pub mod catalog;
 pub mod config;
+#[cfg(feature = "engine")]
 mod engine;
 pub mod error;
 pub mod fs;
@@ -36,7 +39,9 @@ pub mod validate;
 
 pub use catalog::{Encryption, StreamMode};
 pub use config::{Clock, Durability, EngineConfig, ManualClock, SystemClock};
+#[cfg(feature = "engine")]
 pub use engine::reshard::ShardCountUpdate;
+#[cfg(feature = "engine")]
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use hash_key::{hash_key_of, HashKeyRange};
