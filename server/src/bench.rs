@@ -1,6 +1,31 @@
-//! `freshet bench`: a load generator for any Kinesis endpoint.
+//! `freshet bench`: a load generator for any Kinesis endpoint (Freshet, kinesalite,
+//! ...). Workloads: `put` (PutRecords batches), `put-record` (single PutRecord calls,
+//! optionally at a fixed rate), `get` (GetRecords draining every shard from
+//! TRIM_HORIZON). Prints a progress line each second and, at the end, records/s, MB/s
+//! and request latency p50/p99/p999.
 
-use clap::Args;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value as J};
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// PutRecords calls of `--batch-size` records.
+    Put,
+    /// Single PutRecord calls.
+    PutRecord,
+    /// GetRecords calls draining every shard from TRIM_HORIZON.
+    Get,
+}
 
 /// Options of `freshet bench`.
 #[derive(Debug, Clone, Args)]
@@ -8,9 +33,287 @@ pub struct BenchArgs {
     /// Endpoint to drive.
     #[arg(long, default_value = "http://127.0.0.1:4567")]
     pub endpoint: String,
+    /// Workload.
+    #[arg(long, value_enum, default_value = "put")]
+    pub workload: Workload,
+    /// Stream name (created with `--shards` shards when absent).
+    #[arg(long, default_value = "freshet-bench")]
+    pub stream: String,
+    /// Shards of the stream when it is created.
+    #[arg(long, default_value_t = 4)]
+    pub shards: u32,
+    /// Data bytes per record.
+    #[arg(long, default_value_t = 100)]
+    pub record_size: usize,
+    /// Records per PutRecords call.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+    /// Concurrent requests in flight.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// How long to run, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Target request rate across all workers, requests/s (0: as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// Records per GetRecords call.
+    #[arg(long, default_value_t = 10_000)]
+    pub get_limit: u32,
 }
 
-/// Runs the benchmark.
-pub async fn run(_args: BenchArgs) -> Result<(), String> {
-    Err("bench is not implemented yet".into())
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    records: AtomicU64,
+    bytes: AtomicU64,
+    errors: AtomicU64,
+}
+
+async fn call(client: &HttpClient, endpoint: &str, action: &str, body: Bytes) -> Result<J, String> {
+    let req = hyper::Request::post(endpoint)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", format!("Kinesis_20131202.{action}"))
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20250101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00",
+        )
+        .body(Full::new(body))
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .request(req)
+        .await
+        .map_err(|e| format!("{action}: {e}"))?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let v: J = serde_json::from_slice(&body).unwrap_or(J::Null);
+    if !status.is_success() {
+        return Err(format!("{action}: HTTP {status}: {v}"));
+    }
+    Ok(v)
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted.get(i).copied().unwrap_or(0)) / 1000.0
+}
+
+async fn ensure_stream(client: &HttpClient, a: &BenchArgs) -> Result<Vec<String>, String> {
+    let body = |v: J| Bytes::from(v.to_string());
+    if call(
+        client,
+        &a.endpoint,
+        "DescribeStreamSummary",
+        body(json!({"StreamName": a.stream})),
+    )
+    .await
+    .is_err()
+    {
+        call(
+            client,
+            &a.endpoint,
+            "CreateStream",
+            body(json!({"StreamName": a.stream, "ShardCount": a.shards})),
+        )
+        .await?;
+    }
+    for _ in 0..600 {
+        let d = call(
+            client,
+            &a.endpoint,
+            "DescribeStream",
+            body(json!({"StreamName": a.stream})),
+        )
+        .await?;
+        if d["StreamDescription"]["StreamStatus"] == "ACTIVE" {
+            return Ok(d["StreamDescription"]["Shards"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter(|s| s["SequenceNumberRange"]["EndingSequenceNumber"].is_null())
+                .filter_map(|s| s["ShardId"].as_str().map(str::to_string))
+                .collect());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err("the stream did not become ACTIVE".into())
+}
+
+/// Runs the benchmark and prints its report.
+pub async fn run(a: BenchArgs) -> Result<(), String> {
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(a.concurrency.max(1) * 2)
+        .build_http();
+    let shards = ensure_stream(&client, &a).await?;
+    let counters = Arc::new(Counters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + Duration::from_secs(a.duration);
+    let started = Instant::now();
+    let data = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; a.record_size]);
+    // Pre-built bodies with varied partition keys, so every shard gets traffic.
+    let bodies: Arc<Vec<Bytes>> = Arc::new(
+        (0..16)
+            .map(|v| match a.workload {
+                Workload::Put => {
+                    let records: Vec<J> = (0..a.batch_size.clamp(1, 500))
+                        .map(|i| json!({"PartitionKey": format!("pk-{v}-{i}"), "Data": data}))
+                        .collect();
+                    Bytes::from(json!({"StreamName": a.stream, "Records": records}).to_string())
+                }
+                _ => Bytes::from(json!({"StreamName": a.stream, "PartitionKey": format!("pk-{v}"), "Data": data}).to_string()),
+            })
+            .collect(),
+    );
+    let per_worker_interval =
+        (a.rate > 0).then(|| Duration::from_secs_f64(a.concurrency.max(1) as f64 / a.rate as f64));
+    let mut tasks = Vec::new();
+    let workers = if a.workload == Workload::Get {
+        shards.len()
+    } else {
+        a.concurrency.max(1)
+    };
+    for w in 0..workers {
+        let client = client.clone();
+        let counters = Arc::clone(&counters);
+        let stop = Arc::clone(&stop);
+        let bodies = Arc::clone(&bodies);
+        let a = a.clone();
+        let shard = shards.get(w).cloned().unwrap_or_default();
+        tasks.push(tokio::spawn(async move {
+            let mut lat: Vec<u32> = Vec::new();
+            let mut next_at = Instant::now();
+            let mut iterator: Option<String> = None;
+            let mut n = w;
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                if let Some(every) = per_worker_interval {
+                    next_at += every;
+                    let now = Instant::now();
+                    if next_at > now {
+                        tokio::time::sleep(next_at - now).await;
+                    }
+                }
+                n += 1;
+                let t = Instant::now();
+                let result = match a.workload {
+                    Workload::Put => call(&client, &a.endpoint, "PutRecords", bodies[n % bodies.len()].clone()).await.map(|v| {
+                        let failed = v["FailedRecordCount"].as_u64().unwrap_or(0);
+                        (a.batch_size as u64 - failed.min(a.batch_size as u64), failed)
+                    }),
+                    Workload::PutRecord => call(&client, &a.endpoint, "PutRecord", bodies[n % bodies.len()].clone()).await.map(|_| (1, 0)),
+                    Workload::Get => {
+                        let it = match iterator.take() {
+                            Some(it) => it,
+                            None => {
+                                let body = json!({"StreamName": a.stream, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"});
+                                match call(&client, &a.endpoint, "GetShardIterator", Bytes::from(body.to_string())).await {
+                                    Ok(v) => v["ShardIterator"].as_str().unwrap_or_default().to_string(),
+                                    Err(e) => {
+                                        eprintln!("{e}");
+                                        break;
+                                    }
+                                }
+                            }
+                        };
+                        let t = Instant::now();
+                        let body = json!({"ShardIterator": it, "Limit": a.get_limit});
+                        match call(&client, &a.endpoint, "GetRecords", Bytes::from(body.to_string())).await {
+                            Ok(v) => {
+                                let got = v["Records"].as_array().map_or(0, Vec::len) as u64;
+                                lat.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                                counters.requests.fetch_add(1, Ordering::Relaxed);
+                                counters.records.fetch_add(got, Ordering::Relaxed);
+                                counters.bytes.fetch_add(got * a.record_size as u64, Ordering::Relaxed);
+                                if got == 0 || v["NextShardIterator"].is_null() {
+                                    break; // drained
+                                }
+                                iterator = v["NextShardIterator"].as_str().map(str::to_string);
+                            }
+                            Err(e) => {
+                                counters.errors.fetch_add(1, Ordering::Relaxed);
+                                eprintln!("{e}");
+                                break;
+                            }
+                        }
+                        continue;
+                    }
+                };
+                lat.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                counters.requests.fetch_add(1, Ordering::Relaxed);
+                match result {
+                    Ok((ok, failed)) => {
+                        counters.records.fetch_add(ok, Ordering::Relaxed);
+                        counters.bytes.fetch_add(ok * a.record_size as u64, Ordering::Relaxed);
+                        counters.errors.fetch_add(failed, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        if counters.errors.fetch_add(1, Ordering::Relaxed) < 5 {
+                            eprintln!("{e}");
+                        }
+                    }
+                }
+            }
+            lat
+        }));
+    }
+    let progress = {
+        let counters = Arc::clone(&counters);
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut last = 0;
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let r = counters.records.load(Ordering::Relaxed);
+                eprint!(
+                    "\r{:>5.1}s  {:>10} records  {:>9} records/s  {:>6} errors   ",
+                    started.elapsed().as_secs_f64(),
+                    r,
+                    r - last,
+                    counters.errors.load(Ordering::Relaxed)
+                );
+                last = r;
+            }
+        })
+    };
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.map_err(|e| e.to_string())?);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = progress.await;
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    lat.sort_unstable();
+    let records = counters.records.load(Ordering::Relaxed);
+    let bytes = counters.bytes.load(Ordering::Relaxed);
+    eprintln!();
+    println!(
+        "workload={:?} endpoint={} stream={} shards={} record_size={} batch_size={} concurrency={} rate={}",
+        a.workload, a.endpoint, a.stream, shards.len(), a.record_size, a.batch_size, workers, a.rate
+    );
+    println!(
+        "requests={} records={} errors={} seconds={secs:.2}",
+        counters.requests.load(Ordering::Relaxed),
+        records,
+        counters.errors.load(Ordering::Relaxed)
+    );
+    println!(
+        "records/s={:.0} MB/s={:.2} latency_ms p50={:.3} p99={:.3} p999={:.3} max={:.3}",
+        records as f64 / secs,
+        bytes as f64 / secs / 1e6,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+        percentile(&lat, 0.999),
+        percentile(&lat, 1.0)
+    );
+    Ok(())
 }

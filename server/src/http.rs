@@ -122,7 +122,9 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        let e = ApiError::serialization(format!("The request body exceeds the limit of {MAX_BODY_BYTES} bytes."));
+        let e = ApiError::serialization(format!(
+            "The request body exceeds the limit of {MAX_BODY_BYTES} bytes."
+        ));
         state.metrics.request("-", e.kind);
         return error_reply(enc, &id, &e);
     }

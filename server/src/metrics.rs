@@ -44,8 +44,13 @@ impl Histogram {
         let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {count}");
         let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
         let trimmed = labels.trim_end_matches(',');
-        let _ = writeln!(out, "{name}_sum{{{trimmed}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{trimmed}}} {count}");
+        let braces = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("{{{trimmed}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {sum}");
+        let _ = writeln!(out, "{name}_count{braces} {count}");
     }
 }
 

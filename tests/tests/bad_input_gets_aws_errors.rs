@@ -21,78 +21,334 @@ fn iterator(a: std::net::SocketAddr, stream: &str) -> String {
         "GetShardIterator",
         &json!({"StreamName": stream, "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"}),
     );
-    r.json()["ShardIterator"].as_str().unwrap_or_default().to_string()
+    r.json()["ShardIterator"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
 fn bad_requests_get_aws_errors() {
     let server = Server::start(&[]);
     let a = server.addr;
-    assert_eq!(call_json(a, "CreateStream", &json!({"StreamName": "s", "ShardCount": 1})).status, 200);
+    assert_eq!(
+        call_json(
+            a,
+            "CreateStream",
+            &json!({"StreamName": "s", "ShardCount": 1})
+        )
+        .status,
+        200
+    );
 
-    let send = |action: &str, body: &[u8]| call(a, action, JSON, body).unwrap_or_else(|e| panic!("{e}"));
-    expect(&send("PutRecord", b"{not json"), 400, "SerializationException");
+    let send =
+        |action: &str, body: &[u8]| call(a, action, JSON, body).unwrap_or_else(|e| panic!("{e}"));
+    expect(
+        &send("PutRecord", b"{not json"),
+        400,
+        "SerializationException",
+    );
     expect(&send("PutRecord", b"[1,2]"), 400, "SerializationException");
-    expect(&send("PutRecord", b"\x00\x01\x02"), 400, "SerializationException");
-    expect(&send("NoSuchAction", b"{}"), 400, "UnknownOperationException");
-    let r = raw(a, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}").unwrap_or_else(|e| panic!("{e}"));
+    expect(
+        &send("PutRecord", b"\x00\x01\x02"),
+        400,
+        "SerializationException",
+    );
+    expect(
+        &send("NoSuchAction", b"{}"),
+        400,
+        "UnknownOperationException",
+    );
+    let r = raw(
+        a,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     expect(&r, 400, "UnknownOperationException");
 
     // Wrong types and missing members.
-    expect(&call_json(a, "DescribeStream", &json!({"StreamName": 5})), 400, "SerializationException");
-    expect(&call_json(a, "PutRecord", &json!({"StreamName": "s", "PartitionKey": "k", "Data": "!!not base64!!"})), 400, "SerializationException");
-    expect(&call_json(a, "PutRecord", &json!({"StreamName": "s", "PartitionKey": ["k"], "Data": ""})), 400, "SerializationException");
-    expect(&call_json(a, "CreateStream", &json!({"StreamName": "t", "ShardCount": "one"})), 400, "SerializationException");
-    expect(&call_json(a, "PutRecords", &json!({"StreamName": "s", "Records": [1, 2]})), 400, "SerializationException");
+    expect(
+        &call_json(a, "DescribeStream", &json!({"StreamName": 5})),
+        400,
+        "SerializationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "PutRecord",
+            &json!({"StreamName": "s", "PartitionKey": "k", "Data": "!!not base64!!"}),
+        ),
+        400,
+        "SerializationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "PutRecord",
+            &json!({"StreamName": "s", "PartitionKey": ["k"], "Data": ""}),
+        ),
+        400,
+        "SerializationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "CreateStream",
+            &json!({"StreamName": "t", "ShardCount": "one"}),
+        ),
+        400,
+        "SerializationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "PutRecords",
+            &json!({"StreamName": "s", "Records": [1, 2]}),
+        ),
+        400,
+        "SerializationException",
+    );
     let r = call_json(a, "PutRecord", &json!({"StreamName": "s", "Data": "AA=="}));
     expect(&r, 400, "ValidationException");
     assert_eq!(
         r.json()["message"],
         "1 validation error detected: Value null at 'partitionKey' failed to satisfy constraint: Member must not be null"
     );
-    expect(&call_json(a, "DescribeStream", &json!({})), 400, "InvalidArgumentException");
+    expect(
+        &call_json(a, "DescribeStream", &json!({})),
+        400,
+        "InvalidArgumentException",
+    );
 
     // Bad names and values.
-    let r = call_json(a, "CreateStream", &json!({"StreamName": "bad name", "ShardCount": 1}));
+    let r = call_json(
+        a,
+        "CreateStream",
+        &json!({"StreamName": "bad name", "ShardCount": 1}),
+    );
     expect(&r, 400, "ValidationException");
     assert!(r.json()["message"].as_str().unwrap_or_default().starts_with("1 validation error detected: Value 'bad name' at 'streamName' failed to satisfy constraint"));
-    expect(&call_json(a, "CreateStream", &json!({"StreamName": "x".repeat(129), "ShardCount": 1})), 400, "ValidationException");
-    expect(&call_json(a, "CreateStream", &json!({"StreamName": "z", "ShardCount": 0})), 400, "ValidationException");
-    expect(&call_json(a, "DescribeStream", &json!({"StreamARN": "arn:aws:s3:::bucket"})), 400, "ValidationException");
-    expect(&call_json(a, "GetShardIterator", &json!({"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "SOMEWHERE"})), 400, "ValidationException");
-    expect(&call_json(a, "GetShardIterator", &json!({"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": "12"})), 400, "InvalidArgumentException");
-    expect(&call_json(a, "GetShardIterator", &json!({"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_TIMESTAMP"})), 400, "InvalidArgumentException");
-    expect(&call_json(a, "GetShardIterator", &json!({"StreamName": "s", "ShardId": "nonsense", "ShardIteratorType": "LATEST"})), 400, "ResourceNotFoundException");
-    expect(&call_json(a, "SplitShard", &json!({"StreamName": "s", "ShardToSplit": "shardId-000000000000", "NewStartingHashKey": "-5"})), 400, "ValidationException");
-    expect(&call_json(a, "SplitShard", &json!({"StreamName": "s", "ShardToSplit": "shardId-000000000000", "NewStartingHashKey": "1"})), 400, "InvalidArgumentException");
-    expect(&call_json(a, "MergeShards", &json!({"StreamName": "s", "ShardToMerge": "shardId-000000000000", "AdjacentShardToMerge": "shardId-000000000007"})), 400, "ResourceNotFoundException");
-    expect(&call_json(a, "GetRecords", &json!({"ShardIterator": iterator(a, "s"), "Limit": 10001})), 400, "ValidationException");
-    expect(&call_json(a, "ListShards", &json!({"StreamName": "s", "NextToken": "abc"})), 400, "InvalidArgumentException");
-    expect(&call_json(a, "ListShards", &json!({"NextToken": "abc"})), 400, "InvalidArgumentException");
-    expect(&call_json(a, "ListShards", &json!({"StreamName": "s", "ShardFilter": {"Type": "AT_TIMESTAMP"}})), 400, "InvalidArgumentException");
-    expect(&call_json(a, "UpdateShardCount", &json!({"StreamName": "s", "TargetShardCount": 3, "ScalingType": "UNIFORM_SCALING"})), 400, "InvalidArgumentException");
-    expect(&call_json(a, "AddTagsToStream", &json!({"StreamName": "s", "Tags": (0..51).map(|i| (format!("k{i}"), json!("v"))).collect::<serde_json::Map<_, _>>()})), 400, "InvalidArgumentException");
-    expect(&call_json(a, "EnableEnhancedMonitoring", &json!({"StreamName": "s", "ShardLevelMetrics": ["Nope"]})), 400, "ValidationException");
+    expect(
+        &call_json(
+            a,
+            "CreateStream",
+            &json!({"StreamName": "x".repeat(129), "ShardCount": 1}),
+        ),
+        400,
+        "ValidationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "CreateStream",
+            &json!({"StreamName": "z", "ShardCount": 0}),
+        ),
+        400,
+        "ValidationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "DescribeStream",
+            &json!({"StreamARN": "arn:aws:s3:::bucket"}),
+        ),
+        400,
+        "ValidationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "GetShardIterator",
+            &json!({"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "SOMEWHERE"}),
+        ),
+        400,
+        "ValidationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "GetShardIterator",
+            &json!({"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": "12"}),
+        ),
+        400,
+        "InvalidArgumentException",
+    );
+    expect(
+        &call_json(
+            a,
+            "GetShardIterator",
+            &json!({"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_TIMESTAMP"}),
+        ),
+        400,
+        "InvalidArgumentException",
+    );
+    expect(
+        &call_json(
+            a,
+            "GetShardIterator",
+            &json!({"StreamName": "s", "ShardId": "nonsense", "ShardIteratorType": "LATEST"}),
+        ),
+        400,
+        "ResourceNotFoundException",
+    );
+    expect(
+        &call_json(
+            a,
+            "SplitShard",
+            &json!({"StreamName": "s", "ShardToSplit": "shardId-000000000000", "NewStartingHashKey": "-5"}),
+        ),
+        400,
+        "ValidationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "SplitShard",
+            &json!({"StreamName": "s", "ShardToSplit": "shardId-000000000000", "NewStartingHashKey": "1"}),
+        ),
+        400,
+        "InvalidArgumentException",
+    );
+    expect(
+        &call_json(
+            a,
+            "MergeShards",
+            &json!({"StreamName": "s", "ShardToMerge": "shardId-000000000000", "AdjacentShardToMerge": "shardId-000000000007"}),
+        ),
+        400,
+        "ResourceNotFoundException",
+    );
+    expect(
+        &call_json(
+            a,
+            "GetRecords",
+            &json!({"ShardIterator": iterator(a, "s"), "Limit": 10001}),
+        ),
+        400,
+        "ValidationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "ListShards",
+            &json!({"StreamName": "s", "NextToken": "abc"}),
+        ),
+        400,
+        "InvalidArgumentException",
+    );
+    expect(
+        &call_json(a, "ListShards", &json!({"NextToken": "abc"})),
+        400,
+        "InvalidArgumentException",
+    );
+    expect(
+        &call_json(
+            a,
+            "ListShards",
+            &json!({"StreamName": "s", "ShardFilter": {"Type": "AT_TIMESTAMP"}}),
+        ),
+        400,
+        "InvalidArgumentException",
+    );
+    expect(
+        &call_json(
+            a,
+            "UpdateShardCount",
+            &json!({"StreamName": "s", "TargetShardCount": 3, "ScalingType": "UNIFORM_SCALING"}),
+        ),
+        400,
+        "InvalidArgumentException",
+    );
+    expect(
+        &call_json(
+            a,
+            "AddTagsToStream",
+            &json!({"StreamName": "s", "Tags": (0..51).map(|i| (format!("k{i}"), json!("v"))).collect::<serde_json::Map<_, _>>()}),
+        ),
+        400,
+        "InvalidArgumentException",
+    );
+    expect(
+        &call_json(
+            a,
+            "EnableEnhancedMonitoring",
+            &json!({"StreamName": "s", "ShardLevelMetrics": ["Nope"]}),
+        ),
+        400,
+        "ValidationException",
+    );
 
     // Oversize: one record over 1 MiB, more than 500 records, more than 10 MiB, a body over the limit.
     let big = "A".repeat(4 * ((1024 * 1024 + 3) / 3) + 4);
-    expect(&call_json(a, "PutRecord", &json!({"StreamName": "s", "PartitionKey": "k", "Data": big})), 400, "ValidationException");
-    let records: Vec<_> = (0..501).map(|_| json!({"PartitionKey": "k", "Data": "AA=="})).collect();
-    expect(&call_json(a, "PutRecords", &json!({"StreamName": "s", "Records": records})), 400, "ValidationException");
+    expect(
+        &call_json(
+            a,
+            "PutRecord",
+            &json!({"StreamName": "s", "PartitionKey": "k", "Data": big}),
+        ),
+        400,
+        "ValidationException",
+    );
+    let records: Vec<_> = (0..501)
+        .map(|_| json!({"PartitionKey": "k", "Data": "AA=="}))
+        .collect();
+    expect(
+        &call_json(
+            a,
+            "PutRecords",
+            &json!({"StreamName": "s", "Records": records}),
+        ),
+        400,
+        "ValidationException",
+    );
     let mib = "A".repeat(4 * (1024 * 1024 / 3));
-    let records: Vec<_> = (0..11).map(|_| json!({"PartitionKey": "k", "Data": mib})).collect();
-    expect(&call_json(a, "PutRecords", &json!({"StreamName": "s", "Records": records})), 400, "InvalidArgumentException");
+    let records: Vec<_> = (0..11)
+        .map(|_| json!({"PartitionKey": "k", "Data": mib}))
+        .collect();
+    expect(
+        &call_json(
+            a,
+            "PutRecords",
+            &json!({"StreamName": "s", "Records": records}),
+        ),
+        400,
+        "InvalidArgumentException",
+    );
     let head = format!(
         "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON}\r\nX-Amz-Target: Kinesis_20131202.PutRecord\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{{}}",
         17 * 1024 * 1024
     );
-    expect(&raw(a, head.as_bytes()).unwrap_or_else(|e| panic!("{e}")), 400, "SerializationException");
-    expect(&call_json(a, "PutRecord", &json!({"StreamName": "s", "PartitionKey": "", "Data": "AA=="})), 400, "ValidationException");
-    expect(&call_json(a, "PutRecord", &json!({"StreamName": "s", "PartitionKey": "k".repeat(257), "Data": "AA=="})), 400, "ValidationException");
+    expect(
+        &raw(a, head.as_bytes()).unwrap_or_else(|e| panic!("{e}")),
+        400,
+        "SerializationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "PutRecord",
+            &json!({"StreamName": "s", "PartitionKey": "", "Data": "AA=="}),
+        ),
+        400,
+        "ValidationException",
+    );
+    expect(
+        &call_json(
+            a,
+            "PutRecord",
+            &json!({"StreamName": "s", "PartitionKey": "k".repeat(257), "Data": "AA=="}),
+        ),
+        400,
+        "ValidationException",
+    );
 
     // Deeply nested documents.
     let deep = "[".repeat(100_000);
-    expect(&send("PutRecord", deep.as_bytes()), 400, "SerializationException");
+    expect(
+        &send("PutRecord", deep.as_bytes()),
+        400,
+        "SerializationException",
+    );
 
     // Random garbage in both encodings, to every action: never a 500.
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
@@ -107,10 +363,18 @@ fn bad_requests_get_aws_errors() {
                 seed as u8
             })
             .collect();
-        let ct = if i % 2 == 0 { JSON } else { "application/x-amz-cbor-1.1" };
+        let ct = if i % 2 == 0 {
+            JSON
+        } else {
+            "application/x-amz-cbor-1.1"
+        };
         let action = actions[i % actions.len()];
         let r = call(a, action, ct, &body).unwrap_or_else(|e| panic!("{e}"));
-        assert!(r.status == 400 || r.status == 200, "{action} garbage gave {}", r.status);
+        assert!(
+            r.status == 400 || r.status == 200,
+            "{action} garbage gave {}",
+            r.status
+        );
     }
     // The server is still healthy.
     assert_eq!(call_json(a, "ListStreams", &json!({})).status, 200);
@@ -119,10 +383,26 @@ fn bad_requests_get_aws_errors() {
 
 fn freshet_server_actions() -> Vec<&'static str> {
     vec![
-        "CreateStream", "DeleteStream", "DescribeStream", "DescribeStreamSummary", "ListStreams", "ListShards",
-        "PutRecord", "PutRecords", "GetShardIterator", "GetRecords", "SplitShard", "MergeShards",
-        "UpdateShardCount", "IncreaseStreamRetentionPeriod", "AddTagsToStream", "ListTagsForStream",
-        "TagResource", "UpdateStreamMode", "StartStreamEncryption", "EnableEnhancedMonitoring",
+        "CreateStream",
+        "DeleteStream",
+        "DescribeStream",
+        "DescribeStreamSummary",
+        "ListStreams",
+        "ListShards",
+        "PutRecord",
+        "PutRecords",
+        "GetShardIterator",
+        "GetRecords",
+        "SplitShard",
+        "MergeShards",
+        "UpdateShardCount",
+        "IncreaseStreamRetentionPeriod",
+        "AddTagsToStream",
+        "ListTagsForStream",
+        "TagResource",
+        "UpdateStreamMode",
+        "StartStreamEncryption",
+        "EnableEnhancedMonitoring",
     ]
 }
 
@@ -131,29 +411,74 @@ fn foreign_tampered_and_expired_iterators_are_refused() {
     let one = Server::start(&["--iterator-ttl-ms", "300"]);
     let two = Server::start(&[]);
     for s in [&one, &two] {
-        assert_eq!(call_json(s.addr, "CreateStream", &json!({"StreamName": "s", "ShardCount": 1})).status, 200);
+        assert_eq!(
+            call_json(
+                s.addr,
+                "CreateStream",
+                &json!({"StreamName": "s", "ShardCount": 1})
+            )
+            .status,
+            200
+        );
     }
     let it = iterator(one.addr, "s");
     // Valid on its own server.
-    assert_eq!(call_json(one.addr, "GetRecords", &json!({"ShardIterator": it})).status, 200);
+    assert_eq!(
+        call_json(one.addr, "GetRecords", &json!({"ShardIterator": it})).status,
+        200
+    );
     // Foreign: issued by another server with another key.
-    expect(&call_json(two.addr, "GetRecords", &json!({"ShardIterator": it})), 400, "InvalidArgumentException");
+    expect(
+        &call_json(two.addr, "GetRecords", &json!({"ShardIterator": it})),
+        400,
+        "InvalidArgumentException",
+    );
     // Tampered: one character changed.
     let mut t = it.clone().into_bytes();
     let i = t.len() / 2;
     t[i] = if t[i] == b'A' { b'B' } else { b'A' };
     let t = String::from_utf8(t).unwrap_or_default();
-    expect(&call_json(one.addr, "GetRecords", &json!({"ShardIterator": t})), 400, "InvalidArgumentException");
-    expect(&call_json(one.addr, "GetRecords", &json!({"ShardIterator": "x"})), 400, "InvalidArgumentException");
+    expect(
+        &call_json(one.addr, "GetRecords", &json!({"ShardIterator": t})),
+        400,
+        "InvalidArgumentException",
+    );
+    expect(
+        &call_json(one.addr, "GetRecords", &json!({"ShardIterator": "x"})),
+        400,
+        "InvalidArgumentException",
+    );
     // Expired.
     std::thread::sleep(Duration::from_millis(600));
     let r = call_json(one.addr, "GetRecords", &json!({"ShardIterator": it}));
     expect(&r, 400, "ExpiredIteratorException");
-    assert!(r.json()["message"].as_str().unwrap_or_default().starts_with("Iterator expired."));
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("Iterator expired."));
     // An iterator of a deleted and recreated stream no longer reads.
     let it2 = iterator(two.addr, "s");
-    assert_eq!(call_json(two.addr, "DeleteStream", &json!({"StreamName": "s"})).status, 200);
-    expect(&call_json(two.addr, "GetRecords", &json!({"ShardIterator": it2})), 400, "ResourceNotFoundException");
-    assert_eq!(call_json(two.addr, "CreateStream", &json!({"StreamName": "s", "ShardCount": 1})).status, 200);
-    expect(&call_json(two.addr, "GetRecords", &json!({"ShardIterator": it2})), 400, "ResourceNotFoundException");
+    assert_eq!(
+        call_json(two.addr, "DeleteStream", &json!({"StreamName": "s"})).status,
+        200
+    );
+    expect(
+        &call_json(two.addr, "GetRecords", &json!({"ShardIterator": it2})),
+        400,
+        "ResourceNotFoundException",
+    );
+    assert_eq!(
+        call_json(
+            two.addr,
+            "CreateStream",
+            &json!({"StreamName": "s", "ShardCount": 1})
+        )
+        .status,
+        200
+    );
+    expect(
+        &call_json(two.addr, "GetRecords", &json!({"ShardIterator": it2})),
+        400,
+        "ResourceNotFoundException",
+    );
 }

@@ -10,7 +10,11 @@ const CBOR: &str = "application/x-amz-cbor-1.1";
 /// CBOR text string header + bytes (short strings only).
 fn text(s: &str) -> Vec<u8> {
     assert!(s.len() < 256);
-    let mut v = if s.len() < 24 { vec![0x60 | s.len() as u8] } else { vec![0x78, s.len() as u8] };
+    let mut v = if s.len() < 24 {
+        vec![0x60 | s.len() as u8]
+    } else {
+        vec![0x78, s.len() as u8]
+    };
     v.extend_from_slice(s.as_bytes());
     v
 }
@@ -75,15 +79,24 @@ fn cbor_round_trip_is_byte_exact() {
         assert!(r.header("x-amzn-requestid").is_some());
         r
     };
-    ok("CreateStream", map(&[("StreamName", text("cb")), ("ShardCount", vec![0x01])]));
+    ok(
+        "CreateStream",
+        map(&[("StreamName", text("cb")), ("ShardCount", vec![0x01])]),
+    );
     let before = now_ms();
     let put = ok(
         "PutRecord",
-        map(&[("StreamName", text("cb")), ("PartitionKey", text("pk")), ("Data", bytes(b"\x00hi\xff"))]),
+        map(&[
+            ("StreamName", text("cb")),
+            ("PartitionKey", text("pk")),
+            ("Data", bytes(b"\x00hi\xff")),
+        ]),
     );
     let after = now_ms();
     let put = decode(&put.body);
-    let C::Text(seq) = get(&put, "SequenceNumber") else { panic!("{put:?}") };
+    let C::Text(seq) = get(&put, "SequenceNumber") else {
+        panic!("{put:?}")
+    };
     assert_eq!(seq.len(), 38);
 
     // GetShardIterator AT_TIMESTAMP with a tag-1 millisecond timestamp.
@@ -97,7 +110,9 @@ fn cbor_round_trip_is_byte_exact() {
         ]),
     );
     let it = decode(&it.body);
-    let C::Text(it) = get(&it, "ShardIterator") else { panic!("{it:?}") };
+    let C::Text(it) = get(&it, "ShardIterator") else {
+        panic!("{it:?}")
+    };
     let got = ok("GetRecords", map(&[("ShardIterator", text(it))]));
     let raw = &got.body;
     // "Data" followed by the byte string h'00 68 69 ff'.
@@ -105,7 +120,8 @@ fn cbor_round_trip_is_byte_exact() {
     assert!(data_at.is_some(), "Data is a CBOR byte string: {raw:02x?}");
     // "ApproximateArrivalTimestamp" followed by tag 1 and an integer of milliseconds.
     let key = text("ApproximateArrivalTimestamp");
-    let at = find(raw, &key).unwrap_or_else(|| panic!("no arrival timestamp: {raw:02x?}")) + key.len();
+    let at =
+        find(raw, &key).unwrap_or_else(|| panic!("no arrival timestamp: {raw:02x?}")) + key.len();
     assert_eq!(raw[at], 0xc1, "tag 1");
     assert_eq!(raw[at + 1], 0x1b, "an 8-byte unsigned integer");
     let mut ms = [0u8; 8];
@@ -113,7 +129,9 @@ fn cbor_round_trip_is_byte_exact() {
     let ms = u64::from_be_bytes(ms);
     assert!(before <= ms && ms <= after, "{before} <= {ms} <= {after}");
     let doc = decode(raw);
-    let C::Array(records) = get(&doc, "Records") else { panic!("{doc:?}") };
+    let C::Array(records) = get(&doc, "Records") else {
+        panic!("{doc:?}")
+    };
     assert_eq!(records.len(), 1);
     assert_eq!(get(&records[0], "PartitionKey"), &C::Text("pk".into()));
     assert!(matches!(get(&doc, "NextShardIterator"), C::Text(_)));
@@ -128,26 +146,62 @@ fn cbor_round_trip_is_byte_exact() {
     // PutRecords with byte-string data.
     let rec = map(&[("Data", bytes(b"r")), ("PartitionKey", text("k"))]);
     let recs = [vec![0x82], rec.clone(), rec].concat();
-    let pr = ok("PutRecords", map(&[("StreamName", text("cb")), ("Records", recs)]));
+    let pr = ok(
+        "PutRecords",
+        map(&[("StreamName", text("cb")), ("Records", recs)]),
+    );
     let pr = decode(&pr.body);
     assert_eq!(get(&pr, "FailedRecordCount"), &C::Integer(0.into()));
 
     // Errors are CBOR maps with __type and message, plus the header.
-    let e = call(a, "DescribeStream", CBOR, &map(&[("StreamName", text("nope"))])).unwrap_or_else(|e| panic!("{e}"));
+    let e = call(
+        a,
+        "DescribeStream",
+        CBOR,
+        &map(&[("StreamName", text("nope"))]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(e.status, 400);
-    assert_eq!(e.header("x-amzn-errortype"), Some("ResourceNotFoundException"));
+    assert_eq!(
+        e.header("x-amzn-errortype"),
+        Some("ResourceNotFoundException")
+    );
     let doc = decode(&e.body);
-    assert_eq!(get(&doc, "__type"), &C::Text("ResourceNotFoundException".into()));
-    assert_eq!(get(&doc, "message"), &C::Text("Stream nope under account 000000000000 not found.".into()));
+    assert_eq!(
+        get(&doc, "__type"),
+        &C::Text("ResourceNotFoundException".into())
+    );
+    assert_eq!(
+        get(&doc, "message"),
+        &C::Text("Stream nope under account 000000000000 not found.".into())
+    );
 
     // Malformed CBOR.
-    for garbage in [&[0xff_u8, 0x00][..], &[0xa1, 0x61], &[0x1b, 0, 0], &[0x9f, 0x9f, 0x9f]] {
+    for garbage in [
+        &[0xff_u8, 0x00][..],
+        &[0xa1, 0x61],
+        &[0x1b, 0, 0],
+        &[0x9f, 0x9f, 0x9f],
+    ] {
         let r = call(a, "PutRecord", CBOR, garbage).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.status, 400);
-        assert_eq!(r.header("x-amzn-errortype"), Some("SerializationException"), "{garbage:?}");
+        assert_eq!(
+            r.header("x-amzn-errortype"),
+            Some("SerializationException"),
+            "{garbage:?}"
+        );
     }
     // A text where a blob belongs is read as base64; a number where text belongs is refused.
-    let r = call(a, "PutRecord", CBOR, &map(&[("StreamName", vec![0x05]), ("PartitionKey", text("k")), ("Data", bytes(b"x"))]))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = call(
+        a,
+        "PutRecord",
+        CBOR,
+        &map(&[
+            ("StreamName", vec![0x05]),
+            ("PartitionKey", text("k")),
+            ("Data", bytes(b"x")),
+        ]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.header("x-amzn-errortype"), Some("SerializationException"));
 }

@@ -35,7 +35,10 @@ fn read_all(a: std::net::SocketAddr, shard: &str) -> Vec<(String, String)> {
         "GetShardIterator",
         &json!({"StreamName": "keep", "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
     );
-    let mut it = r.json()["ShardIterator"].as_str().unwrap_or_default().to_string();
+    let mut it = r.json()["ShardIterator"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let mut out = Vec::new();
     for _ in 0..100 {
         let r = call_json(a, "GetRecords", &json!({"ShardIterator": it}));
@@ -48,7 +51,10 @@ fn read_all(a: std::net::SocketAddr, shard: &str) -> Vec<(String, String)> {
                 .decode(rec["Data"].as_str().unwrap_or_default())
                 .unwrap_or_default();
             out.push((
-                rec["SequenceNumber"].as_str().unwrap_or_default().to_string(),
+                rec["SequenceNumber"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 String::from_utf8_lossy(&data).to_string(),
             ));
         }
@@ -68,7 +74,10 @@ fn check_all(a: std::net::SocketAddr, acked: &[(String, String, String)]) {
             .filter(|(s, _, _)| s == shard)
             .map(|(_, q, d)| (q.clone(), d.clone()))
             .collect();
-        assert_eq!(stored, mine, "shard {shard} holds exactly the acknowledged records");
+        assert_eq!(
+            stored, mine,
+            "shard {shard} holds exactly the acknowledged records"
+        );
     }
 }
 
@@ -78,8 +87,24 @@ fn data_survives_a_clean_restart_and_a_kill() {
     let dir = temp.path().join("data");
     let mut server = Server::start_in(&dir, &[]);
     let a = server.addr;
-    assert_eq!(call_json(a, "CreateStream", &json!({"StreamName": "keep", "ShardCount": 2, "Tags": {"t": "1"}})).status, 200);
-    assert_eq!(call_json(a, "IncreaseStreamRetentionPeriod", &json!({"StreamName": "keep", "RetentionPeriodHours": 48})).status, 200);
+    assert_eq!(
+        call_json(
+            a,
+            "CreateStream",
+            &json!({"StreamName": "keep", "ShardCount": 2, "Tags": {"t": "1"}})
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        call_json(
+            a,
+            "IncreaseStreamRetentionPeriod",
+            &json!({"StreamName": "keep", "RetentionPeriodHours": 48})
+        )
+        .status,
+        200
+    );
     let mut acked = put_some(a, 0, 50);
     assert!(server.stop(), "clean exit on SIGTERM:\n{}", server.log());
     assert!(server.log().contains("stopped cleanly"), "{}", server.log());
@@ -99,7 +124,11 @@ fn data_survives_a_clean_restart_and_a_kill() {
     // New sequence numbers continue above the old ones.
     let more = put_some(server.addr, 100, 10);
     for (shard, seq, _) in &more {
-        let max_before = acked.iter().filter(|(s, _, _)| s == shard).map(|(_, q, _)| q.clone()).max();
+        let max_before = acked
+            .iter()
+            .filter(|(s, _, _)| s == shard)
+            .map(|(_, q, _)| q.clone())
+            .max();
         assert!(max_before.is_none_or(|m| *seq > m), "{seq} after restart");
     }
 }
