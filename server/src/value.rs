@@ -209,61 +209,160 @@ fn from_cbor(c: ciborium::value::Value, depth: usize) -> Result<Value, DecodeErr
 
 /// Encodes a reply document.
 pub fn encode(encoding: Encoding, v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
     match encoding {
-        Encoding::Json => serde_json::to_vec(&to_json(v)).unwrap_or_else(|_| b"{}".to_vec()),
-        Encoding::Cbor => {
-            let mut out = Vec::new();
-            if ciborium::ser::into_writer(&to_cbor(v), &mut out).is_err() {
-                out = vec![0xa0];
-            }
-            out
-        }
+        Encoding::Json => write_json(v, &mut out),
+        Encoding::Cbor => write_cbor(v, &mut out),
     }
+    out
 }
 
-fn to_json(v: &Value) -> serde_json::Value {
-    use serde_json::Value as J;
+fn write_json_str(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn write_json(v: &Value, out: &mut Vec<u8>) {
+    use std::io::Write as _;
     match v {
-        Value::Null => J::Null,
-        Value::Bool(b) => J::Bool(*b),
-        Value::Int(i) => match i64::try_from(*i) {
-            Ok(i) => J::from(i),
-            Err(_) => J::from(*i as f64),
-        },
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-        Value::Str(s) => J::String(s.clone()),
-        Value::Bytes(b) => J::String(base64::engine::general_purpose::STANDARD.encode(b)),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) if f.is_finite() => {
+            let _ = write!(out, "{f}");
+        }
+        Value::Float(_) => out.extend_from_slice(b"null"),
+        Value::Str(s) => write_json_str(s, out),
+        Value::Bytes(b) => {
+            out.push(b'"');
+            let mut text = String::with_capacity(b.len().div_ceil(3) * 4);
+            base64::engine::general_purpose::STANDARD.encode_string(b, &mut text);
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
+        }
         Value::Timestamp(ms) => {
-            if ms % 1000 == 0 {
-                J::from(ms / 1000)
+            let (secs, frac) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+            if frac == 0 {
+                let _ = write!(out, "{secs}");
             } else {
-                serde_json::Number::from_f64(*ms as f64 / 1000.0).map_or(J::Null, J::Number)
+                let _ = write!(out, "{secs}.{frac:03}");
             }
         }
-        Value::List(l) => J::Array(l.iter().map(to_json).collect()),
-        Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Value::List(l) => {
+            out.push(b'[');
+            for (i, x) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(x, out);
+            }
+            out.push(b']');
+        }
+        Value::Map(m) => {
+            out.push(b'{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_str(k, out);
+                out.push(b':');
+                write_json(x, out);
+            }
+            out.push(b'}');
+        }
     }
 }
 
-fn to_cbor(v: &Value) -> ciborium::value::Value {
-    use ciborium::value::Value as C;
+fn cbor_head(major: u8, n: u64, out: &mut Vec<u8>) {
+    let m = major << 5;
+    if n < 24 {
+        out.push(m | n as u8);
+    } else if n <= u64::from(u8::MAX) {
+        out.extend_from_slice(&[m | 24, n as u8]);
+    } else if n <= u64::from(u16::MAX) {
+        out.push(m | 25);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else if n <= u64::from(u32::MAX) {
+        out.push(m | 26);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        out.push(m | 27);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+fn cbor_int(i: i128, out: &mut Vec<u8>) {
+    if i >= 0 {
+        match u64::try_from(i) {
+            Ok(n) => cbor_head(0, n, out),
+            Err(_) => write_cbor(&Value::Float(i as f64), out),
+        }
+    } else {
+        match u64::try_from(-1 - i) {
+            Ok(n) => cbor_head(1, n, out),
+            Err(_) => write_cbor(&Value::Float(i as f64), out),
+        }
+    }
+}
+
+fn write_cbor(v: &Value, out: &mut Vec<u8>) {
     match v {
-        Value::Null => C::Null,
-        Value::Bool(b) => C::Bool(*b),
-        Value::Int(i) => match ciborium::value::Integer::try_from(*i) {
-            Ok(i) => C::Integer(i),
-            Err(_) => C::Float(*i as f64),
-        },
-        Value::Float(f) => C::Float(*f),
-        Value::Str(s) => C::Text(s.clone()),
-        Value::Bytes(b) => C::Bytes(b.to_vec()),
-        Value::Timestamp(ms) => C::Tag(1, Box::new(C::Integer((*ms).into()))),
-        Value::List(l) => C::Array(l.iter().map(to_cbor).collect()),
-        Value::Map(m) => C::Map(
-            m.iter()
-                .map(|(k, v)| (C::Text(k.clone()), to_cbor(v)))
-                .collect(),
-        ),
+        Value::Null => out.push(0xf6),
+        Value::Bool(b) => out.push(if *b { 0xf5 } else { 0xf4 }),
+        Value::Int(i) => cbor_int(*i, out),
+        Value::Float(f) => {
+            out.push(0xfb);
+            out.extend_from_slice(&f.to_be_bytes());
+        }
+        Value::Str(s) => {
+            cbor_head(3, s.len() as u64, out);
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Bytes(b) => {
+            cbor_head(2, b.len() as u64, out);
+            out.extend_from_slice(b);
+        }
+        Value::Timestamp(ms) => {
+            cbor_head(6, 1, out);
+            cbor_int(i128::from(*ms), out);
+        }
+        Value::List(l) => {
+            cbor_head(4, l.len() as u64, out);
+            for x in l {
+                write_cbor(x, out);
+            }
+        }
+        Value::Map(m) => {
+            cbor_head(5, m.len() as u64, out);
+            for (k, x) in m {
+                cbor_head(3, k.len() as u64, out);
+                out.extend_from_slice(k.as_bytes());
+                write_cbor(x, out);
+            }
+        }
     }
 }
 
@@ -278,6 +377,21 @@ mod tests {
         // a1 61 54 c1 1b <8 bytes>
         assert_eq!(&bytes[..5], &[0xa1, 0x61, b'T', 0xc1, 0x1b]);
         assert_eq!(decode(Encoding::Cbor, &bytes), Ok(v));
+        let all = map([
+            ("i", Value::Int(-5)),
+            ("big", Value::Int(1 << 40)),
+            ("f", Value::Float(1.5)),
+            ("s", Value::str("x".repeat(300))),
+            ("b", Value::Bytes(Bytes::from(vec![7u8; 70_000]))),
+            ("l", Value::List(vec![Value::Bool(true), Value::Null])),
+        ]);
+        let round = decode(Encoding::Cbor, &encode(Encoding::Cbor, &all));
+        assert_eq!(
+            round.map(|v| v.get("l").cloned()),
+            Ok(Some(Value::List(vec![Value::Bool(true), Value::Null])))
+        );
+        let round = decode(Encoding::Cbor, &encode(Encoding::Cbor, &all)).unwrap_or(Value::Null);
+        assert_eq!(round, all);
     }
 
     #[test]
@@ -288,8 +402,12 @@ mod tests {
         ]);
         assert_eq!(
             encode(Encoding::Json, &v),
-            br#"{"D":"aGk=","T":1.5}"#.to_vec()
+            br#"{"D":"aGk=","T":1.500}"#.to_vec()
         );
+        let text = map([("S", Value::str("a\"b\\c\n\u{1}é"))]);
+        let json = encode(Encoding::Json, &text);
+        let back: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
+        assert_eq!(back["S"], "a\"b\\c\n\u{1}é");
     }
 
     #[test]
