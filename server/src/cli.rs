@@ -63,6 +63,18 @@ pub struct ServeArgs {
         hide = true
     )]
     pub iterator_ttl_ms: u64,
+    /// Verify SigV4 signatures against `--access-key` (otherwise any Authorization is
+    /// accepted).
+    #[arg(long, env = "FRESHET_AUTH", default_value_t = false)]
+    pub auth: bool,
+    /// An accepted access key as `ID:SECRET` (repeatable; the environment variable takes
+    /// a comma-separated list).
+    #[arg(
+        long = "access-key",
+        env = "FRESHET_ACCESS_KEYS",
+        value_delimiter = ','
+    )]
+    pub access_keys: Vec<String>,
     /// Region named in ARNs.
     #[arg(long, env = "FRESHET_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -101,6 +113,16 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             args.retention_hours
         ));
     }
+    let mut keys = std::collections::BTreeMap::new();
+    for k in &args.access_keys {
+        let (id, secret) = k
+            .split_once(':')
+            .ok_or_else(|| format!("--access-key must be ID:SECRET, not {k}"))?;
+        keys.insert(id.to_string(), secret.to_string());
+    }
+    if args.auth && keys.is_empty() {
+        return Err("--auth needs at least one --access-key ID:SECRET".into());
+    }
     let mut cfg = EngineConfig::new(&args.data_dir);
     cfg.durability = args.durability;
     cfg.segment_bytes = args.segment_bytes;
@@ -116,6 +138,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         enforce_limits: args.enforce_limits,
         shard_limit: args.shard_limit,
         iterator_ttl_ms: i64::try_from(args.iterator_ttl_ms).unwrap_or(i64::MAX),
+        auth: crate::auth::AuthConfig {
+            enabled: args.auth,
+            keys,
+        },
         ..ApiConfig::default()
     };
     let state = AppState::new(engine.clone(), api);

@@ -23,6 +23,15 @@ impl ApiError {
         }
     }
 
+    /// An error of any type and status (authentication errors).
+    pub fn custom(kind: &'static str, message: impl Into<String>, status: u16) -> Self {
+        ApiError {
+            kind,
+            message: message.into(),
+            status,
+        }
+    }
+
     /// `ResourceNotFoundException`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new("ResourceNotFoundException", message)

@@ -128,10 +128,8 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
         state.metrics.request("-", e.kind);
         return error_reply(enc, &id, &e);
     }
-    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             let msg = if e.is::<http_body_util::LengthLimitError>() {
@@ -143,6 +141,22 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
         }
     };
     let action = target.strip_prefix(TARGET_PREFIX).map(str::to_string);
+    if state.cfg.auth.enabled {
+        if let Err(e) = crate::auth::verify(
+            &state.cfg.auth,
+            parts.method.as_str(),
+            &parts.uri,
+            &parts.headers,
+            &body,
+            state.now_ms(),
+        ) {
+            state
+                .metrics
+                .request(action.as_deref().unwrap_or("-"), e.kind);
+            tracing::debug!(request_id = %id, error = %e, "authentication failed");
+            return error_reply(enc, &id, &e);
+        }
+    }
     let st = Arc::clone(&state);
     let act = action.clone();
     let outcome = tokio::task::spawn_blocking(move || {

@@ -6,6 +6,7 @@
 //! iterators), [`http`] (the server), [`metrics`] and [`limits`].
 
 pub mod actions;
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod error;

@@ -27,6 +27,8 @@ pub struct ApiConfig {
     pub on_demand_stream_limit: u32,
     /// How long shard iterators stay valid, ms (Kinesis: 300000).
     pub iterator_ttl_ms: i64,
+    /// SigV4 verification.
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for ApiConfig {
@@ -39,6 +41,7 @@ impl Default for ApiConfig {
             shard_limit: 1000,
             on_demand_stream_limit: 50,
             iterator_ttl_ms: crate::iterator::ITERATOR_TTL_MS,
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }
