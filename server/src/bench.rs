@@ -76,6 +76,7 @@ async fn call(client: &HttpClient, endpoint: &str, action: &str, body: Bytes) ->
     let req = hyper::Request::post(endpoint)
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amz-target", format!("Kinesis_20131202.{action}"))
+        .header("x-amz-date", "20250101T000000Z")
         .header(
             "authorization",
             "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20250101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00",

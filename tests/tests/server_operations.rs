@@ -235,3 +235,46 @@ fn cleartext_http2_with_prior_knowledge_is_served() {
     assert!(text.contains("\"StreamNames\":[]"), "{text}");
     assert!(text.trim_end().ends_with('2'), "HTTP version: {text}");
 }
+
+#[test]
+fn bench_drives_a_server_and_reports_percentiles() {
+    let server = Server::start(&["--durability", "buffered"]);
+    let run = |workload: &str| {
+        let out = std::process::Command::new(freshet_tests::server::binary())
+            .args([
+                "bench",
+                "--endpoint",
+                &server.endpoint(),
+                "--workload",
+                workload,
+            ])
+            .args([
+                "--duration",
+                "1",
+                "--concurrency",
+                "2",
+                "--shards",
+                "2",
+                "--batch-size",
+                "50",
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("bench: {e}"));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("records/s=") && text.contains("p999="),
+            "{text}"
+        );
+        text
+    };
+    let put = run("put");
+    assert!(put.contains("errors=0"), "{put}");
+    let get = run("get");
+    assert!(get.contains("errors=0"), "{get}");
+    run("put-record");
+}
