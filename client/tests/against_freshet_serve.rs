@@ -27,8 +27,15 @@ async fn client_drives_the_api() {
         .unwrap();
     assert_eq!(summary.stream_status, StreamStatus::Active);
     assert_eq!(summary.open_shard_count, 2);
-    assert!(summary.stream_arn.ends_with(":stream/orders"), "{summary:?}");
-    assert!(api.list_streams().await.unwrap().contains(&"orders".to_string()));
+    assert!(
+        summary.stream_arn.ends_with(":stream/orders"),
+        "{summary:?}"
+    );
+    assert!(api
+        .list_streams()
+        .await
+        .unwrap()
+        .contains(&"orders".to_string()));
     assert!(matches!(
         api.create_stream("orders", 1).await,
         Err(Error::ResourceInUse(_))
@@ -85,7 +92,10 @@ async fn client_drives_the_api() {
         )
         .await
         .unwrap();
-    assert_eq!(&api.get_records(&at, Some(1)).await.unwrap().records[0].data[..], b"first");
+    assert_eq!(
+        &api.get_records(&at, Some(1)).await.unwrap().records[0].data[..],
+        b"first"
+    );
     let ts = api
         .get_shard_iterator("orders", &one.shard_id, ShardIteratorType::AtTimestamp(0))
         .await
@@ -95,7 +105,12 @@ async fn client_drives_the_api() {
         .get_shard_iterator("orders", &one.shard_id, ShardIteratorType::Latest)
         .await
         .unwrap();
-    assert!(api.get_records(&latest, None).await.unwrap().records.is_empty());
+    assert!(api
+        .get_records(&latest, None)
+        .await
+        .unwrap()
+        .records
+        .is_empty());
     assert!(matches!(
         api.get_records("garbage", None).await,
         Err(Error::InvalidArgument(_)) | Err(Error::ExpiredIterator(_))
@@ -106,7 +121,9 @@ async fn client_drives_the_api() {
     let s0 = shards[0].clone();
     let mid = s0.hash_key_range.end / 2;
     api.split_shard("orders", &s0.shard_id, mid).await.unwrap();
-    wait_for_active(&api, "orders", Duration::from_secs(10)).await.unwrap();
+    wait_for_active(&api, "orders", Duration::from_secs(10))
+        .await
+        .unwrap();
     let shards = api.list_shards("orders").await.unwrap();
     assert_eq!(shards.len(), 4);
     assert!(!shards[0].is_open());
@@ -127,7 +144,9 @@ async fn client_drives_the_api() {
     api.merge_shards("orders", &children[0].shard_id, &children[1].shard_id)
         .await
         .unwrap();
-    wait_for_active(&api, "orders", Duration::from_secs(10)).await.unwrap();
+    wait_for_active(&api, "orders", Duration::from_secs(10))
+        .await
+        .unwrap();
     let open = api
         .list_shards("orders")
         .await
@@ -138,17 +157,24 @@ async fn client_drives_the_api() {
     assert_eq!(open, 2);
     let u = api.update_shard_count("orders", 4).await.unwrap();
     assert_eq!((u.current_shard_count, u.target_shard_count), (2, 4));
-    wait_for_active(&api, "orders", Duration::from_secs(10)).await.unwrap();
+    wait_for_active(&api, "orders", Duration::from_secs(10))
+        .await
+        .unwrap();
 
     // Tags and retention.
     let tags = BTreeMap::from([("team".to_string(), "data".to_string())]);
     api.add_tags("orders", tags.clone()).await.unwrap();
     assert_eq!(api.list_tags("orders").await.unwrap(), tags);
-    api.remove_tags("orders", vec!["team".into()]).await.unwrap();
+    api.remove_tags("orders", vec!["team".into()])
+        .await
+        .unwrap();
     assert!(api.list_tags("orders").await.unwrap().is_empty());
     api.set_retention_period("orders", 48, true).await.unwrap();
     assert_eq!(
-        api.describe_stream_summary("orders").await.unwrap().retention_period_hours,
+        api.describe_stream_summary("orders")
+            .await
+            .unwrap()
+            .retention_period_hours,
         48
     );
     assert!(matches!(
@@ -217,14 +243,15 @@ async fn read_all(api: &KinesisClient, stream: &str) -> ReadBack {
 /// user records per second.
 async fn produce_and_verify(
     server: &Server,
+    shard_count: u32,
     cfg: ProducerConfig,
     tasks: usize,
     per_task: usize,
     split: bool,
     allow_duplicates: bool,
-) -> f64 {
+) -> (f64, freshet_client::producer::MetricsSnapshot) {
     let api = Arc::new(KinesisClient::new(&server.endpoint).unwrap());
-    api.create_stream("e2e", 4).await.unwrap();
+    api.create_stream("e2e", shard_count).await.unwrap();
     wait_for_active(api.as_ref(), "e2e", Duration::from_secs(10))
         .await
         .unwrap();
@@ -250,7 +277,10 @@ async fn produce_and_verify(
                 let mut data = format!("task {t} record {i} ").into_bytes();
                 data.resize(100, b'.');
                 let data = Bytes::from(data);
-                let fut = p.submit("e2e", pk.clone(), data.clone(), None).await.unwrap();
+                let fut = p
+                    .submit("e2e", pk.clone(), data.clone(), None)
+                    .await
+                    .unwrap();
                 pending.push((pk, data, fut));
             }
             let mut out = Vec::with_capacity(per_task);
@@ -276,11 +306,19 @@ async fn produce_and_verify(
         producer.metrics()
     );
     let read = read_all(&api, "e2e").await;
-    assert_eq!(read.len(), receipts.len(), "distinct user records read back");
+    assert_eq!(
+        read.len(),
+        receipts.len(),
+        "distinct user records read back"
+    );
     for (pk, data, r) in &receipts {
         let found = read.get(&(pk.clone(), data.clone())).expect("record lost");
         assert!(
-            found.contains(&(r.shard_id.clone(), r.sequence_number.clone(), r.sub_sequence_number)),
+            found.contains(&(
+                r.shard_id.clone(),
+                r.sequence_number.clone(),
+                r.sub_sequence_number
+            )),
             "{pk}: receipt {r:?} vs {found:?}"
         );
         if !allow_duplicates {
@@ -288,16 +326,21 @@ async fn produce_and_verify(
         }
     }
     if split {
-        assert_eq!(api.list_shards("e2e").await.unwrap().len(), 6);
+        let n = api.list_shards("e2e").await.unwrap().len();
+        assert_eq!(n, shard_count as usize + 2);
     }
-    rate
+    (rate, producer.metrics())
 }
 
 fn e2e_records() -> usize {
     std::env::var("FRESHET_E2E_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(if cfg!(debug_assertions) { 200_000 } else { 1_000_000 })
+        .unwrap_or(if cfg!(debug_assertions) {
+            200_000
+        } else {
+            1_000_000
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,7 +351,8 @@ async fn producer_eight_tasks_with_a_split_loses_nothing() {
         ..ProducerConfig::default()
     };
     let per_task = e2e_records() / 8;
-    produce_and_verify(&server, cfg, 8, per_task, true, false).await;
+    let (_, m) = produce_and_verify(&server, 4, cfg, 8, per_task, true, false).await;
+    assert!(m.user_records_per_kinesis_record() > 50.0, "{m:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,5 +365,71 @@ async fn producer_under_enforced_limits_loses_and_duplicates_nothing() {
         retry_base_delay: Duration::from_millis(20),
         ..ProducerConfig::default()
     };
-    produce_and_verify(&server, cfg, 4, 5_000, false, false).await;
+    let (_, m) = produce_and_verify(&server, 1, cfg, 4, 5_000, false, false).await;
+    assert!(
+        m.kinesis_records_failed > 0,
+        "the server never throttled: {m:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_admin_actions() {
+    let server = Server::start(&[]);
+    let api = KinesisClient::new(&server.endpoint).unwrap();
+    api.create_stream("adm", 3).await.unwrap();
+    let summary = wait_for_active(&api, "adm", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let (d, shards) = api.describe_stream("adm").await.unwrap();
+    assert_eq!(d.stream_name, "adm");
+    assert_eq!(shards.len(), 3);
+    let limits = api.describe_limits().await.unwrap();
+    assert!(limits.open_shard_count >= 3 && limits.shard_limit >= limits.open_shard_count);
+    let on = api
+        .set_enhanced_monitoring("adm", &["IncomingBytes"], true)
+        .await
+        .unwrap();
+    assert_eq!(on, vec!["IncomingBytes".to_string()]);
+    api.set_stream_encryption("adm", "alias/aws/kinesis", true)
+        .await
+        .unwrap();
+    wait_for_active(&api, "adm", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        api.describe_stream_summary("adm")
+            .await
+            .unwrap()
+            .encryption_type,
+        "KMS"
+    );
+    let tags = BTreeMap::from([("k".to_string(), "v".to_string())]);
+    api.tag_resource(&summary.stream_arn, &tags).await.unwrap();
+    assert_eq!(
+        api.list_tags_for_resource(&summary.stream_arn)
+            .await
+            .unwrap(),
+        tags
+    );
+    api.untag_resource(&summary.stream_arn, &["k".to_string()])
+        .await
+        .unwrap();
+    assert!(api
+        .list_tags_for_resource(&summary.stream_arn)
+        .await
+        .unwrap()
+        .is_empty());
+    api.update_stream_mode(&summary.stream_arn, "ON_DEMAND")
+        .await
+        .unwrap();
+    wait_for_active(&api, "adm", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        api.describe_stream_summary("adm")
+            .await
+            .unwrap()
+            .stream_mode,
+        "ON_DEMAND"
+    );
 }

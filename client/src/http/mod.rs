@@ -1,6 +1,7 @@
 //! [`KinesisClient`]: the Kinesis JSON 1.1 protocol over HTTP/1.1, SigV4-signed, with
 //! timeouts and retries.
 
+mod admin;
 mod json;
 mod retry;
 mod sign;
@@ -15,6 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
+pub use admin::{Limits, Tags};
 pub use retry::RetryPolicy;
 pub use sign::Credentials;
 
@@ -129,6 +131,11 @@ impl KinesisClient {
         let bytes = Bytes::from(
             serde_json::to_vec(body).map_err(|e| Error::InvalidArgument(e.to_string()))?,
         );
+        self.call_raw(action, bytes).await
+    }
+
+    /// Sends one action whose body is already JSON bytes, with retries.
+    pub async fn call_raw(&self, action: &str, bytes: Bytes) -> Result<Value> {
         let mut attempt = 0u32;
         loop {
             match self.send_once(action, bytes.clone()).await {
@@ -303,9 +310,8 @@ impl KinesisApi for KinesisClient {
         entries: Vec<PutRecordsEntry>,
     ) -> ApiFuture<'a, PutRecordsOutput> {
         Box::pin(async move {
-            let v = self
-                .call("PutRecords", &json::put_records_request(stream, &entries))
-                .await?;
+            let body = Bytes::from(json::put_records_body(stream, &entries));
+            let v = self.call_raw("PutRecords", body).await?;
             json::put_records_output(&v, entries.len())
         })
     }
