@@ -109,6 +109,8 @@ pub struct ShardDescription {
     pub ending_sequence_number: Option<SequenceNumber>,
     /// Creation time, ms.
     pub created_ms: i64,
+    /// When a reshard closed it, ms.
+    pub closed_ms: Option<i64>,
 }
 
 impl ShardDescription {

@@ -281,6 +281,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Group-commit sync counts and latencies (for metrics).
+    pub fn sync_stats(&self) -> crate::log::SyncSnapshot {
+        self.inner.flusher.stats().snapshot()
+    }
+
     /// The configuration the engine was opened with.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.cfg

@@ -250,6 +250,18 @@ impl Engine {
         })
     }
 
+    /// Watches a shard for new acknowledged records: the receiver holds the offset
+    /// after the newest readable record and wakes when it advances or the shard closes.
+    pub fn watch_shard(
+        &self,
+        stream_name: &str,
+        shard: &str,
+    ) -> Result<tokio::sync::watch::Receiver<u64>> {
+        let stream = self.stream(stream_name)?;
+        let shard = self.shard_of(&stream, stream_name, shard)?;
+        Ok(shard.log.subscribe())
+    }
+
     pub(crate) fn children_of(&self, stream: &Stream, index: u64) -> Vec<ChildShard> {
         read(&stream.shards)
             .values()

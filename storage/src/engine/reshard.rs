@@ -235,8 +235,8 @@ impl Engine {
             remove_dirs(self.inner.cfg.fs.as_ref(), stream, &children);
             return Err(e);
         }
-        for (p, rec) in parent_recs {
-            *write(&p.rec) = rec;
+        for (p, rec) in &parent_recs {
+            *write(&p.rec) = rec.clone();
         }
         {
             let mut shards = write(&stream.shards);
@@ -246,6 +246,9 @@ impl Engine {
         }
         *write(&stream.meta) = meta;
         stream.rebuild_routing();
+        for (p, _) in &parent_recs {
+            p.log.notify_subscribers();
+        }
         Ok(())
     }
 

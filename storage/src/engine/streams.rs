@@ -333,5 +333,6 @@ pub(crate) fn describe_shard(rec: &ShardRecord) -> ShardDescription {
             .end_offset
             .map(|end| SequenceNumber::new(rec.index, end.max(1) - 1)),
         created_ms: rec.created_ms,
+        closed_ms: rec.closed_ms,
     }
 }

@@ -3,6 +3,7 @@
 //! up and are all covered by the next one; syncs of different shards run in parallel.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
@@ -14,8 +15,56 @@ struct Queue {
     stopping: bool,
 }
 
+/// Counts and latencies of group-commit syncs.
+#[derive(Debug, Default)]
+pub struct SyncStats {
+    syncs: AtomicU64,
+    total_micros: AtomicU64,
+    /// Bucket `i` counts syncs that took under `2^i` microseconds (the last: longer).
+    buckets: [AtomicU64; SYNC_BUCKETS],
+}
+
+/// Number of latency buckets of [`SyncStats`]: up to 2^23 µs (8 s).
+pub const SYNC_BUCKETS: usize = 24;
+
+/// A copy of [`SyncStats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncSnapshot {
+    /// Syncs done.
+    pub syncs: u64,
+    /// Their total duration, µs.
+    pub total_micros: u64,
+    /// Bucket `i`: syncs under `2^i` µs and at least `2^(i-1)`.
+    pub buckets: Vec<u64>,
+}
+
+impl SyncStats {
+    /// Records one sync.
+    pub fn record(&self, took: std::time::Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        self.total_micros.fetch_add(micros, Ordering::Relaxed);
+        let bucket = (64 - micros.leading_zeros() as usize).min(SYNC_BUCKETS - 1);
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> SyncSnapshot {
+        SyncSnapshot {
+            syncs: self.syncs.load(Ordering::Relaxed),
+            total_micros: self.total_micros.load(Ordering::Relaxed),
+            buckets: self
+                .buckets
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect(),
+        }
+    }
+}
+
 /// The flusher pool.
 pub struct Flusher {
+    stats: SyncStats,
     queue: Mutex<Queue>,
     ready: Condvar,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -31,6 +80,7 @@ impl Flusher {
     /// Starts `threads` flusher threads.
     pub fn start(threads: usize) -> std::io::Result<Arc<Flusher>> {
         let flusher = Arc::new(Flusher {
+            stats: SyncStats::default(),
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
             threads: Mutex::new(Vec::new()),
@@ -48,6 +98,11 @@ impl Flusher {
             *t = handles;
         }
         Ok(flusher)
+    }
+
+    /// Sync counts and latencies.
+    pub fn stats(&self) -> &SyncStats {
+        &self.stats
     }
 
     /// Queues a log for a sync (the log makes sure it is queued at most once).

@@ -6,5 +6,5 @@ pub mod index;
 pub mod segment;
 mod shard_log;
 
-pub use flusher::Flusher;
+pub use flusher::{Flusher, SyncSnapshot, SyncStats, SYNC_BUCKETS};
 pub use shard_log::{Appended, LogConfig, LogRead, ShardLog, StoredRecord};

@@ -97,6 +97,9 @@ pub struct ShardLog {
     visible_next: AtomicU64,
     visible_arrival: AtomicI64,
     start_offset: AtomicU64,
+    /// Tells subscribers (push consumers) the visible end each time it advances, and
+    /// once more when the log closes.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for ShardLog {
@@ -227,6 +230,7 @@ impl ShardLog {
             visible_next: AtomicU64::new(next),
             visible_arrival: AtomicI64::new(arrival),
             start_offset: AtomicU64::new(start_offset.max(first).min(next)),
+            changes: tokio::sync::watch::Sender::new(next),
         }))
     }
 
@@ -292,7 +296,26 @@ impl ShardLog {
 
     fn publish(&self, next: u64, arrival: i64) {
         self.visible_arrival.fetch_max(arrival, Ordering::AcqRel);
-        self.visible_next.fetch_max(next, Ordering::AcqRel);
+        let before = self.visible_next.fetch_max(next, Ordering::AcqRel);
+        if next > before {
+            self.changes.send_if_modified(|v| {
+                let advanced = next > *v;
+                *v = (*v).max(next);
+                advanced
+            });
+        }
+    }
+
+    /// A receiver of the visible end offset: it wakes each time acknowledged records
+    /// become readable and when the log is closed by a reshard; it ends (`changed()`
+    /// errs) when the log is dropped with its stream.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Wakes subscribers without new records (the shard was closed by a reshard).
+    pub fn notify_subscribers(&self) {
+        self.changes.send_modify(|_| {});
     }
 
     fn mark_durable(&self, next: u64) {
@@ -477,7 +500,11 @@ impl ShardLog {
                 w.active_sealed,
             )
         };
+        let started = std::time::Instant::now();
         let result = if sealed { Ok(()) } else { seg.sync_data() };
+        if !sealed {
+            self.flusher.stats().record(started.elapsed());
+        }
         match result {
             Ok(()) => {
                 seg.publish(len, next, arrival);
