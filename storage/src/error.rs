@@ -77,6 +77,14 @@ pub enum Error {
     /// The RocksDB catalog failed.
     #[error("catalog error: {0}")]
     Catalog(String),
+    /// A lease write found another counter than it expected (`None`: no lease).
+    #[error("lease {key} changed meanwhile (counter now {found:?})")]
+    LeaseConflict {
+        /// The lease key.
+        key: String,
+        /// The counter found.
+        found: Option<u64>,
+    },
     /// The engine has been shut down.
     #[error("the engine is shut down")]
     ShutDown,

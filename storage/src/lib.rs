@@ -40,6 +40,8 @@ pub mod validate;
 pub use catalog::{Encryption, StreamMode};
 pub use config::{Clock, Durability, EngineConfig, ManualClock, SystemClock};
 #[cfg(feature = "engine")]
+pub use engine::leases::{LeaseEntry, LeaseExpectation};
+#[cfg(feature = "engine")]
 pub use engine::reshard::ShardCountUpdate;
 #[cfg(feature = "engine")]
 pub use engine::Engine;

@@ -1,5 +1,6 @@
 //! The engine: streams of shards over shard logs, with the catalog beside them.
 
+pub(crate) mod leases;
 mod records;
 pub(crate) mod reshard;
 mod retention;
