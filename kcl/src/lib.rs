@@ -1,0 +1,1 @@
+//! KCL-style lease-based consumption (in progress).
