@@ -63,6 +63,14 @@ pub struct ServeArgs {
         hide = true
     )]
     pub iterator_ttl_ms: u64,
+    /// How long a SubscribeToShard subscription lasts, ms (for tests of re-subscription).
+    #[arg(
+        long,
+        env = "FRESHET_SUBSCRIPTION_TTL_MS",
+        default_value_t = 300_000,
+        hide = true
+    )]
+    pub subscription_ttl_ms: u64,
     /// Verify SigV4 signatures against `--access-key` (otherwise any Authorization is
     /// accepted).
     #[arg(long, env = "FRESHET_AUTH", default_value_t = false)]
@@ -138,13 +146,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         enforce_limits: args.enforce_limits,
         shard_limit: args.shard_limit,
         iterator_ttl_ms: i64::try_from(args.iterator_ttl_ms).unwrap_or(i64::MAX),
+        subscription_ttl_ms: i64::try_from(args.subscription_ttl_ms).unwrap_or(i64::MAX),
         auth: crate::auth::AuthConfig {
             enabled: args.auth,
             keys,
         },
         ..ApiConfig::default()
     };
-    let state = AppState::new(engine.clone(), api);
+    let consumers = crate::consumers::Consumers::open(&args.data_dir)?;
+    let state = AppState::with_consumers(engine.clone(), api, consumers);
     let listener = TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -18,6 +18,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::actions::dispatch;
+use crate::body::ReplyBody;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::value::{decode, encode, map, Encoding, Value};
@@ -42,8 +43,8 @@ fn request_id() -> String {
     )
 }
 
-fn reply(status: StatusCode, content_type: &str, id: &str, body: Vec<u8>) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+fn reply(status: StatusCode, content_type: &str, id: &str, body: Vec<u8>) -> Response<ReplyBody> {
+    let mut r = Response::new(ReplyBody::full(body));
     *r.status_mut() = status;
     if let Ok(v) = HeaderValue::from_str(content_type) {
         r.headers_mut().insert(CONTENT_TYPE, v);
@@ -54,7 +55,7 @@ fn reply(status: StatusCode, content_type: &str, id: &str, body: Vec<u8>) -> Res
     r
 }
 
-fn error_reply(enc: Encoding, id: &str, e: &ApiError) -> Response<Full<Bytes>> {
+fn error_reply(enc: Encoding, id: &str, e: &ApiError) -> Response<ReplyBody> {
     let body = encode(
         enc,
         &map([
@@ -71,7 +72,7 @@ fn error_reply(enc: Encoding, id: &str, e: &ApiError) -> Response<Full<Bytes>> {
 }
 
 /// Handles one HTTP request.
-pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<ReplyBody> {
     let id = request_id();
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") | (&Method::GET, "/ping") => {
@@ -157,6 +158,9 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
             return error_reply(enc, &id, &e);
         }
     }
+    if action.as_deref() == Some("SubscribeToShard") {
+        return subscribe_reply(state, enc, &id, body).await;
+    }
     let st = Arc::clone(&state);
     let act = action.clone();
     let outcome = tokio::task::spawn_blocking(move || {
@@ -205,6 +209,36 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Fu
     }
 }
 
+/// SubscribeToShard: an event-stream reply, or an ordinary error reply when the request
+/// is refused before the stream starts.
+async fn subscribe_reply(
+    state: Arc<AppState>,
+    enc: Encoding,
+    id: &str,
+    body: Bytes,
+) -> Response<ReplyBody> {
+    match crate::subscribe::open(Arc::clone(&state), enc, body).await {
+        Ok(rx) => {
+            state.metrics.request("SubscribeToShard", "ok");
+            tracing::debug!(request_id = %id, "subscription started");
+            let mut r = Response::new(ReplyBody::Stream(rx));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(crate::eventstream::CONTENT_TYPE),
+            );
+            if let Ok(v) = HeaderValue::from_str(id) {
+                r.headers_mut().insert("x-amzn-RequestId", v);
+            }
+            r
+        }
+        Err(e) => {
+            state.metrics.request("SubscribeToShard", e.kind);
+            tracing::debug!(request_id = %id, error = %e, "subscription refused");
+            error_reply(enc, id, &e)
+        }
+    }
+}
+
 /// Serves connections from `listener` until `shutdown` completes, then stops accepting,
 /// lets in-flight requests finish (up to [`DRAIN_TIMEOUT`]) and returns.
 pub async fn serve(
@@ -242,6 +276,7 @@ pub async fn serve(
             }
             _ = &mut shutdown => {
                 tracing::info!("shutting down: no new connections; draining in-flight requests");
+                state.subscriptions.shut_down();
                 break;
             }
         }

@@ -3,19 +3,25 @@
 //!
 //! Modules by concern: [`value`] (the two encodings), [`request`] (typed member access),
 //! [`actions`] (one function per Kinesis action), [`iterator`] (sealed shard
-//! iterators), [`http`] (the server), [`metrics`] and [`limits`].
+//! iterators), [`http`] (the server), [`metrics`] and [`limits`]; enhanced fan-out in
+//! [`consumers`] (the registry), [`subscribe`] (SubscribeToShard) and [`eventstream`]
+//! (its framing).
 
 pub mod actions;
 pub mod auth;
 pub mod bench;
+pub mod body;
 pub mod cli;
+pub mod consumers;
 pub mod error;
+pub mod eventstream;
 pub mod http;
 pub mod iterator;
 pub mod limits;
 pub mod metrics;
 pub mod request;
 pub mod state;
+pub mod subscribe;
 pub mod value;
 
 pub use error::{ApiError, ApiResult};

@@ -1,14 +1,16 @@
 //! What every request handler shares: the engine, the settings, the iterator key,
-//! metrics and throughput limits.
+//! metrics, throughput limits, stream consumers and live subscriptions.
 
 use std::sync::Arc;
 
 use freshet_storage::{Engine, StreamDescription};
 
+use crate::consumers::Consumers;
 use crate::error::{ApiError, ApiResult};
 use crate::iterator::IteratorCodec;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
+use crate::subscribe::Subscriptions;
 
 /// Server settings that shape API replies.
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub struct ApiConfig {
     pub iterator_ttl_ms: i64,
     /// SigV4 verification.
     pub auth: crate::auth::AuthConfig,
+    /// How long a SubscribeToShard subscription lasts, ms (Kinesis: 300000).
+    pub subscription_ttl_ms: i64,
 }
 
 impl Default for ApiConfig {
@@ -42,6 +46,7 @@ impl Default for ApiConfig {
             on_demand_stream_limit: 50,
             iterator_ttl_ms: crate::iterator::ITERATOR_TTL_MS,
             auth: crate::auth::AuthConfig::default(),
+            subscription_ttl_ms: crate::subscribe::SUBSCRIPTION_TTL_MS,
         }
     }
 }
@@ -59,13 +64,25 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Throughput limits.
     pub limiter: Limiter,
+    /// Registered stream consumers (enhanced fan-out).
+    pub consumers: Consumers,
+    /// Live SubscribeToShard subscriptions.
+    pub subscriptions: Subscriptions,
 }
 
 impl AppState {
-    /// Builds the state around an open engine.
+    /// Builds the state around an open engine, with consumers kept in memory only.
     pub fn new(engine: Engine, cfg: ApiConfig) -> Arc<Self> {
+        Self::with_consumers(engine, cfg, Consumers::in_memory())
+    }
+
+    /// Builds the state around an open engine and a consumer registry (see
+    /// [`Consumers::open`] for one persisted in the data directory).
+    pub fn with_consumers(engine: Engine, cfg: ApiConfig, consumers: Consumers) -> Arc<Self> {
         Arc::new(AppState {
             engine,
+            consumers,
+            subscriptions: Subscriptions::default(),
             limiter: Limiter::new(cfg.enforce_limits),
             iterators: IteratorCodec::with_ttl(cfg.iterator_ttl_ms),
             cfg,

@@ -1,11 +1,12 @@
 //! The Kinesis actions: request decoding, engine calls and reply shapes.
 
 mod admin;
+pub(crate) mod consumers;
 mod records;
 mod shards;
 mod streams;
 
-use freshet_storage::{ShardDescription, StreamDescription, StreamMode};
+use freshet_storage::{ChildShard, Record, ShardDescription, StreamDescription, StreamMode};
 
 use crate::error::{ApiError, ApiResult};
 use crate::request::Req;
@@ -18,9 +19,11 @@ pub const ACTIONS: &[&str] = &[
     "CreateStream",
     "DecreaseStreamRetentionPeriod",
     "DeleteStream",
+    "DeregisterStreamConsumer",
     "DescribeAccountSettings",
     "DescribeLimits",
     "DescribeStream",
+    "DescribeStreamConsumer",
     "DescribeStreamSummary",
     "DisableEnhancedMonitoring",
     "EnableEnhancedMonitoring",
@@ -28,16 +31,19 @@ pub const ACTIONS: &[&str] = &[
     "GetShardIterator",
     "IncreaseStreamRetentionPeriod",
     "ListShards",
+    "ListStreamConsumers",
     "ListStreams",
     "ListTagsForResource",
     "ListTagsForStream",
     "MergeShards",
     "PutRecord",
     "PutRecords",
+    "RegisterStreamConsumer",
     "RemoveTagsFromStream",
     "SplitShard",
     "StartStreamEncryption",
     "StopStreamEncryption",
+    "SubscribeToShard",
     "TagResource",
     "UntagResource",
     "UpdateAccountSettings",
@@ -77,6 +83,10 @@ pub fn dispatch(state: &AppState, action: &str, body: &Value) -> ApiResult<Value
         "EnableEnhancedMonitoring" => admin::monitoring(state, req, true),
         "DisableEnhancedMonitoring" => admin::monitoring(state, req, false),
         "DescribeLimits" => admin::describe_limits(state),
+        "RegisterStreamConsumer" => consumers::register(state, req),
+        "DeregisterStreamConsumer" => consumers::deregister(state, req),
+        "DescribeStreamConsumer" => consumers::describe(state, req),
+        "ListStreamConsumers" => consumers::list(state, req),
         "DescribeAccountSettings" | "UpdateAccountSettings" => Ok(admin::account_settings()),
         other => Err(ApiError::unknown_operation(format!(
             "The action or operation {other} is not valid for this endpoint."
@@ -223,6 +233,47 @@ pub(crate) fn encryption_values(d: &StreamDescription) -> (Value, Value) {
 /// StreamModeDetails of a description.
 pub(crate) fn mode_value(mode: StreamMode) -> Value {
     map([("StreamMode", Value::str(mode_str(mode)))])
+}
+
+/// A Record structure (GetRecords, SubscribeToShardEvent).
+pub(crate) fn record_value(r: &Record) -> Value {
+    map([
+        ("SequenceNumber", Value::str(r.sequence_number.to_string())),
+        (
+            "ApproximateArrivalTimestamp",
+            Value::Timestamp(r.arrival_ms),
+        ),
+        ("Data", Value::Bytes(r.data.clone())),
+        (
+            "PartitionKey",
+            Value::str(String::from_utf8_lossy(&r.partition_key)),
+        ),
+    ])
+}
+
+/// A ChildShards list (GetRecords, SubscribeToShardEvent).
+pub(crate) fn child_shards_value(children: &[ChildShard]) -> Value {
+    Value::List(
+        children
+            .iter()
+            .map(|c| {
+                map([
+                    ("ShardId", Value::str(&c.shard_id)),
+                    (
+                        "ParentShards",
+                        Value::List(c.parent_shards.iter().map(Value::str).collect()),
+                    ),
+                    (
+                        "HashKeyRange",
+                        map([
+                            ("StartingHashKey", Value::str(c.range.start.to_string())),
+                            ("EndingHashKey", Value::str(c.range.end.to_string())),
+                        ]),
+                    ),
+                ])
+            })
+            .collect(),
+    )
 }
 
 /// The reply of an action that returns nothing.

@@ -393,49 +393,9 @@ pub fn get_records(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
         bytes as u64,
         out.millis_behind_latest,
     );
-    let records = out
-        .records
-        .iter()
-        .map(|r| {
-            map([
-                ("SequenceNumber", Value::str(r.sequence_number.to_string())),
-                (
-                    "ApproximateArrivalTimestamp",
-                    Value::Timestamp(r.arrival_ms),
-                ),
-                ("Data", Value::Bytes(r.data.clone())),
-                (
-                    "PartitionKey",
-                    Value::str(String::from_utf8_lossy(&r.partition_key)),
-                ),
-            ])
-        })
-        .collect();
+    let records = out.records.iter().map(super::record_value).collect();
     let (next, children) = match &out.child_shards {
-        Some(children) => (
-            Value::Null,
-            Value::List(
-                children
-                    .iter()
-                    .map(|c| {
-                        map([
-                            ("ShardId", Value::str(&c.shard_id)),
-                            (
-                                "ParentShards",
-                                Value::List(c.parent_shards.iter().map(Value::str).collect()),
-                            ),
-                            (
-                                "HashKeyRange",
-                                map([
-                                    ("StartingHashKey", Value::str(c.range.start.to_string())),
-                                    ("EndingHashKey", Value::str(c.range.end.to_string())),
-                                ]),
-                            ),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
+        Some(children) => (Value::Null, super::child_shards_value(children)),
         None => (
             Value::str(state.iterators.seal(&IteratorState {
                 offset: out.next_offset,

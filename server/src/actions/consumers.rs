@@ -1,0 +1,331 @@
+//! RegisterStreamConsumer, DeregisterStreamConsumer, DescribeStreamConsumer and
+//! ListStreamConsumers over the server's [`crate::consumers`] registry.
+
+use base64::Engine as _;
+
+use super::name_from_arn;
+use crate::consumers::{Consumer, ConsumerStatus, MAX_CONSUMERS_PER_STREAM};
+use crate::error::{ApiError, ApiResult};
+use crate::request::Req;
+use crate::state::AppState;
+use crate::value::{map, Value};
+
+/// How long a ListStreamConsumers NextToken stays valid, ms.
+pub const NEXT_TOKEN_TTL_MS: i64 = 300_000;
+
+/// Checks a consumer name: 1 to 128 of `[a-zA-Z0-9_.-]`.
+pub(crate) fn check_consumer_name(name: &str, field: &str) -> ApiResult<()> {
+    if name.is_empty() || name.len() > 128 {
+        return Err(ApiError::constraint(
+            name,
+            field,
+            "Member must have length between 1 and 128",
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Err(ApiError::constraint(
+            name,
+            field,
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses `arn:aws:kinesis:REGION:ACCOUNT:stream/NAME/consumer/CONSUMER:SECONDS` into
+/// the stream and consumer names.
+pub(crate) fn parse_consumer_arn(arn: &str) -> ApiResult<(String, String)> {
+    let bad = || {
+        ApiError::constraint(
+            arn,
+            "consumerARN",
+            "Member must satisfy regular expression pattern: ^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+",
+        )
+    };
+    if arn.is_empty() || arn.len() > 2048 {
+        return Err(ApiError::constraint(
+            arn,
+            "consumerARN",
+            "Member must have length between 1 and 2048",
+        ));
+    }
+    let stream = name_from_arn(arn, "consumerARN").map_err(|_| bad())?;
+    let rest = arn
+        .split_once(":stream/")
+        .map(|(_, r)| r)
+        .and_then(|r| r.strip_prefix(stream.as_str()))
+        .and_then(|r| r.strip_prefix("/consumer/"))
+        .ok_or_else(bad)?;
+    let (name, secs) = rest.rsplit_once(':').ok_or_else(bad)?;
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    check_consumer_name(name, "consumerARN").map_err(|_| bad())?;
+    Ok((stream, name.to_string()))
+}
+
+fn not_found(state: &AppState, what: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "Consumer {what} under account {} not found.",
+        state.cfg.account_id
+    ))
+}
+
+/// The current uid of a stream, or `None` when it does not exist.
+fn stream_uid(state: &AppState, stream: &str) -> ApiResult<Option<u64>> {
+    match state.engine.describe_stream(stream) {
+        Ok(d) => Ok(Some(d.uid)),
+        Err(freshet_storage::Error::StreamNotFound { .. }) => Ok(None),
+        Err(e) => Err(state.err(e)),
+    }
+}
+
+/// The consumers of a stream after dropping stale and fully deleted ones.
+fn live_consumers(state: &AppState, stream: &str) -> ApiResult<Vec<Consumer>> {
+    let uid = stream_uid(state, stream)?;
+    let mut l = state.consumers.lock();
+    if l.prune(stream, uid, state.now_ms(), state.cfg.create_delay_ms) {
+        l.save()?;
+    }
+    Ok(l.of_stream(stream))
+}
+
+/// Finds a consumer by its ARN.
+pub(crate) fn by_arn(state: &AppState, arn: &str) -> ApiResult<Consumer> {
+    let (stream, _) = parse_consumer_arn(arn)?;
+    live_consumers(state, &stream)?
+        .into_iter()
+        .find(|c| c.arn(&state.cfg.region, &state.cfg.account_id) == arn)
+        .ok_or_else(|| not_found(state, arn))
+}
+
+/// The consumer a Describe or Deregister request names: by ConsumerARN, or by
+/// StreamARN and ConsumerName.
+fn named_consumer(state: &AppState, req: Req<'_>) -> ApiResult<Consumer> {
+    if let Some(arn) = req.opt_str("ConsumerARN")? {
+        return by_arn(state, arn);
+    }
+    let (Some(stream_arn), Some(name)) = (req.opt_str("StreamARN")?, req.opt_str("ConsumerName")?)
+    else {
+        return Err(ApiError::invalid(
+            "Either ConsumerARN or both StreamARN and ConsumerName must be provided.",
+        ));
+    };
+    let stream = name_from_arn(stream_arn, "streamARN")?;
+    check_consumer_name(name, "consumerName")?;
+    live_consumers(state, &stream)?
+        .into_iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| not_found(state, &format!("{name} of stream {stream_arn}")))
+}
+
+fn consumer_fields(state: &AppState, c: &Consumer) -> [(&'static str, Value); 4] {
+    [
+        ("ConsumerName", Value::str(&c.name)),
+        (
+            "ConsumerARN",
+            Value::str(c.arn(&state.cfg.region, &state.cfg.account_id)),
+        ),
+        (
+            "ConsumerStatus",
+            Value::str(c.status(state.now_ms(), state.cfg.create_delay_ms).as_str()),
+        ),
+        ("ConsumerCreationTimestamp", Value::Timestamp(c.created_ms)),
+    ]
+}
+
+fn consumer_value(state: &AppState, c: &Consumer) -> Value {
+    Value::Map(
+        consumer_fields(state, c)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+/// RegisterStreamConsumer.
+pub fn register(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+    let stream_arn = req.str("StreamARN")?;
+    let stream = name_from_arn(stream_arn, "streamARN")?;
+    let name = req.str("ConsumerName")?;
+    check_consumer_name(name, "consumerName")?;
+    // Tags are accepted and, like stream tags on consumers, not kept.
+    let _ = req.opt_str_map("Tags")?;
+    let d = state.describe(&stream)?;
+    let now = state.now_ms();
+    let mut l = state.consumers.lock();
+    l.prune(&stream, Some(d.uid), now, state.cfg.create_delay_ms);
+    let existing = l.of_stream(&stream);
+    if existing.iter().any(|c| c.name == name) {
+        return Err(ApiError::in_use(format!(
+            "Consumer {name} under account {} already exists for stream {stream_arn}.",
+            state.cfg.account_id
+        )));
+    }
+    if existing.len() >= MAX_CONSUMERS_PER_STREAM {
+        return Err(ApiError::limit(format!(
+            "Stream {stream} under account {} has reached the limit of {MAX_CONSUMERS_PER_STREAM} registered consumers.",
+            state.cfg.account_id
+        )));
+    }
+    let c = Consumer {
+        stream: stream.clone(),
+        stream_uid: d.uid,
+        name: name.to_string(),
+        created_ms: now,
+        deleting_since_ms: None,
+    };
+    l.list_mut().push(c.clone());
+    l.save()?;
+    drop(l);
+    Ok(map([("Consumer", consumer_value(state, &c))]))
+}
+
+/// DeregisterStreamConsumer.
+pub fn deregister(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+    let c = named_consumer(state, req)?;
+    let now = state.now_ms();
+    let delay = state.cfg.create_delay_ms;
+    let mut l = state.consumers.lock();
+    let list = l.list_mut();
+    if delay > 0 {
+        for x in list.iter_mut() {
+            if x.stream == c.stream && x.name == c.name && x.deleting_since_ms.is_none() {
+                x.deleting_since_ms = Some(now);
+            }
+        }
+    } else {
+        list.retain(|x| !(x.stream == c.stream && x.name == c.name));
+    }
+    l.save()?;
+    Ok(super::empty())
+}
+
+/// DescribeStreamConsumer.
+pub fn describe(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+    let c = named_consumer(state, req)?;
+    let [a, b, s, t] = consumer_fields(state, &c);
+    Ok(map([(
+        "ConsumerDescription",
+        map([
+            a,
+            b,
+            s,
+            t,
+            ("StreamARN", Value::str(state.stream_arn(&c.stream))),
+        ]),
+    )]))
+}
+
+fn seal_token(stream: &str, after: &str, issued_ms: i64) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{issued_ms}\n{stream}\n{after}"))
+}
+
+fn open_token(state: &AppState, token: &str, stream: &str) -> ApiResult<String> {
+    let bad = || ApiError::invalid(format!("Invalid NextToken: {token}"));
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token.as_bytes())
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let mut parts = text.splitn(3, '\n');
+    let (Some(issued), Some(s), Some(after)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let issued: i64 = issued.parse().map_err(|_| bad())?;
+    if s != stream {
+        return Err(bad());
+    }
+    if state.now_ms() - issued > NEXT_TOKEN_TTL_MS {
+        return Err(ApiError::expired_next_token(format!(
+            "The NextToken has expired: it was issued more than {} seconds ago.",
+            NEXT_TOKEN_TTL_MS / 1000
+        )));
+    }
+    Ok(after.to_string())
+}
+
+/// ListStreamConsumers.
+pub fn list(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+    let stream_arn = req.str("StreamARN")?;
+    let stream = name_from_arn(stream_arn, "streamARN")?;
+    let max = req
+        .opt_int_in("MaxResults", 1, 10_000)?
+        .unwrap_or(100)
+        .min(100) as usize;
+    let token = req.opt_str("NextToken")?;
+    let created = req.opt_timestamp_ms("StreamCreationTimestamp")?;
+    if token.is_some() && created.is_some() {
+        return Err(ApiError::invalid(
+            "NextToken and StreamCreationTimestamp cannot be provided together.",
+        ));
+    }
+    if token.is_some_and(|t| t.is_empty() || t.len() > 1_048_576) {
+        return Err(ApiError::constraint(
+            token.unwrap_or_default(),
+            "nextToken",
+            "Member must have length between 1 and 1048576",
+        ));
+    }
+    let d = state.describe(&stream)?;
+    if created.is_some_and(|ms| ms.div_euclid(1000) != d.created_ms.div_euclid(1000)) {
+        return Err(ApiError::not_found(format!(
+            "Stream {stream} under account {} created at the given StreamCreationTimestamp not found.",
+            state.cfg.account_id
+        )));
+    }
+    let after = token.map(|t| open_token(state, t, &stream)).transpose()?;
+    let all = live_consumers(state, &stream)?;
+    let rest: Vec<&Consumer> = all
+        .iter()
+        .filter(|c| after.as_deref().is_none_or(|a| c.name.as_str() > a))
+        .collect();
+    let page: Vec<Value> = rest
+        .iter()
+        .take(max)
+        .map(|c| consumer_value(state, c))
+        .collect();
+    let next = match (rest.len() > max, rest.get(max.saturating_sub(1))) {
+        (true, Some(last)) => Value::str(seal_token(&stream, &last.name, state.now_ms())),
+        _ => Value::Null,
+    };
+    Ok(map([("Consumers", Value::List(page)), ("NextToken", next)]))
+}
+
+/// Whether a consumer may subscribe now; the error AWS gives otherwise.
+pub(crate) fn check_active(state: &AppState, c: &Consumer, arn: &str) -> ApiResult<()> {
+    match c.status(state.now_ms(), state.cfg.create_delay_ms) {
+        ConsumerStatus::Active => Ok(()),
+        other => Err(ApiError::in_use(format!(
+            "Consumer {arn} under account {} is in {} state; it must be ACTIVE to subscribe.",
+            state.cfg.account_id,
+            other.as_str()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumer_arns_parse() {
+        let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s-1/consumer/c.1:1700000000";
+        assert_eq!(
+            parse_consumer_arn(arn).ok(),
+            Some(("s-1".to_string(), "c.1".to_string()))
+        );
+        for bad in [
+            "",
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c",
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c:x",
+            "arn:aws:kinesis:us-east-1:0000:stream/s/consumer/c:1",
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c d:1",
+        ] {
+            assert!(parse_consumer_arn(bad).is_err(), "{bad}");
+        }
+    }
+}
