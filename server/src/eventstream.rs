@@ -67,7 +67,11 @@ pub fn exception(enc: Encoding, e: &ApiError) -> Bytes {
         "InternalFailure" => "InternalFailureException",
         other => other,
     };
-    let doc = map([("message", Value::str(&e.message))]);
+    // `__type` too: the SDKs take an error's code from it (the header picks the type).
+    let doc = map([
+        ("__type", Value::str(kind)),
+        ("message", Value::str(&e.message)),
+    ]);
     let msg = Message::new(Bytes::from(encode(enc, &doc)))
         .add_header(header(":message-type", "exception"))
         .add_header(header(":exception-type", kind))
@@ -107,7 +111,10 @@ mod tests {
             header_str(&m, ":exception-type"),
             Some("ResourceInUseException")
         );
-        assert_eq!(m.payload().as_ref(), br#"{"message":"taken over"}"#);
+        assert_eq!(
+            m.payload().as_ref(),
+            br#"{"__type":"ResourceInUseException","message":"taken over"}"#
+        );
         Ok(())
     }
 }
