@@ -315,8 +315,8 @@ async fn produce_and_verify(
         let found = read.get(&(pk.clone(), data.clone())).expect("record lost");
         assert!(
             found.contains(&(
-                r.shard_id.clone(),
-                r.sequence_number.clone(),
+                r.shard_id.to_string(),
+                r.sequence_number.to_string(),
                 r.sub_sequence_number
             )),
             "{pk}: receipt {r:?} vs {found:?}"

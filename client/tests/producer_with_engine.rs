@@ -80,8 +80,8 @@ fn check_all_present(receipts: &[(String, Bytes, PutReceipt)], read: &ReadBack) 
             .unwrap_or_else(|| panic!("record {pk} lost"));
         assert!(
             found.contains(&(
-                r.shard_id.clone(),
-                r.sequence_number.clone(),
+                r.shard_id.to_string(),
+                r.sequence_number.to_string(),
                 r.sub_sequence_number
             )),
             "record {pk} not at its receipt {r:?}: {found:?}"

@@ -1,6 +1,8 @@
 //! Building aggregated records with exact size accounting.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use md5::{Digest, Md5};
@@ -32,7 +34,10 @@ pub struct Aggregator {
     max_bytes: usize,
     max_count: usize,
     body: proto::AggregatedRecord,
-    pk_index: HashMap<String, u64>,
+    /// Partition key table index by hash of the key (a colliding key is simply
+    /// appended again: a duplicate table entry is valid and decodes the same).
+    pk_index: HashMap<u64, u64>,
+    hasher: RandomState,
     ehk_index: HashMap<u128, u64>,
     first_hash_key: Option<u128>,
     /// Length of the protobuf body as it stands.
@@ -55,6 +60,7 @@ impl Aggregator {
             max_count: max_count.max(1),
             body: proto::AggregatedRecord::default(),
             pk_index: HashMap::new(),
+            hasher: RandomState::new(),
             ehk_index: HashMap::new(),
             first_hash_key: None,
             proto_len: 0,
@@ -89,11 +95,21 @@ impl Aggregator {
         }
     }
 
-    /// How many protobuf bytes adding `entry` would add, and whether its keys are new.
+    /// The table index of `pk`, if it is in the table.
+    fn pk_lookup(&self, pk: &str) -> Option<u64> {
+        let i = *self.pk_index.get(&self.hasher.hash_one(pk))?;
+        let known = self
+            .body
+            .partition_key_table
+            .get(usize::try_from(i).ok()?)?;
+        (known == pk).then_some(i)
+    }
+
+    /// How many protobuf bytes adding `entry` would add.
     fn growth(&self, entry: &PutRecordsEntry) -> usize {
         let mut grow = 0;
-        let pk_idx = match self.pk_index.get(&entry.partition_key) {
-            Some(&i) => i,
+        let pk_idx = match self.pk_lookup(&entry.partition_key) {
+            Some(i) => i,
             None => {
                 grow += delimited_len(entry.partition_key.len());
                 self.body.partition_key_table.len() as u64
@@ -126,10 +142,7 @@ impl Aggregator {
 
     /// Adds a user record, unless the aggregate would then break its limits.
     pub fn try_add(&mut self, entry: &PutRecordsEntry) -> Result<(), Rejected> {
-        let alone = {
-            let empty = Aggregator::new(self.max_bytes, self.max_count);
-            empty.billed_len_with(entry)
-        };
+        let alone = alone_len(entry);
         if alone > self.max_bytes {
             return Err(Rejected::TooLarge);
         }
@@ -137,14 +150,15 @@ impl Aggregator {
             return Err(Rejected::Full);
         }
         self.proto_len += self.growth(entry);
-        let partition_key_index = match self.pk_index.get(&entry.partition_key) {
-            Some(&i) => i,
+        let partition_key_index = match self.pk_lookup(&entry.partition_key) {
+            Some(i) => i,
             None => {
                 let i = self.body.partition_key_table.len() as u64;
                 self.body
                     .partition_key_table
                     .push(entry.partition_key.clone());
-                self.pk_index.insert(entry.partition_key.clone(), i);
+                let h = self.hasher.hash_one(&entry.partition_key);
+                self.pk_index.entry(h).or_insert(i);
                 i
             }
         };
@@ -223,6 +237,17 @@ impl Aggregator {
             }
         }
     }
+}
+
+/// Bytes an aggregate holding only `entry` would count (data plus partition key).
+fn alone_len(entry: &PutRecordsEntry) -> usize {
+    let mut rec_len = 1 + 1 + delimited_len(entry.data.len());
+    let mut tables = delimited_len(entry.partition_key.len());
+    if let Some(ehk) = entry.explicit_hash_key {
+        tables += delimited_len(decimal_len(ehk));
+        rec_len += 2;
+    }
+    MAGIC.len() + tables + delimited_len(rec_len) + DIGEST_LEN + entry.partition_key.len()
 }
 
 /// Decimal digits of `v`.
@@ -313,6 +338,16 @@ mod tests {
         );
         let big = PutRecordsEntry::new("k", vec![0u8; 300]);
         assert_eq!(agg.try_add(&big), Err(Rejected::TooLarge));
+    }
+
+    #[test]
+    fn alone_len_matches_an_empty_aggregator() {
+        for e in [
+            PutRecordsEntry::new("k", "v"),
+            PutRecordsEntry::new("key", vec![0u8; 300]).with_explicit_hash_key(u128::MAX),
+        ] {
+            assert_eq!(alone_len(&e), Aggregator::default().billed_len_with(&e));
+        }
     }
 
     #[test]

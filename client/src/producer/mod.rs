@@ -36,10 +36,10 @@ use pipeline::{Pending, Pipeline};
 /// Where a user record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutReceipt {
-    /// The shard.
-    pub shard_id: String,
-    /// Sequence number of the Kinesis record holding it.
-    pub sequence_number: String,
+    /// The shard (shared by the user records of one Kinesis record).
+    pub shard_id: Arc<str>,
+    /// Sequence number of the Kinesis record holding it (shared likewise).
+    pub sequence_number: Arc<str>,
     /// Its position in that Kinesis record (0 when sent plain).
     pub sub_sequence_number: u64,
     /// How many times it was sent.
@@ -241,7 +241,10 @@ impl Producer {
     async fn pipeline(&self, stream: &str) -> Result<Arc<Pipeline>> {
         let cell = {
             let mut streams = self.inner.streams.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(streams.entry(stream.to_string()).or_default())
+            match streams.get(stream) {
+                Some(cell) => Arc::clone(cell),
+                None => Arc::clone(streams.entry(stream.to_string()).or_default()),
+            }
         };
         let p = cell
             .get_or_try_init(|| {

@@ -38,22 +38,57 @@ struct Bin {
     oldest: Instant,
 }
 
+/// The body of an outgoing Kinesis record: a plain record, or an aggregate encoded
+/// only when sent (outside the state lock).
+enum Body {
+    Plain(PutRecordsEntry),
+    Aggregate(Box<Aggregator>),
+}
+
 /// A Kinesis record ready to send, with the user records it carries.
 struct Outgoing {
-    predicted: String,
-    entry: PutRecordsEntry,
+    predicted: Arc<str>,
+    body: Body,
+    /// Bytes it counts against the limits.
+    billed: usize,
     users: Vec<Pending>,
     oldest: Instant,
 }
 
+impl Outgoing {
+    fn plain(predicted: Arc<str>, p: Pending) -> Outgoing {
+        Outgoing {
+            predicted,
+            billed: p.entry.billed_len(),
+            body: Body::Plain(p.entry.clone()),
+            oldest: p.arrival,
+            users: vec![p],
+        }
+    }
+
+    /// The Kinesis record to send (encodes an aggregate; the encoding is kept).
+    fn entry(&mut self) -> Option<PutRecordsEntry> {
+        match &mut self.body {
+            Body::Plain(e) => Some(e.clone()),
+            Body::Aggregate(agg) => {
+                let e = agg.finish()?;
+                self.body = Body::Plain(e.clone());
+                Some(e)
+            }
+        }
+    }
+}
+
 struct State {
     map: Arc<ShardMap>,
-    bins: HashMap<String, Bin>,
+    bins: HashMap<Arc<str>, Bin>,
     ready: VecDeque<Outgoing>,
     ready_bytes: usize,
-    ready_bytes_by_shard: HashMap<String, usize>,
-    limiters: HashMap<String, TokenBucket>,
+    ready_bytes_by_shard: HashMap<Arc<str>, usize>,
+    limiters: HashMap<Arc<str>, TokenBucket>,
     flush_requested: bool,
+    /// User records of the last finished bin: the capacity of new bins.
+    bin_hint: usize,
 }
 
 /// One stream's producer machinery.
@@ -106,6 +141,7 @@ impl Pipeline {
                 ready_bytes_by_shard: HashMap::new(),
                 limiters: HashMap::new(),
                 flush_requested: false,
+                bin_hint: 16,
             }),
             wake: Notify::new(),
             refresh: tokio::sync::Mutex::new(()),
@@ -144,15 +180,22 @@ impl Pipeline {
     }
 
     fn add_locked(&self, st: &mut State, p: Pending) {
-        let predicted = st.map.predict(p.hash_key).unwrap_or_default().to_string();
-        let bin = st.bins.entry(predicted.clone()).or_insert_with(|| Bin {
-            agg: Aggregator::new(
-                self.cfg.aggregation_max_bytes,
-                self.cfg.aggregation_max_count,
-            ),
-            users: Vec::new(),
-            oldest: p.arrival,
-        });
+        let predicted: Arc<str> = match st.map.predict(p.hash_key) {
+            Some(id) => Arc::clone(id),
+            None => Arc::from(""),
+        };
+        let hint = st.bin_hint;
+        let bin = st
+            .bins
+            .entry(Arc::clone(&predicted))
+            .or_insert_with(|| Bin {
+                agg: Aggregator::new(
+                    self.cfg.aggregation_max_bytes,
+                    self.cfg.aggregation_max_count,
+                ),
+                users: Vec::with_capacity(hint),
+                oldest: p.arrival,
+            });
         match bin.agg.try_add(&p.entry) {
             Ok(()) => {
                 bin.oldest = bin.oldest.min(p.arrival);
@@ -160,13 +203,7 @@ impl Pipeline {
                 return;
             }
             Err(Rejected::TooLarge) => {
-                let out = Outgoing {
-                    predicted,
-                    entry: p.entry.clone(),
-                    oldest: p.arrival,
-                    users: vec![p],
-                };
-                push_ready(st, out);
+                push_ready(st, Outgoing::plain(predicted, p));
                 return;
             }
             Err(Rejected::Full) => {}
@@ -180,23 +217,13 @@ impl Pipeline {
             self.cfg.aggregation_max_count,
         );
         if agg.try_add(&p.entry).is_err() {
-            let out = Outgoing {
-                predicted,
-                entry: p.entry.clone(),
-                oldest: p.arrival,
-                users: vec![p],
-            };
-            push_ready(st, out);
+            push_ready(st, Outgoing::plain(predicted, p));
             return;
         }
-        st.bins.insert(
-            predicted,
-            Bin {
-                agg,
-                oldest: p.arrival,
-                users: vec![p],
-            },
-        );
+        let oldest = p.arrival;
+        let mut users = Vec::with_capacity(st.bin_hint);
+        users.push(p);
+        st.bins.insert(predicted, Bin { agg, oldest, users });
     }
 
     /// Whether the ready queue should be sent now regardless of time.
@@ -243,7 +270,7 @@ impl Pipeline {
         let mut st = self.lock();
         let st = &mut *st;
         let flush = st.flush_requested;
-        let due_keys: Vec<String> = st
+        let due_keys: Vec<Arc<str>> = st
             .bins
             .iter()
             .filter(|(_, b)| flush || b.oldest + self.cfg.max_buffered_time <= now)
@@ -273,7 +300,7 @@ impl Pipeline {
             let mut batch = Vec::new();
             let mut bytes = 0usize;
             while let Some(out) = st.ready.pop_front() {
-                let len = out.entry.billed_len();
+                let len = out.billed;
                 st.ready_bytes = st.ready_bytes.saturating_sub(len);
                 if let Some(b) = st.ready_bytes_by_shard.get_mut(&out.predicted) {
                     *b = b.saturating_sub(len);
@@ -313,7 +340,7 @@ impl Pipeline {
             batches.push(batch);
         }
         for out in deferred.into_iter().rev() {
-            let len = out.entry.billed_len();
+            let len = out.billed;
             st.ready_bytes += len;
             *st.ready_bytes_by_shard
                 .entry(out.predicted.clone())
@@ -392,7 +419,14 @@ impl Pipeline {
         }
         ProducerMetrics::add(&self.metrics.buffering_time_us, buffering_us);
         ProducerMetrics::add(&self.metrics.put_records_calls, 1);
-        let entries: Vec<PutRecordsEntry> = batch.iter().map(|o| o.entry.clone()).collect();
+        let mut entries: Vec<PutRecordsEntry> = Vec::with_capacity(batch.len());
+        for out in &mut batch {
+            match out.entry() {
+                Some(e) => entries.push(e),
+                // An empty aggregate is never queued; should one be, skip the call.
+                None => return,
+            }
+        }
         let result = self.api.put_records(&self.stream, entries).await;
         ProducerMetrics::add(
             &self.metrics.request_time_us,
@@ -445,7 +479,7 @@ impl Pipeline {
     /// predicted one counts only if every user record hashes into that shard (a
     /// consumer drops it otherwise); if not, its user records go again.
     async fn on_success(&self, out: Outgoing, put: PutRecordOutput) {
-        if put.shard_id != out.predicted {
+        if *put.shard_id != *out.predicted {
             let (generation, current) = {
                 let st = self.lock();
                 let m = &st.map;
@@ -476,10 +510,12 @@ impl Pipeline {
         }
         ProducerMetrics::add(&self.metrics.kinesis_records_put, 1);
         let aggregated = out.users.len() > 1;
+        let shard_id: Arc<str> = Arc::from(put.shard_id);
+        let sequence_number: Arc<str> = Arc::from(put.sequence_number);
         for (i, u) in out.users.into_iter().enumerate() {
             let receipt = PutReceipt {
-                shard_id: put.shard_id.clone(),
-                sequence_number: put.sequence_number.clone(),
+                shard_id: Arc::clone(&shard_id),
+                sequence_number: Arc::clone(&sequence_number),
                 sub_sequence_number: if aggregated { i as u64 } else { 0 },
                 attempts: u.attempts,
             };
@@ -550,7 +586,7 @@ impl Pipeline {
         let mut st = self.lock();
         let map = Arc::new(ShardMap::new(&shards, seen + 1));
         st.map = Arc::clone(&map);
-        let stale: Vec<String> = st
+        let stale: Vec<Arc<str>> = st
             .bins
             .keys()
             .filter(|k| !map.is_open(k))
@@ -569,19 +605,33 @@ impl Pipeline {
 }
 
 /// Finishes the bin of `shard` into a Kinesis record.
-fn take_bin(st: &mut State, shard: &str) -> Option<Outgoing> {
+fn take_bin(st: &mut State, shard: &Arc<str>) -> Option<Outgoing> {
     let mut bin = st.bins.remove(shard)?;
-    let entry = bin.agg.finish()?;
+    st.bin_hint = bin.users.len().clamp(1, 4096);
+    let (body, billed) = match bin.agg.len() {
+        0 => return None,
+        // One record goes plain: cheap, so done now.
+        1 => {
+            let e = bin.agg.finish()?;
+            let billed = e.billed_len();
+            (Body::Plain(e), billed)
+        }
+        _ => {
+            let billed = bin.agg.billed_len();
+            (Body::Aggregate(Box::new(bin.agg)), billed)
+        }
+    };
     Some(Outgoing {
-        predicted: shard.to_string(),
-        entry,
+        predicted: Arc::clone(shard),
+        body,
+        billed,
         users: bin.users,
         oldest: bin.oldest,
     })
 }
 
 fn push_ready(st: &mut State, out: Outgoing) {
-    let len = out.entry.billed_len();
+    let len = out.billed;
     st.ready_bytes += len;
     *st.ready_bytes_by_shard
         .entry(out.predicted.clone())

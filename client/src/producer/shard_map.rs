@@ -1,13 +1,15 @@
 //! The producer's picture of a stream's open shards, for predicting where a hash key
 //! lands.
 
+use std::sync::Arc;
+
 use crate::types::{HashKeyRange, Shard};
 
 /// Open shards sorted by their first hash key.
 #[derive(Debug, Clone, Default)]
 pub struct ShardMap {
     /// (range, shard id) of every open shard, by range start.
-    open: Vec<(HashKeyRange, String)>,
+    open: Vec<(HashKeyRange, Arc<str>)>,
     /// Ranges of every listed shard, open or closed, by id.
     all: Vec<(String, HashKeyRange)>,
     /// Bumped on each reload.
@@ -17,10 +19,10 @@ pub struct ShardMap {
 impl ShardMap {
     /// A map of `shards` (as `ListShards` returns them).
     pub fn new(shards: &[Shard], generation: u64) -> Self {
-        let mut open: Vec<(HashKeyRange, String)> = shards
+        let mut open: Vec<(HashKeyRange, Arc<str>)> = shards
             .iter()
             .filter(|s| s.is_open())
-            .map(|s| (s.hash_key_range, s.shard_id.clone()))
+            .map(|s| (s.hash_key_range, Arc::from(s.shard_id.as_str())))
             .collect();
         open.sort_by_key(|(r, _)| r.start);
         let all = shards
@@ -35,15 +37,15 @@ impl ShardMap {
     }
 
     /// The open shard owning `hash_key`, if the map knows one.
-    pub fn predict(&self, hash_key: u128) -> Option<&str> {
+    pub fn predict(&self, hash_key: u128) -> Option<&Arc<str>> {
         let i = self.open.partition_point(|(r, _)| r.start <= hash_key);
         let (range, id) = self.open.get(i.checked_sub(1)?)?;
-        range.contains(hash_key).then_some(id.as_str())
+        range.contains(hash_key).then_some(id)
     }
 
     /// Whether `shard_id` is open in this map.
     pub fn is_open(&self, shard_id: &str) -> bool {
-        self.open.iter().any(|(_, id)| id == shard_id)
+        self.open.iter().any(|(_, id)| &**id == shard_id)
     }
 
     /// The hash-key range of any listed shard.
@@ -86,10 +88,11 @@ mod tests {
             ],
             1,
         );
-        assert_eq!(m.predict(0), Some("a"));
-        assert_eq!(m.predict(49), Some("a"));
-        assert_eq!(m.predict(50), Some("b"));
-        assert_eq!(m.predict(u128::MAX), Some("c"));
+        let p = |k| m.predict(k).map(|s| s.to_string());
+        assert_eq!(p(0).as_deref(), Some("a"));
+        assert_eq!(p(49).as_deref(), Some("a"));
+        assert_eq!(p(50).as_deref(), Some("b"));
+        assert_eq!(p(u128::MAX).as_deref(), Some("c"));
         assert!(!m.is_open("old"));
         assert_eq!(m.range_of("old"), Some(HashKeyRange { start: 0, end: 99 }));
         let gap = ShardMap::new(&[shard("a", 10, 20, true)], 2);
