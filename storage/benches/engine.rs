@@ -93,10 +93,11 @@ fn reads(c: &mut Criterion) {
         let e = engine(dir.path(), Durability::Buffered);
         let per_batch = (512 * 1024 / size).clamp(1, 500);
         let total_bytes = 256usize << 20;
-        for _ in 0..total_bytes / (size * per_batch) {
+        let batches = total_bytes / (size * per_batch);
+        for _ in 0..batches {
             e.put_records(STREAM, batch(per_batch, size)).expect("fill");
         }
-        let count = (total_bytes / size) as u64;
+        let count = (batches * per_batch) as u64;
         g.throughput(Throughput::Bytes((count as usize * size) as u64));
         g.bench_function(format!("sequential_{size}B_records_256MiB"), |b| {
             b.iter(|| {

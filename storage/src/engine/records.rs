@@ -71,20 +71,13 @@ impl Engine {
             validate::data(&r.data)?;
         }
         let stream = self.writable_stream(stream_name)?;
-        let hash_keys: Vec<u128> = records
-            .iter()
-            .map(|r| {
-                r.explicit_hash_key
-                    .unwrap_or_else(|| hash_key_of(&r.partition_key))
-            })
-            .collect();
         let mut results: Vec<Option<Result<PutOutcome, Arc<Error>>>> = vec![None; records.len()];
         let mut pending: Vec<usize> = (0..records.len()).collect();
         for _ in 0..REROUTE_ATTEMPTS {
             if pending.is_empty() {
                 break;
             }
-            pending = self.put_routed(&stream, &records, &hash_keys, &pending, &mut results)?;
+            pending = self.put_routed(&stream, &records, &pending, &mut results)?;
             if !pending.is_empty() {
                 std::thread::sleep(std::time::Duration::from_micros(200));
             }
@@ -106,17 +99,30 @@ impl Engine {
         &self,
         stream: &Stream,
         records: &[PutRecordInput],
-        hash_keys: &[u128],
         pending: &[usize],
         results: &mut [Option<Result<PutOutcome, Arc<Error>>>],
     ) -> Result<Vec<usize>> {
         let routing = Arc::clone(&read(&stream.routing));
         // Group by shard, keeping request order within each group.
         let mut groups: Vec<(Arc<Shard>, Vec<usize>)> = Vec::new();
+        let only = match routing.open.as_slice() {
+            [(_, shard)] => Some(shard),
+            _ => None,
+        };
         for &i in pending {
-            let shard = routing
-                .route(hash_keys[i])
-                .ok_or_else(|| Error::invalid("no open shard owns the hash key"))?;
+            // With one open shard every key routes to it: no need to hash.
+            let shard = match only {
+                Some(shard) => shard,
+                None => {
+                    let r = &records[i];
+                    let key = r
+                        .explicit_hash_key
+                        .unwrap_or_else(|| hash_key_of(&r.partition_key));
+                    routing
+                        .route(key)
+                        .ok_or_else(|| Error::invalid("no open shard owns the hash key"))?
+                }
+            };
             match groups.iter_mut().find(|(s, _)| Arc::ptr_eq(s, shard)) {
                 Some((_, v)) => v.push(i),
                 None => groups.push((Arc::clone(shard), vec![i])),
