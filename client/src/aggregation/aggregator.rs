@@ -6,8 +6,7 @@ use std::hash::BuildHasher;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use md5::{Digest, Md5};
-use prost::encoding::encoded_len_varint;
-use prost::Message;
+use prost::encoding::{encode_varint, encoded_len_varint};
 
 use super::proto;
 use super::{DEFAULT_MAX_AGGREGATE_BYTES, DEFAULT_MAX_AGGREGATE_COUNT, DIGEST_LEN, MAGIC};
@@ -188,15 +187,14 @@ impl Aggregator {
     /// The aggregated data blob: magic, protobuf, MD5. Leaves the aggregator empty.
     pub fn finish_data(&mut self) -> Bytes {
         let body = std::mem::take(&mut self.body);
+        let proto_len = self.proto_len;
         self.pk_index.clear();
         self.ehk_index.clear();
         self.first_hash_key = None;
         self.proto_len = 0;
-        let proto_len = body.encoded_len();
         let mut out = BytesMut::with_capacity(MAGIC.len() + proto_len + DIGEST_LEN);
         out.put_slice(&MAGIC);
-        // Encoding into a buffer with enough capacity cannot fail.
-        let _ = body.encode(&mut out);
+        encode_body(&body, &mut out);
         let digest = Md5::digest(&out[MAGIC.len()..]);
         out.put_slice(&digest);
         out.freeze()
@@ -248,6 +246,41 @@ fn alone_len(entry: &PutRecordsEntry) -> usize {
         rec_len += 2;
     }
     MAGIC.len() + tables + delimited_len(rec_len) + DIGEST_LEN + entry.partition_key.len()
+}
+
+/// Writes a length-delimited field.
+fn put_delimited(out: &mut BytesMut, tag: u8, bytes: &[u8]) {
+    out.put_u8(tag);
+    encode_varint(bytes.len() as u64, out);
+    out.put_slice(bytes);
+}
+
+/// Encodes the `AggregatedRecord` by hand, as prost would (fields in tag order, the
+/// record's fields in tag order, no tags), without prost's second pass over nested
+/// lengths.
+fn encode_body(body: &proto::AggregatedRecord, out: &mut BytesMut) {
+    for pk in &body.partition_key_table {
+        put_delimited(out, 0x0a, pk.as_bytes());
+    }
+    for ehk in &body.explicit_hash_key_table {
+        put_delimited(out, 0x12, ehk.as_bytes());
+    }
+    for r in &body.records {
+        let mut rec_len =
+            1 + encoded_len_varint(r.partition_key_index) + delimited_len(r.data.len());
+        if let Some(e) = r.explicit_hash_key_index {
+            rec_len += 1 + encoded_len_varint(e);
+        }
+        out.put_u8(0x1a);
+        encode_varint(rec_len as u64, out);
+        out.put_u8(0x08);
+        encode_varint(r.partition_key_index, out);
+        if let Some(e) = r.explicit_hash_key_index {
+            out.put_u8(0x10);
+            encode_varint(e, out);
+        }
+        put_delimited(out, 0x1a, &r.data);
+    }
 }
 
 /// Decimal digits of `v`.
@@ -314,6 +347,22 @@ mod tests {
             Some(freshet_storage::hash_key_of("pk-a"))
         );
         assert!(agg.is_empty());
+    }
+
+    #[test]
+    fn hand_encoding_matches_prost() {
+        use prost::Message;
+        let mut agg = Aggregator::new(1 << 20, usize::MAX);
+        for i in 0..300u32 {
+            let mut e = PutRecordsEntry::new(format!("k{}", i % 17), vec![7u8; (i * 3) as usize]);
+            if i % 5 == 0 {
+                e.explicit_hash_key = Some(u128::from(i) << 100);
+            }
+            agg.try_add(&e).unwrap();
+        }
+        let expected = agg.body.encode_to_vec();
+        let data = agg.finish_data();
+        assert_eq!(&data[MAGIC.len()..data.len() - DIGEST_LEN], &expected[..]);
     }
 
     #[test]
