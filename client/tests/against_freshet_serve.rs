@@ -257,10 +257,16 @@ async fn produce_and_verify(
         .unwrap();
     let producer = Producer::new(api.clone(), cfg);
     let started = Instant::now();
+    let total = (tasks * per_task) as u64;
     let splitter = split.then(|| {
         let api = api.clone();
+        let producer = producer.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Split once a fifth of the records are in, so it lands mid-run.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while producer.metrics().user_records_put < total / 5 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             let shards = api.list_shards("e2e").await.unwrap();
             let s = &shards[1];
             let mid = s.hash_key_range.start + (s.hash_key_range.end - s.hash_key_range.start) / 2;
@@ -326,8 +332,18 @@ async fn produce_and_verify(
         }
     }
     if split {
-        let n = api.list_shards("e2e").await.unwrap().len();
-        assert_eq!(n, shard_count as usize + 2);
+        let shards = api.list_shards("e2e").await.unwrap();
+        assert_eq!(shards.len(), shard_count as usize + 2);
+        let children: Vec<&str> = shards
+            .iter()
+            .filter(|s| s.parent_shard_id.is_some())
+            .map(|s| s.shard_id.as_str())
+            .collect();
+        let on_children = receipts
+            .iter()
+            .filter(|(_, _, r)| children.contains(&&*r.shard_id))
+            .count();
+        assert!(on_children > 0, "no record reached the children");
     }
     (rate, producer.metrics())
 }

@@ -109,6 +109,10 @@ async fn produce(
                     .await
                     .unwrap();
                 pending.push((pk, data, fut));
+                // Paced, so that a reshard lands in the middle of the run.
+                if i % 100 == 99 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
             }
             let mut out = Vec::with_capacity(per_task);
             for (pk, data, fut) in pending {
@@ -150,10 +154,15 @@ async fn a_split_during_the_run_loses_nothing() {
     let api = Arc::new(EngineClient::new(engine(dir.path())));
     api.create_stream("s", 2).await.unwrap();
     let producer = Producer::new(api.clone(), fast_config());
+    let producer_for_split = producer.clone();
     let splitter = {
         let api = api.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while producer_for_split.metrics().user_records_put < 4_000 && Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             let shards = api.list_shards("s").await.unwrap();
             let s0 = &shards[0];
             let mid =
@@ -166,6 +175,16 @@ async fn a_split_during_the_run_loses_nothing() {
     producer.shutdown().await.unwrap();
     let shards = api.list_shards("s").await.unwrap();
     assert_eq!(shards.len(), 4, "split happened");
+    let on_children = receipts
+        .iter()
+        .filter(|(_, _, r)| {
+            &*r.shard_id != "shardId-000000000000" && &*r.shard_id != "shardId-000000000001"
+        })
+        .count();
+    assert!(
+        on_children > 1_000,
+        "records put to the children: {on_children}"
+    );
     let m = producer.metrics();
     eprintln!("split run metrics {m:?}");
     assert!(m.shard_map_refreshes >= 2, "{m:?}");

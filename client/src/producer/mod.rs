@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{oneshot, OnceCell, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, OnceCell, Semaphore};
 
 pub use config::ProducerConfig;
 pub use limiter::TokenBucket;
@@ -31,7 +31,7 @@ pub use shard_map::ShardMap;
 use crate::api::KinesisApi;
 use crate::error::{Error, Result};
 use crate::types::{PutRecordsEntry, MAX_RECORD_BYTES};
-use pipeline::{Pending, Pipeline};
+use pipeline::{Budget, Pending, Pipeline};
 
 /// Where a user record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,8 +68,7 @@ struct Inner {
     api: Arc<dyn KinesisApi>,
     cfg: ProducerConfig,
     metrics: Arc<ProducerMetrics>,
-    records: Arc<Semaphore>,
-    bytes: Arc<Semaphore>,
+    budget: Arc<Budget>,
     streams: Mutex<HashMap<String, PipelineCell>>,
     closed: AtomicBool,
 }
@@ -112,8 +111,10 @@ impl Producer {
         Producer {
             inner: Arc::new(Inner {
                 api,
-                records: Arc::new(Semaphore::new(cfg.max_outstanding_records)),
-                bytes: Arc::new(Semaphore::new(cfg.max_outstanding_bytes)),
+                budget: Arc::new(Budget {
+                    records: Semaphore::new(cfg.max_outstanding_records),
+                    bytes: Semaphore::new(cfg.max_outstanding_bytes),
+                }),
                 cfg,
                 metrics: Arc::new(ProducerMetrics::default()),
                 streams: Mutex::new(HashMap::new()),
@@ -134,7 +135,10 @@ impl Producer {
 
     /// User records accepted and not yet finished.
     pub fn outstanding_records(&self) -> usize {
-        self.inner.cfg.max_outstanding_records - self.inner.records.available_permits()
+        self.inner
+            .cfg
+            .max_outstanding_records
+            .saturating_sub(self.inner.budget.records.available_permits())
     }
 
     /// Puts a user record and waits until it is acknowledged (or has failed for good).
@@ -162,15 +166,22 @@ impl Producer {
     ) -> Result<PendingRecord> {
         let entry = self.validate(partition_key.into(), data.into(), explicit_hash_key)?;
         let n = billed(&entry.partition_key, &entry.data);
-        let records = Arc::clone(&self.inner.records)
-            .acquire_owned()
+        let nb = self.byte_permits(n);
+        let budget = &self.inner.budget;
+        let records = budget
+            .records
+            .acquire()
             .await
             .map_err(|_| Error::ShutDown)?;
-        let bytes = Arc::clone(&self.inner.bytes)
-            .acquire_many_owned(self.byte_permits(n))
+        let bytes = budget
+            .bytes
+            .acquire_many(nb)
             .await
             .map_err(|_| Error::ShutDown)?;
-        self.enqueue(stream, entry, records, bytes).await
+        // Given back in bulk when the record finishes.
+        records.forget();
+        bytes.forget();
+        self.enqueue(stream, entry, nb).await
     }
 
     /// Like [`submit`](Self::submit), but returns [`Error::Full`] at once instead of
@@ -184,13 +195,13 @@ impl Producer {
     ) -> Result<PendingRecord> {
         let entry = self.validate(partition_key.into(), data.into(), explicit_hash_key)?;
         let n = billed(&entry.partition_key, &entry.data);
-        let records = Arc::clone(&self.inner.records)
-            .try_acquire_owned()
-            .map_err(|_| Error::Full)?;
-        let bytes = Arc::clone(&self.inner.bytes)
-            .try_acquire_many_owned(self.byte_permits(n))
-            .map_err(|_| Error::Full)?;
-        self.enqueue(stream, entry, records, bytes).await
+        let nb = self.byte_permits(n);
+        let budget = &self.inner.budget;
+        let records = budget.records.try_acquire().map_err(|_| Error::Full)?;
+        let bytes = budget.bytes.try_acquire_many(nb).map_err(|_| Error::Full)?;
+        records.forget();
+        bytes.forget();
+        self.enqueue(stream, entry, nb).await
     }
 
     /// [`try_submit`](Self::try_submit), then waits for the outcome.
@@ -253,6 +264,7 @@ impl Producer {
                     stream.to_string(),
                     self.inner.cfg.clone(),
                     Arc::clone(&self.inner.metrics),
+                    Arc::clone(&self.inner.budget),
                 )
             })
             .await?;
@@ -263,10 +275,16 @@ impl Producer {
         &self,
         stream: &str,
         entry: PutRecordsEntry,
-        records: OwnedSemaphorePermit,
-        bytes: OwnedSemaphorePermit,
+        byte_permits: u32,
     ) -> Result<PendingRecord> {
-        let pipeline = self.pipeline(stream).await?;
+        let pipeline = match self.pipeline(stream).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.inner.budget.records.add_permits(1);
+                self.inner.budget.bytes.add_permits(byte_permits as usize);
+                return Err(e);
+            }
+        };
         let (tx, rx) = oneshot::channel();
         let hash_key = entry
             .explicit_hash_key
@@ -279,7 +297,7 @@ impl Producer {
             attempts: 0,
             last_error: None,
             tx,
-            _permits: (records, bytes),
+            bytes: byte_permits,
         });
         Ok(PendingRecord { rx })
     }

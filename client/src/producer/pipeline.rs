@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, Notify, Semaphore};
 
 use super::limiter::TokenBucket;
 use super::metrics::ProducerMetrics;
@@ -27,8 +27,8 @@ pub(crate) struct Pending {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub tx: oneshot::Sender<Result<PutReceipt>>,
-    /// Back-pressure permits, returned when the record finishes.
-    pub _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    /// Byte permits it holds of the back-pressure budget (plus one record permit).
+    pub bytes: u32,
 }
 
 /// User records being aggregated for one predicted shard.
@@ -103,17 +103,48 @@ pub(crate) struct Pipeline {
     in_flight: Arc<Semaphore>,
     stopped: AtomicBool,
     me: Weak<Pipeline>,
+    budget: Arc<Budget>,
 }
 
-fn finish(p: Pending, result: Result<PutReceipt>, metrics: &ProducerMetrics) {
-    let counter = if result.is_ok() {
-        &metrics.user_records_put
-    } else {
-        &metrics.user_records_failed
-    };
-    ProducerMetrics::add(counter, 1);
-    // The caller may have dropped its future; the outcome is then simply discarded.
-    let _ = p.tx.send(result);
+/// The back-pressure budget of a producer: permits taken when a record is accepted
+/// and given back, in bulk, when it finishes.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    /// One permit per outstanding user record.
+    pub records: Semaphore,
+    /// One permit per outstanding byte.
+    pub bytes: Semaphore,
+}
+
+/// User records finished in one go: outcomes sent at once, permits and counters
+/// returned together by [`Finished::apply`].
+#[derive(Default)]
+struct Finished {
+    records: usize,
+    bytes: usize,
+    put: u64,
+    failed: u64,
+}
+
+impl Finished {
+    fn one(&mut self, p: Pending, result: Result<PutReceipt>) {
+        self.records += 1;
+        self.bytes += p.bytes as usize;
+        if result.is_ok() {
+            self.put += 1;
+        } else {
+            self.failed += 1;
+        }
+        // The caller may have dropped its future; the outcome is then discarded.
+        let _ = p.tx.send(result);
+    }
+
+    fn apply(self, budget: &Budget, metrics: &ProducerMetrics) {
+        budget.records.add_permits(self.records);
+        budget.bytes.add_permits(self.bytes);
+        ProducerMetrics::add(&metrics.user_records_put, self.put);
+        ProducerMetrics::add(&metrics.user_records_failed, self.failed);
+    }
 }
 
 impl Pipeline {
@@ -123,11 +154,13 @@ impl Pipeline {
         stream: String,
         cfg: ProducerConfig,
         metrics: Arc<ProducerMetrics>,
+        budget: Arc<Budget>,
     ) -> Result<Arc<Pipeline>> {
         let shards = api.list_shards(&stream).await?;
         ProducerMetrics::add(&metrics.shard_map_refreshes, 1);
         let p = Arc::new_cyclic(|me| Pipeline {
             me: me.clone(),
+            budget,
             stream,
             in_flight: Arc::new(Semaphore::new(cfg.max_in_flight_requests)),
             cfg,
@@ -362,17 +395,19 @@ impl Pipeline {
             return Some(out);
         }
         let mut keep = Vec::new();
+        let mut done = Finished::default();
         for u in out.users {
             if u.arrival + ttl <= now {
                 let err = Error::RecordExpired {
                     attempts: u.attempts,
                     last_error: u.last_error.clone().unwrap_or_else(|| "none".into()),
                 };
-                finish(u, Err(err), &self.metrics);
+                done.one(u, Err(err));
             } else {
                 keep.push(u);
             }
         }
+        done.apply(&self.budget, &self.metrics);
         // Called with the state locked: re-add through a task to avoid re-entry.
         if !keep.is_empty() {
             self.requeue_later(keep, Duration::ZERO);
@@ -465,12 +500,14 @@ impl Pipeline {
             }
             Err(e) => {
                 tracing::warn!(stream = %self.stream, error = %e, "PutRecords refused");
+                let mut done = Finished::default();
                 for out in batch {
                     ProducerMetrics::add(&self.metrics.kinesis_records_failed, 1);
                     for u in out.users {
-                        finish(u, Err(e.clone()), &self.metrics);
+                        done.one(u, Err(e.clone()));
                     }
                 }
+                done.apply(&self.budget, &self.metrics);
             }
         }
     }
@@ -512,6 +549,7 @@ impl Pipeline {
         let aggregated = out.users.len() > 1;
         let shard_id: Arc<str> = Arc::from(put.shard_id);
         let sequence_number: Arc<str> = Arc::from(put.sequence_number);
+        let mut done = Finished::default();
         for (i, u) in out.users.into_iter().enumerate() {
             let receipt = PutReceipt {
                 shard_id: Arc::clone(&shard_id),
@@ -519,8 +557,9 @@ impl Pipeline {
                 sub_sequence_number: if aggregated { i as u64 } else { 0 },
                 attempts: u.attempts,
             };
-            finish(u, Ok(receipt), &self.metrics);
+            done.one(u, Ok(receipt));
         }
+        done.apply(&self.budget, &self.metrics);
     }
 
     /// A Kinesis record failed: its user records fail (throttled with
@@ -531,25 +570,23 @@ impl Pipeline {
         let message = format!("{}: {}", e.error_code, e.error_message);
         let mut retry = Vec::new();
         let mut max_attempts = 0;
+        let mut done = Finished::default();
         for mut u in out.users {
             u.last_error = Some(message.clone());
             if e.is_throttling() && self.cfg.fail_if_throttled {
-                finish(
-                    u,
-                    Err(Error::Throttled(e.error_message.clone())),
-                    &self.metrics,
-                );
+                done.one(u, Err(Error::Throttled(e.error_message.clone())));
             } else if u.arrival + self.cfg.record_ttl <= now {
                 let err = Error::RecordExpired {
                     attempts: u.attempts,
                     last_error: message.clone(),
                 };
-                finish(u, Err(err), &self.metrics);
+                done.one(u, Err(err));
             } else {
                 max_attempts = max_attempts.max(u.attempts);
                 retry.push(u);
             }
         }
+        done.apply(&self.budget, &self.metrics);
         if retry.is_empty() {
             return;
         }
