@@ -118,6 +118,10 @@ pub struct Lease {
     /// How many times the lease changed hands.
     #[serde(default)]
     pub owner_switches: u64,
+    /// Bumped by every write of the owner (take, renew, checkpoint, release) but not by
+    /// a handoff request: other workers measure expiry from its last change.
+    #[serde(default)]
+    pub heartbeat: u64,
 }
 
 impl Lease {
@@ -130,6 +134,7 @@ impl Lease {
             parents,
             handoff_to: None,
             owner_switches: 0,
+            heartbeat: 0,
         }
     }
 }

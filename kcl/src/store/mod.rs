@@ -79,7 +79,8 @@ pub trait LeaseStore: Send + Sync {
 
     /// Renews a held lease: the same value, a new counter.
     fn renew<'a>(&'a self, current: &'a StoredLease) -> StoreFuture<'a, StoredLease> {
-        let next = current.lease.clone();
+        let mut next = current.lease.clone();
+        next.heartbeat = next.heartbeat.wrapping_add(1);
         Box::pin(write(self, current, next))
     }
 
@@ -95,6 +96,7 @@ pub trait LeaseStore: Send + Sync {
         }
         next.owner = Some(owner.to_string());
         next.handoff_to = None;
+        next.heartbeat = next.heartbeat.wrapping_add(1);
         Box::pin(write(self, current, next))
     }
 
@@ -114,6 +116,7 @@ pub trait LeaseStore: Send + Sync {
     fn release<'a>(&'a self, current: &'a StoredLease) -> StoreFuture<'a, StoredLease> {
         let mut next = current.lease.clone();
         next.owner = None;
+        next.heartbeat = next.heartbeat.wrapping_add(1);
         Box::pin(write(self, current, next))
     }
 
@@ -127,6 +130,7 @@ pub trait LeaseStore: Send + Sync {
         let mut next = current.lease.clone();
         next.checkpoint = checkpoint;
         next.pending_checkpoint = pending;
+        next.heartbeat = next.heartbeat.wrapping_add(1);
         Box::pin(write(self, current, next))
     }
 

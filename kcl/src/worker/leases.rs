@@ -11,13 +11,15 @@ use crate::lease::{Checkpoint, Lease, StoredLease};
 use crate::processor::ShardRecordProcessorFactory;
 
 impl<F: ShardRecordProcessorFactory> Worker<F> {
-    /// Records what the store holds; a lease whose counter changed is seen anew now.
+    /// Records what the store holds; a lease whose owner wrote it since (its heartbeat
+    /// changed) is seen anew now.
     pub(super) fn observe(&mut self, now: u64, leases: Vec<StoredLease>) {
         for l in &leases {
             match self.observed.get(&l.key) {
-                Some((c, _)) if *c == l.counter => {}
+                Some((h, _)) if *h == l.lease.heartbeat => {}
                 _ => {
-                    self.observed.insert(l.key.clone(), (l.counter, now));
+                    self.observed
+                        .insert(l.key.clone(), (l.lease.heartbeat, now));
                 }
             }
         }
@@ -29,7 +31,7 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
     fn expired(&self, l: &StoredLease, now: u64) -> bool {
         self.observed
             .get(&l.key)
-            .is_some_and(|(c, seen)| *c == l.counter && seen + self.cfg.failover_ms <= now)
+            .is_some_and(|(h, seen)| *h == l.lease.heartbeat && seen + self.cfg.failover_ms <= now)
     }
 
     /// Renews every held lease; honours handoff requests; drops lost leases.
@@ -211,17 +213,21 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
         let target = unfinished.len().div_ceil(workers.len());
         let need = target.saturating_sub(mine);
 
-        // Candidates: unowned (not reserved for another), stale own, expired.
+        // Candidates. Ranks 0 to 2 are taken whatever the fair share (a lease released
+        // for this worker's handoff request, expired leases of other workers, stale
+        // leases of this worker's previous life): a dead worker's shards are owned again
+        // within one taking period of their expiry; balance is restored by handoffs.
+        // Rank 3 (unowned) is taken up to the fair share.
         let mut candidates: Vec<(u8, StoredLease)> = unfinished
             .iter()
             .filter(|l| !self.held.contains_key(&l.key))
             .filter_map(|l| {
                 let rank = match (&l.lease.owner, &l.lease.handoff_to) {
                     (None, Some(h)) if *h == me => 0,
-                    (None, None) => 1,
-                    (None, Some(_)) if self.expired(l, now) => 1,
-                    (Some(o), _) if *o == me => 1,
-                    (Some(_), _) if self.expired(l, now) => 2,
+                    (Some(o), _) if *o == me => 2,
+                    (Some(_), _) if self.expired(l, now) => 1,
+                    (None, None) => 3,
+                    (None, Some(_)) if self.expired(l, now) => 3,
                     _ => return None,
                 };
                 Some((rank, (*l).clone()))
@@ -241,9 +247,9 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
         indexed.sort_by_key(|(r, i, _)| (*r, *i));
 
         let mut taken = 0usize;
-        for (_, _, l) in indexed {
-            if taken >= need {
-                break;
+        for (rank, _, l) in indexed {
+            if taken >= need && rank == 3 {
+                continue;
             }
             match self.store.take(&l, &me).await {
                 Ok(next) => {
@@ -298,13 +304,12 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
         let pick = self
             .snapshot
             .values()
-            .filter(|l| {
+            .rfind(|l| {
                 l.lease.owner.as_deref() == Some(victim.as_str())
                     && l.lease.handoff_to.is_none()
                     && !l.lease.checkpoint.is_shard_end()
                     && !self.expired(l, now)
             })
-            .next_back()
             .cloned();
         if let Some(l) = pick {
             if let Ok(next) = self.store.request_handoff(&l, &me).await {

@@ -63,7 +63,7 @@ pub struct Worker<F: ShardRecordProcessorFactory> {
     source: Arc<dyn ShardSource>,
     factory: F,
     held: BTreeMap<String, Held<F::Processor>>,
-    /// Per lease: the counter last seen and when (own clock) it was first seen.
+    /// Per lease: the heartbeat last seen and when (own clock) it was first seen.
     observed: HashMap<String, (u64, u64)>,
     snapshot: BTreeMap<String, StoredLease>,
     shards: BTreeMap<String, Shard>,
