@@ -141,7 +141,10 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Re
             return error_reply(enc, &id, &ApiError::serialization(msg));
         }
     };
-    let action = target.strip_prefix(TARGET_PREFIX).map(str::to_string);
+    let action = target
+        .strip_prefix(TARGET_PREFIX)
+        .map(str::to_string)
+        .or_else(|| crate::actions::leases::action_of(&target));
     if state.cfg.auth.enabled {
         if let Err(e) = crate::auth::verify(
             &state.cfg.auth,
@@ -169,7 +172,9 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Re
                 "The X-Amz-Target header '{target}' does not name a Kinesis operation."
             )));
         };
-        if !crate::actions::ACTIONS.contains(&action.as_str()) {
+        if !crate::actions::ACTIONS.contains(&action.as_str())
+            && !crate::actions::leases::ACTIONS.contains(&action.as_str())
+        {
             return Err(ApiError::unknown_operation(format!(
                 "The action or operation {action} is not valid for this endpoint."
             )));

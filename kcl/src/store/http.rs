@@ -120,16 +120,21 @@ impl HttpLeaseStore {
             .and_then(Value::as_str)
             .unwrap_or_default();
         if kind == "LeaseConflictException" {
-            let key = value
-                .get("Key")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            return Err(Error::LeaseConflict { key });
+            return Err(Error::LeaseConflict { key: String::new() });
         }
         Err(Error::Store(format!(
             "{action}: {kind} (HTTP {status}): {message}"
         )))
+    }
+}
+
+/// Names the key in a conflict (the error body does not carry it).
+fn keyed(e: Error, key: &str) -> Error {
+    match e {
+        Error::LeaseConflict { .. } => Error::LeaseConflict {
+            key: key.to_string(),
+        },
+        other => other,
     }
 }
 
@@ -184,7 +189,7 @@ impl LeaseStore for HttpLeaseStore {
             if let (Expect::Counter(c), Some(obj)) = (expect, body.as_object_mut()) {
                 obj.insert("ExpectedCounter".into(), json!(c));
             }
-            let out = self.call("PutLease", body).await?;
+            let out = self.call("PutLease", body).await.map_err(|e| keyed(e, key))?;
             out.get("Counter")
                 .and_then(Value::as_u64)
                 .ok_or_else(|| Error::Store("PutLease: answer without Counter".into()))
@@ -199,6 +204,7 @@ impl LeaseStore for HttpLeaseStore {
             )
             .await
             .map(|_| ())
+            .map_err(|e| keyed(e, key))
         })
     }
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 pub(crate) mod consumers;
+pub(crate) mod leases;
 mod records;
 mod shards;
 mod streams;
@@ -88,6 +89,7 @@ pub fn dispatch(state: &AppState, action: &str, body: &Value) -> ApiResult<Value
         "DescribeStreamConsumer" => consumers::describe(state, req),
         "ListStreamConsumers" => consumers::list(state, req),
         "DescribeAccountSettings" | "UpdateAccountSettings" => Ok(admin::account_settings()),
+        a if leases::ACTIONS.contains(&a) => leases::dispatch(state, a, req),
         other => Err(ApiError::unknown_operation(format!(
             "The action or operation {other} is not valid for this endpoint."
         ))),

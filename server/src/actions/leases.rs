@@ -1,0 +1,95 @@
+//! Freshet's own actions, beside the Kinesis ones: KCL lease tables kept in the
+//! catalog, every write a compare-and-set on a counter (`X-Amz-Target:
+//! Freshet_20261126.ListLeases`, `PutLease`, `DeleteLease`). A counter mismatch is a
+//! 400 `LeaseConflictException`.
+
+use freshet_storage::LeaseExpectation;
+
+use super::stream_name;
+use crate::error::{ApiError, ApiResult};
+use crate::request::Req;
+use crate::state::AppState;
+use crate::value::{map, Value};
+
+/// The `X-Amz-Target` prefix of Freshet's own actions.
+pub const TARGET_PREFIX: &str = "Freshet_20261126.";
+
+/// The lease actions, by their full `X-Amz-Target`.
+pub const ACTIONS: &[&str] = &[
+    "Freshet_20261126.ListLeases",
+    "Freshet_20261126.PutLease",
+    "Freshet_20261126.DeleteLease",
+];
+
+/// The action a Freshet target names, if it is one of [`ACTIONS`].
+pub fn action_of(target: &str) -> Option<String> {
+    ACTIONS.contains(&target).then(|| target.to_string())
+}
+
+fn err(state: &AppState, e: freshet_storage::Error) -> ApiError {
+    match e {
+        freshet_storage::Error::LeaseConflict { key, found } => ApiError::custom(
+            "LeaseConflictException",
+            match found {
+                Some(c) => format!("Lease {key} has counter {c}, not the one expected."),
+                None => format!("Lease {key} does not exist."),
+            },
+            400,
+        ),
+        other => state.err(other),
+    }
+}
+
+fn counter(req: Req<'_>, name: &str) -> ApiResult<Option<u64>> {
+    req.opt_int(name)?
+        .map(|c| u64::try_from(c).map_err(|_| ApiError::validation(format!("{name} must be >= 0"))))
+        .transpose()
+}
+
+/// Runs one lease action.
+pub fn dispatch(state: &AppState, action: &str, req: Req<'_>) -> ApiResult<Value> {
+    let stream = stream_name(req)?;
+    let table = req.str("TableName")?;
+    let engine = &state.engine;
+    match action.strip_prefix(TARGET_PREFIX).unwrap_or(action) {
+        "ListLeases" => {
+            let leases = engine
+                .list_leases(&stream, table)
+                .map_err(|e| err(state, e))?;
+            let list = leases
+                .into_iter()
+                .map(|l| {
+                    map([
+                        ("Key", Value::str(l.key)),
+                        ("Counter", Value::Int(i128::from(l.counter))),
+                        ("Value", Value::Bytes(l.value.into())),
+                    ])
+                })
+                .collect();
+            Ok(map([("Leases", Value::List(list))]))
+        }
+        "PutLease" => {
+            let key = req.str("Key")?;
+            let value = req.opt_blob("Value")?.unwrap_or_default();
+            let expect = match counter(req, "ExpectedCounter")? {
+                Some(c) => LeaseExpectation::Counter(c),
+                None => LeaseExpectation::Absent,
+            };
+            let c = engine
+                .put_lease(&stream, table, key, expect, value.to_vec())
+                .map_err(|e| err(state, e))?;
+            Ok(map([("Counter", Value::Int(i128::from(c)))]))
+        }
+        "DeleteLease" => {
+            let key = req.str("Key")?;
+            let c = counter(req, "Counter")?.ok_or_else(|| crate::request::missing("Counter"))?;
+            engine
+                .delete_lease(&stream, table, key, c)
+                .map_err(|e| err(state, e))?;
+            Ok(map([]))
+        }
+        other => Err(ApiError::unknown_operation(format!(
+            "The action or operation {other} is not valid for this endpoint."
+        ))),
+    }
+}
