@@ -189,7 +189,10 @@ impl LeaseStore for HttpLeaseStore {
             if let (Expect::Counter(c), Some(obj)) = (expect, body.as_object_mut()) {
                 obj.insert("ExpectedCounter".into(), json!(c));
             }
-            let out = self.call("PutLease", body).await.map_err(|e| keyed(e, key))?;
+            let out = self
+                .call("PutLease", body)
+                .await
+                .map_err(|e| keyed(e, key))?;
             out.get("Counter")
                 .and_then(Value::as_u64)
                 .ok_or_else(|| Error::Store("PutLease: answer without Counter".into()))
