@@ -217,3 +217,92 @@ impl Checkpointer {
         self.writes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::lease::Lease;
+    use crate::store::InMemoryLeaseStore;
+
+    async fn held(store: &InMemoryLeaseStore) -> Checkpointer {
+        let created = store
+            .create_if_absent("s0", Lease::new(Checkpoint::TrimHorizon, vec![]))
+            .await
+            .unwrap()
+            .unwrap();
+        let taken = store.take(&created, "w1").await.unwrap();
+        Checkpointer::new(Arc::new(store.clone()), "w1".into(), taken)
+    }
+
+    #[tokio::test]
+    async fn checkpoint_must_lie_between_last_and_largest_delivered() {
+        let store = InMemoryLeaseStore::new();
+        let mut cp = held(&store).await;
+        assert!(matches!(
+            cp.checkpoint_at("5", 0).await,
+            Err(Error::InvalidCheckpoint(_))
+        ));
+        cp.delivered(ExtendedSequence::new("10", 2));
+        assert!(cp.checkpoint_at("10", 3).await.is_err());
+        cp.checkpoint_at("10", 1).await.unwrap();
+        assert!(cp.checkpoint_at("9", 0).await.is_err());
+        cp.checkpoint().await.unwrap();
+        assert_eq!(
+            store.snapshot()[0].lease.checkpoint,
+            Checkpoint::Sequence(ExtendedSequence::new("10", 2))
+        );
+    }
+
+    #[tokio::test]
+    async fn prepare_then_commit() {
+        let store = InMemoryLeaseStore::new();
+        let mut cp = held(&store).await;
+        assert!(cp.commit_prepared().await.is_err());
+        cp.delivered(ExtendedSequence::new("7", 0));
+        cp.prepare_checkpoint("7", 0).await.unwrap();
+        assert_eq!(
+            store.snapshot()[0].lease.checkpoint,
+            Checkpoint::TrimHorizon
+        );
+        assert!(store.snapshot()[0].lease.pending_checkpoint.is_some());
+        cp.commit_prepared().await.unwrap();
+        let l = &store.snapshot()[0].lease;
+        assert_eq!(
+            l.checkpoint.sequence(),
+            Some(&ExtendedSequence::new("7", 0))
+        );
+        assert!(l.pending_checkpoint.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_lost_its_lease_cannot_checkpoint() {
+        let store = InMemoryLeaseStore::new();
+        let mut cp = held(&store).await;
+        let current = store.snapshot().remove(0);
+        store.take(&current, "w2").await.unwrap();
+        cp.delivered(ExtendedSequence::new("3", 0));
+        assert!(matches!(
+            cp.checkpoint().await,
+            Err(Error::LeaseLost { .. })
+        ));
+        assert_eq!(
+            store.snapshot()[0].lease.checkpoint,
+            Checkpoint::TrimHorizon
+        );
+        assert_eq!(store.snapshot()[0].lease.owner.as_deref(), Some("w2"));
+    }
+
+    #[tokio::test]
+    async fn a_handoff_request_does_not_fail_the_owner_checkpoint() {
+        let store = InMemoryLeaseStore::new();
+        let mut cp = held(&store).await;
+        let current = store.snapshot().remove(0);
+        store.request_handoff(&current, "w2").await.unwrap();
+        cp.delivered(ExtendedSequence::new("3", 0));
+        cp.checkpoint().await.unwrap();
+        let l = &store.snapshot()[0].lease;
+        assert_eq!(l.handoff_to.as_deref(), Some("w2"));
+        assert!(l.checkpoint.sequence().is_some());
+    }
+}
