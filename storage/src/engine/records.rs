@@ -145,6 +145,12 @@ impl Engine {
                 Err(e) => fail_all(results, idxs, e),
             }
         }
+        // Start every shard's sync but the last before waiting on any: they overlap.
+        if let Some((_, rest)) = waits.split_last() {
+            for (shard, _, _, target) in rest {
+                shard.log.request_sync(*target);
+            }
+        }
         for (shard, idxs, appended, target) in waits {
             match shard.log.wait_durable(target) {
                 Ok(()) => {

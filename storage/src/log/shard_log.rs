@@ -473,23 +473,52 @@ impl ShardLog {
                 return Ok(());
             }
             self.check_poison()?;
-            if !c.queued && !c.syncing {
-                if let Some(me) = self.me.upgrade() {
-                    c.queued = true;
-                    self.flusher.enqueue(me);
-                }
+            if !c.syncing {
+                // No sync under way: lead one here rather than hand over to a flusher
+                // thread and back (two context switches on every acknowledgment).
+                c.syncing = true;
+                drop(c);
+                self.run_claimed_sync();
+                c = lock(&self.commit);
+                continue;
             }
             c = self.committed.wait(c).unwrap_or_else(|p| p.into_inner());
         }
     }
 
-    /// One group-commit sync: called by a flusher thread.
+    /// Asks a flusher thread to sync up to `target` unless a sync is already queued or
+    /// under way: a writer with batches in several shards kicks off all their syncs
+    /// before it waits on any, so they overlap.
+    pub fn request_sync(&self, target: u64) {
+        if self.cfg.durability == Durability::Buffered {
+            return;
+        }
+        let mut c = lock(&self.commit);
+        if c.durable_next >= target || c.queued || c.syncing {
+            return;
+        }
+        if let Some(me) = self.me.upgrade() {
+            c.queued = true;
+            self.flusher.enqueue(me);
+        }
+    }
+
+    /// One group-commit sync on behalf of a queued request: called by a flusher thread.
     pub(crate) fn sync_once(&self) {
         {
             let mut c = lock(&self.commit);
             c.queued = false;
+            if c.syncing {
+                // A writer is leading a sync; those it does not cover lead the next.
+                return;
+            }
             c.syncing = true;
         }
+        self.run_claimed_sync();
+    }
+
+    /// Syncs everything written so far; the caller has set `syncing`.
+    fn run_claimed_sync(&self) {
         let (seg, len, next, arrival, sealed) = {
             let w = lock(&self.writer);
             (
