@@ -110,6 +110,12 @@ impl ApiError {
             }
             StorageError::ResourceInUse(m) => Self::in_use(with_account(&m)),
             StorageError::LimitExceeded(m) => Self::limit(with_account(&m)),
+            // A 503 is what every AWS SDK backs off on and retries by itself.
+            e @ StorageError::DiskFull { .. } => ApiError {
+                kind: "ServiceUnavailable",
+                message: e.to_string(),
+                status: 503,
+            },
             other => Self::internal(format!("Internal service failure: {other}")),
         }
     }

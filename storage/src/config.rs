@@ -101,6 +101,11 @@ pub struct EngineConfig {
     pub clock: Arc<dyn Clock>,
     /// Most open shards across all streams (AWS's account shard limit). Default 500.
     pub shard_limit: usize,
+    /// Puts are refused with [`Error::DiskFull`](crate::Error::DiskFull) while the data
+    /// directory's file system has less than this many bytes free (reads, deletes and
+    /// retention go on; puts resume by themselves once space returns). Default 256 MiB;
+    /// 0 turns the check off.
+    pub min_free_bytes: u64,
     /// The file system shard logs are written through ([`RealFs`]; tests use
     /// [`FaultFs`](crate::fs::FaultFs)).
     pub fs: Arc<dyn Fs>,
@@ -118,6 +123,7 @@ impl EngineConfig {
             retention_interval: Some(Duration::from_secs(60)),
             clock: Arc::new(SystemClock),
             shard_limit: 500,
+            min_free_bytes: 256 << 20,
             fs: Arc::new(RealFs),
         }
     }

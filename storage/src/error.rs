@@ -85,6 +85,17 @@ pub enum Error {
         /// The counter found.
         found: Option<u64>,
     },
+    /// The data directory's file system is below the free-space watermark: puts are
+    /// refused until space returns. Retryable.
+    #[error("the disk holding {path} has {available} bytes free, below the {watermark}-byte low watermark: writes are paused until space is freed")]
+    DiskFull {
+        /// The data directory.
+        path: PathBuf,
+        /// Bytes free when last checked.
+        available: u64,
+        /// The configured watermark.
+        watermark: u64,
+    },
     /// The engine has been shut down.
     #[error("the engine is shut down")]
     ShutDown,
@@ -106,7 +117,10 @@ impl Error {
 
     /// Whether the caller may retry the same request later with a chance of success.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Io { .. } | Error::ResourceInUse(_))
+        matches!(
+            self,
+            Error::Io { .. } | Error::ResourceInUse(_) | Error::DiskFull { .. }
+        )
     }
 }
 

@@ -1,5 +1,5 @@
 //! The engine's only `unsafe` code: read-only memory maps of segment files and
-//! `posix_fallocate`.
+//! `posix_fallocate` and `statvfs`.
 //!
 //! Segments are written with positional writes (`pwrite`) and only ever read through
 //! these maps, never stored through. Linux keeps the page cache coherent between the
@@ -36,4 +36,21 @@ pub(crate) fn posix_fallocate(file: &File, len: libc::off_t) -> i32 {
     // SAFETY: the descriptor is borrowed from a live `File` for the duration of the
     // call, and the call reads and writes no memory of ours.
     unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) }
+}
+
+/// Bytes available to unprivileged writers on the file system holding `path`.
+pub(crate) fn available_bytes(path: &std::path::Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a NUL-terminated path that outlives the call, and `st` points to
+    // writable memory of the size the call fills; it is read only after success.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it initialised the whole struct.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::useless_conversion)] // the field types differ between platforms
+    Ok(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
 }

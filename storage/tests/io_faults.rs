@@ -147,3 +147,30 @@ fn enospc_while_rolling_leaves_no_half_segment_and_resumes() {
         "a restart keeps every acknowledgment"
     );
 }
+
+#[test]
+fn low_disk_pauses_puts_and_they_resume_by_themselves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = FaultFs::new(3);
+    let engine = open(dir.path(), &fs);
+    engine
+        .create_stream(CreateStream::new(STREAM, 1))
+        .expect("create");
+    put(&engine, 0).expect("acknowledged");
+    fs.set_available_bytes(Some(1 << 20));
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    match put(&engine, 1) {
+        Err(e @ Error::DiskFull { .. }) => {
+            assert!(e.is_retryable());
+            assert!(e.to_string().contains("low watermark"), "{e}");
+        }
+        other => panic!("expected DiskFull, got {other:?}"),
+    }
+    // Reads, retention and deletes go on.
+    assert_eq!(all(&engine).len(), 1);
+    engine.enforce_retention().expect("retention runs");
+    fs.set_available_bytes(None);
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    put(&engine, 2).expect("puts resume once space returns");
+    assert_eq!(all(&engine).len(), 2);
+}

@@ -103,6 +103,8 @@ pub(crate) struct Inner {
     /// Serializes metadata changes (create, delete, reshard, retention).
     pub(crate) admin: Mutex<()>,
     shut_down: AtomicBool,
+    /// When free space was last measured, and the figure.
+    disk: Mutex<Option<(std::time::Instant, u64)>>,
     retention: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
     _lock_file: File,
 }
@@ -251,6 +253,7 @@ impl Engine {
             streams: RwLock::new(streams),
             admin: Mutex::new(()),
             shut_down: AtomicBool::new(false),
+            disk: Mutex::new(None),
             retention: Mutex::new(None),
             _lock_file: lock_file,
         });
@@ -302,6 +305,41 @@ impl Engine {
         } else {
             Ok(())
         }
+    }
+
+    /// Refuses writes while the disk is below the free-space watermark. The figure is
+    /// measured at most every 100 ms, so a put costs no system call.
+    pub(crate) fn check_disk(&self) -> Result<()> {
+        let watermark = self.inner.cfg.min_free_bytes;
+        if watermark == 0 {
+            return Ok(());
+        }
+        let mut last = lock(&self.inner.disk);
+        let now = std::time::Instant::now();
+        let available = match *last {
+            Some((at, bytes)) if now.duration_since(at) < std::time::Duration::from_millis(100) => {
+                bytes
+            }
+            _ => {
+                let dir = &self.inner.cfg.data_dir;
+                let bytes = self
+                    .inner
+                    .cfg
+                    .fs
+                    .available_bytes(dir)
+                    .map_err(|e| Error::io(dir, e))?;
+                *last = Some((now, bytes));
+                bytes
+            }
+        };
+        if available < watermark {
+            return Err(Error::DiskFull {
+                path: self.inner.cfg.data_dir.clone(),
+                available,
+                watermark,
+            });
+        }
+        Ok(())
     }
 
     pub(crate) fn stream(&self, name: &str) -> Result<Arc<Stream>> {

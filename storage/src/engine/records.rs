@@ -71,6 +71,7 @@ impl Engine {
             validate::data(&r.data)?;
         }
         let stream = self.writable_stream(stream_name)?;
+        self.check_disk()?;
         let mut results: Vec<Option<Result<PutOutcome, Arc<Error>>>> = vec![None; records.len()];
         let mut pending: Vec<usize> = (0..records.len()).collect();
         for _ in 0..REROUTE_ATTEMPTS {

@@ -78,6 +78,7 @@ struct State {
     durable_dirs: BTreeSet<PathBuf>,
     rules: Vec<Rule>,
     seed: u64,
+    available: Option<u64>,
 }
 
 impl State {
@@ -173,6 +174,11 @@ impl FaultFs {
             persistent,
             path_contains: path_contains.map(str::to_string),
         });
+    }
+
+    /// Makes the file system report `bytes` free (`None`: the real figure).
+    pub fn set_available_bytes(&self, bytes: Option<u64>) {
+        lock(&self.state).available = bytes;
     }
 
     /// Removes every injected fault.
@@ -449,6 +455,12 @@ impl Fs for FaultFs {
         let dirs: Vec<_> = st.live_dirs.iter().filter(|p| in_dir(p)).cloned().collect();
         st.durable_dirs.extend(dirs);
         Ok(())
+    }
+    fn available_bytes(&self, path: &Path) -> io::Result<u64> {
+        match lock(&self.state).available {
+            Some(b) => Ok(b),
+            None => RealFs.available_bytes(path),
+        }
     }
 }
 

@@ -67,6 +67,8 @@ pub trait Fs: Send + Sync + Debug {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// `fsync` on a directory: makes its creations, renames and unlinks durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Bytes free for writing on the file system holding `path`.
+    fn available_bytes(&self, path: &Path) -> io::Result<u64>;
 }
 
 /// The real file system.
@@ -135,5 +137,8 @@ impl Fs for RealFs {
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+    fn available_bytes(&self, path: &Path) -> io::Result<u64> {
+        crate::sys::available_bytes(path)
     }
 }
