@@ -2,11 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use freshet_storage::{Durability, Engine, EngineConfig};
 use tokio::net::TcpListener;
 
+use crate::admission::ResourceLimits;
 use crate::state::{ApiConfig, AppState};
 
 /// Freshet: Amazon Kinesis Data Streams on one host.
@@ -52,9 +54,40 @@ pub struct ServeArgs {
     /// 5 reads/s out).
     #[arg(long, env = "FRESHET_ENFORCE_LIMITS", default_value_t = false)]
     pub enforce_limits: bool,
-    /// Open shards allowed across all streams (DescribeLimits).
-    #[arg(long, env = "FRESHET_SHARD_LIMIT", default_value_t = 1000)]
+    /// Open shards allowed across all streams (AWS's account default; DescribeLimits'
+    /// ShardLimit). CreateStream, SplitShard and UpdateShardCount beyond it fail with
+    /// LimitExceededException.
+    #[arg(long, env = "FRESHET_SHARD_LIMIT", default_value_t = 500)]
     pub shard_limit: u32,
+    /// UpdateShardCount calls a stream accepts per rolling 24 hours (AWS: 10).
+    #[arg(long, env = "FRESHET_MAX_SCALING_OPS_PER_DAY", default_value_t = 10)]
+    pub max_scaling_ops_per_day: u32,
+    /// Puts are refused with a retryable 503 while the data directory's file system has
+    /// less than this many bytes free; they resume by themselves once space returns (0
+    /// turns the check off).
+    #[arg(long, env = "FRESHET_MIN_FREE_BYTES", default_value_t = 256 << 20)]
+    pub min_free_bytes: u64,
+    /// Most open client connections; beyond it a connection waits briefly, then gets a
+    /// 503.
+    #[arg(long, env = "FRESHET_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Most request-body bytes held in memory across all requests; beyond it a request
+    /// waits briefly, then gets a 503.
+    #[arg(long, env = "FRESHET_MAX_INFLIGHT_BYTES", default_value_t = 256 << 20)]
+    pub max_inflight_bytes: usize,
+    /// How long a connection or request waits for a free slot before a 503, ms.
+    #[arg(long, env = "FRESHET_ADMISSION_WAIT_MS", default_value_t = 500)]
+    pub admission_wait_ms: u64,
+    /// How long a client may take to send a request head, ms (also how long an idle
+    /// keep-alive connection stays open).
+    #[arg(long, env = "FRESHET_HEADER_READ_TIMEOUT_MS", default_value_t = 30_000)]
+    pub header_read_timeout_ms: u64,
+    /// How long a client may take to send a request body, ms.
+    #[arg(long, env = "FRESHET_BODY_READ_TIMEOUT_MS", default_value_t = 30_000)]
+    pub body_read_timeout_ms: u64,
+    /// How long a request may take from its head to its reply, ms.
+    #[arg(long, env = "FRESHET_REQUEST_TIMEOUT_MS", default_value_t = 60_000)]
+    pub request_timeout_ms: u64,
     /// How long shard iterators stay valid, ms (for tests of ExpiredIteratorException).
     #[arg(
         long,
@@ -135,6 +168,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     cfg.durability = args.durability;
     cfg.segment_bytes = args.segment_bytes;
     cfg.default_retention_hours = args.retention_hours;
+    cfg.shard_limit = args.shard_limit as usize;
+    cfg.max_scaling_ops_per_day = args.max_scaling_ops_per_day as usize;
+    cfg.min_free_bytes = args.min_free_bytes;
     let engine = tokio::task::spawn_blocking(move || Engine::open(cfg))
         .await
         .map_err(|e| e.to_string())?
@@ -150,6 +186,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         auth: crate::auth::AuthConfig {
             enabled: args.auth,
             keys,
+        },
+        resources: ResourceLimits {
+            max_connections: args.max_connections.max(1),
+            max_inflight_bytes: args.max_inflight_bytes.max(1),
+            admission_wait: Duration::from_millis(args.admission_wait_ms),
+            header_read_timeout: Duration::from_millis(args.header_read_timeout_ms.max(1)),
+            body_read_timeout: Duration::from_millis(args.body_read_timeout_ms.max(1)),
+            request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
         },
         ..ApiConfig::default()
     };

@@ -3,6 +3,9 @@
 
 use freshet_storage::Error as StorageError;
 
+/// The sentence that closes AWS's shard-limit messages.
+pub const LIMITS_PAGE: &str = "Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.";
+
 /// An error reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {

@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
@@ -23,10 +22,11 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::value::{decode, encode, map, Encoding, Value};
 
-/// Largest request body accepted (a full PutRecords call, base64-encoded, fits).
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+pub use crate::request_body::MAX_BODY_BYTES;
 /// The `X-Amz-Target` prefix of Kinesis.
 pub const TARGET_PREFIX: &str = "Kinesis_20131202.";
+/// Concurrent HTTP/2 streams per connection (each may hold a request body).
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 100;
 /// How long graceful shutdown waits for in-flight requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -71,9 +71,40 @@ fn error_reply(enc: Encoding, id: &str, e: &ApiError) -> Response<ReplyBody> {
     r
 }
 
-/// Handles one HTTP request.
+/// Handles one HTTP request, answering 503 `ServiceUnavailable` when it takes longer
+/// than the request timeout.
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<ReplyBody> {
     let id = request_id();
+    let limit = state.admission.limits().request_timeout;
+    let enc = Encoding::from_content_type(
+        req.headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    match tokio::time::timeout(limit, handle_request(Arc::clone(&state), req, &id)).await {
+        Ok(r) => r,
+        Err(_) => {
+            let e = ApiError::custom(
+                "ServiceUnavailable",
+                format!(
+                    "The request did not complete within {} ms; retry with back-off.",
+                    limit.as_millis()
+                ),
+                503,
+            );
+            state.metrics.request("-", e.kind);
+            tracing::warn!(request_id = %id, "request timed out");
+            error_reply(enc, &id, &e)
+        }
+    }
+}
+
+async fn handle_request(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+    id: &str,
+) -> Response<ReplyBody> {
+    let id = id.to_string();
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/health") | (&Method::GET, "/ping") => {
             return reply(
@@ -122,23 +153,13 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Re
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        let e = ApiError::serialization(format!(
-            "The request body exceeds the limit of {MAX_BODY_BYTES} bytes."
-        ));
-        state.metrics.request("-", e.kind);
-        return error_reply(enc, &id, &e);
-    }
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(b) => b.to_bytes(),
+    let (body, _held) = match crate::request_body::read(&state.admission, body, declared).await {
+        Ok(x) => x,
         Err(e) => {
-            let msg = if e.is::<http_body_util::LengthLimitError>() {
-                format!("The request body exceeds the limit of {MAX_BODY_BYTES} bytes.")
-            } else {
-                format!("The request body could not be read: {e}")
-            };
-            return error_reply(enc, &id, &ApiError::serialization(msg));
+            state.metrics.request("-", e.kind);
+            tracing::debug!(request_id = %id, error = %e, "request body refused");
+            return error_reply(enc, &id, &e);
         }
     };
     let action = target
@@ -251,7 +272,18 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let limits = *state.admission.limits();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.header_read_timeout))
+        .keep_alive_timeout(limits.header_read_timeout)
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -265,16 +297,29 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let Some(slot) = state.admission.connection().await else {
+                    tracing::debug!(%peer, "connection limit reached: answering 503");
+                    state.metrics.request("-", "ConnectionLimit");
+                    state.admission.reject(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let st = Arc::clone(&state);
                 let svc = hyper::service::service_fn(move |req| {
                     let st = Arc::clone(&st);
                     async move { Ok::<_, Infallible>(handle(st, req).await) }
                 });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn.into_owned());
+                let st = Arc::clone(&state);
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    let _slot = slot;
+                    if !st.admission.await_first_bytes(&stream).await {
+                        tracing::debug!(%peer, "connection closed: no request head in time");
+                        return;
+                    }
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                    if let Err(e) = watcher.watch(conn.into_owned()).await {
                         tracing::debug!(%peer, error = %e, "connection closed with an error");
                     }
                 });

@@ -3,11 +3,13 @@
 //!
 //! Modules by concern: [`value`] (the two encodings), [`request`] (typed member access),
 //! [`actions`] (one function per Kinesis action), [`iterator`] (sealed shard
-//! iterators), [`http`] (the server), [`metrics`] and [`limits`]; enhanced fan-out in
+//! iterators), [`http`] (the server), [`metrics`] and [`limits`]; resource limits in [`admission`] and
+//! [`request_body`]; enhanced fan-out in
 //! [`consumers`] (the registry), [`subscribe`] (SubscribeToShard) and [`eventstream`]
 //! (its framing).
 
 pub mod actions;
+pub mod admission;
 pub mod auth;
 pub mod bench;
 pub mod body;
@@ -20,6 +22,7 @@ pub mod iterator;
 pub mod limits;
 pub mod metrics;
 pub mod request;
+pub mod request_body;
 pub mod state;
 pub mod subscribe;
 pub mod value;

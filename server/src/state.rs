@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use freshet_storage::{Engine, StreamDescription};
 
+use crate::admission::{Admission, ResourceLimits};
 use crate::consumers::Consumers;
 use crate::error::{ApiError, ApiResult};
 use crate::iterator::IteratorCodec;
@@ -33,6 +34,8 @@ pub struct ApiConfig {
     pub auth: crate::auth::AuthConfig,
     /// How long a SubscribeToShard subscription lasts, ms (Kinesis: 300000).
     pub subscription_ttl_ms: i64,
+    /// Connection, in-flight byte and timeout limits.
+    pub resources: ResourceLimits,
 }
 
 impl Default for ApiConfig {
@@ -42,11 +45,12 @@ impl Default for ApiConfig {
             account_id: "000000000000".into(),
             create_delay_ms: 0,
             enforce_limits: false,
-            shard_limit: 1000,
+            shard_limit: 500,
             on_demand_stream_limit: 50,
             iterator_ttl_ms: crate::iterator::ITERATOR_TTL_MS,
             auth: crate::auth::AuthConfig::default(),
             subscription_ttl_ms: crate::subscribe::SUBSCRIPTION_TTL_MS,
+            resources: ResourceLimits::default(),
         }
     }
 }
@@ -68,6 +72,8 @@ pub struct AppState {
     pub consumers: Consumers,
     /// Live SubscribeToShard subscriptions.
     pub subscriptions: Subscriptions,
+    /// Connection and in-flight byte budgets.
+    pub admission: Admission,
 }
 
 impl AppState {
@@ -83,6 +89,7 @@ impl AppState {
             engine,
             consumers,
             subscriptions: Subscriptions::default(),
+            admission: Admission::new(cfg.resources),
             limiter: Limiter::new(cfg.enforce_limits),
             iterators: IteratorCodec::with_ttl(cfg.iterator_ttl_ms),
             cfg,
@@ -106,9 +113,34 @@ impl AppState {
         )
     }
 
-    /// Maps an engine error.
+    /// Maps an engine error. The engine's account shard-limit refusal (a race two
+    /// concurrent requests can lose after the action's own check passed) is reworded as
+    /// AWS words it.
     pub fn err(&self, e: freshet_storage::Error) -> ApiError {
+        const ENGINE_PREFIX: &str = "This request would exceed the shard limit for the account. ";
+        if let freshet_storage::Error::LimitExceeded(m) = &e {
+            if let Some(rest) = m.strip_prefix(ENGINE_PREFIX) {
+                return ApiError::limit(format!(
+                    "This request would exceed the shard limit for the account {} in {}. {rest} {}",
+                    self.cfg.account_id,
+                    self.cfg.region,
+                    crate::error::LIMITS_PAGE
+                ));
+            }
+        }
         ApiError::from_storage(e, &self.cfg.account_id)
+    }
+
+    /// The LimitExceededException of a request that would pass the account shard
+    /// limit, in AWS's words.
+    pub fn shard_limit_error(&self, open: u64, additional: u64) -> ApiError {
+        ApiError::limit(format!(
+            "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {open}. Limit: {}. Number of additional shards that would have resulted from this request: {additional}. {}",
+            self.cfg.account_id,
+            self.cfg.region,
+            self.cfg.shard_limit,
+            crate::error::LIMITS_PAGE
+        ))
     }
 
     /// Describes a stream.

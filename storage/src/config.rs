@@ -101,6 +101,9 @@ pub struct EngineConfig {
     pub clock: Arc<dyn Clock>,
     /// Most open shards across all streams (AWS's account shard limit). Default 500.
     pub shard_limit: usize,
+    /// Most UpdateShardCount calls a stream accepts per rolling 24 hours (AWS's default
+    /// is 10). SplitShard and MergeShards do not count. Default 10.
+    pub max_scaling_ops_per_day: usize,
     /// Puts are refused with [`Error::DiskFull`](crate::Error::DiskFull) while the data
     /// directory's file system has less than this many bytes free (reads, deletes and
     /// retention go on; puts resume by themselves once space returns). Default 256 MiB;
@@ -123,6 +126,7 @@ impl EngineConfig {
             retention_interval: Some(Duration::from_secs(60)),
             clock: Arc::new(SystemClock),
             shard_limit: 500,
+            max_scaling_ops_per_day: 10,
             min_free_bytes: 256 << 20,
             fs: Arc::new(RealFs),
         }

@@ -90,6 +90,8 @@ fn open(dir: &std::path::Path, clock: &Arc<ManualClock>, durability: Durability)
     cfg.retention_interval = None;
     cfg.durability = durability;
     cfg.clock = clock.clone();
+    // The model scales freely; AWS's per-day cap is tested in freshet-tests.
+    cfg.max_scaling_ops_per_day = usize::MAX;
     Engine::open(cfg).expect("open engine")
 }
 

@@ -236,7 +236,7 @@ fn limits_and_bad_input_are_refused_with_typed_errors() {
     ));
     assert!(matches!(
         engine.update_shard_count("s", 5),
-        Err(Error::InvalidArgument(_))
+        Err(Error::LimitExceeded(_))
     ));
     assert!(matches!(
         engine.set_retention("s", 23, true),

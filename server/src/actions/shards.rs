@@ -269,14 +269,8 @@ pub fn update_shard_count(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
     }
     let target =
         u32::try_from(target).map_err(|_| ApiError::invalid("TargetShardCount is too large."))?;
-    let open = state.engine.open_shard_count().map_err(|e| state.err(e))? as u64;
-    let current_stream = state.describe(&name)?.open_shard_count() as u64;
-    if open - current_stream.min(open) + u64::from(target) > u64::from(state.cfg.shard_limit) {
-        return Err(ApiError::limit(format!(
-            "This request would exceed the shard limit for the account {} in {}. Limit: {}.",
-            state.cfg.account_id, state.cfg.region, state.cfg.shard_limit
-        )));
-    }
+    // The engine checks AWS's rules (double/half, scaling operations per 24 hours,
+    // the account shard limit) before it changes anything.
     let r = state
         .engine
         .update_shard_count(&name, target)

@@ -66,10 +66,7 @@ pub fn create_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
     check_tags(&tags)?;
     let open = state.engine.open_shard_count().map_err(|e| state.err(e))?;
     if open as u64 + u64::from(shard_count) > u64::from(state.cfg.shard_limit) {
-        return Err(ApiError::limit(format!(
-            "This request would exceed the shard limit for the account {} in {}. Current provisioned shard count for the account: {open}. Limit: {}. Number of additional shards that would have resulted from this request: {shard_count}.",
-            state.cfg.account_id, state.cfg.region, state.cfg.shard_limit
-        )));
+        return Err(state.shard_limit_error(open as u64, u64::from(shard_count)));
     }
     let mut create = CreateStream::new(name, shard_count);
     create.mode = mode;

@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 use crate::hash_key::{even_ranges, HashKeyRange};
 use crate::types::*;
 
+/// A rolling day, ms: the window of UpdateShardCount's scaling-operation limit.
+const DAY_MS: i64 = 24 * 3_600_000;
+
 /// What UpdateShardCount did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShardCountUpdate {
@@ -92,24 +95,70 @@ impl Engine {
 
     /// Scales to `target` open shards of even hash-key ranges by splitting at the new
     /// boundaries and merging the pieces of each new range, as Kinesis's uniform
-    /// scaling does (each child has at most two parents). AWS's rules apply: at most
-    /// double or half the current count per call.
+    /// scaling does (each child has at most two parents).
+    ///
+    /// AWS's default rules apply, each a [`Error::LimitExceeded`] before anything
+    /// changes: the target may not exceed double the current open shard count nor fall
+    /// below half of it; the account shard limit holds; and a stream accepts at most
+    /// [`EngineConfig::max_scaling_ops_per_day`](crate::EngineConfig) calls per rolling
+    /// 24 hours (each accepted call counts once, however many splits and merges it
+    /// takes).
     pub fn update_shard_count(&self, name: &str, target: u32) -> Result<ShardCountUpdate> {
         let stream = self.stream(name)?;
         let _admin = lock(&self.inner.admin);
         let current = read(&stream.routing).open.len();
         let t = target as usize;
-        if t == 0 || t > current * 2 {
-            return Err(Error::invalid(format!(
-                "UpdateShardCount failed for stream {name} under account: the target shard count {target} must be between half and double the current open shard count {current}."
+        if t > current.saturating_mul(2) {
+            return Err(Error::LimitExceeded(format!(
+                "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: {current}, Target shard count: {target}"
             )));
         }
-        if t * 2 < current {
-            return Err(Error::invalid(format!(
-                "UpdateShardCount failed for stream {name} under account: the target shard count {target} must be between half and double the current open shard count {current}."
+        if t == 0 || t.saturating_mul(2) < current {
+            return Err(Error::LimitExceeded(format!(
+                "UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: {current}, Target shard count: {target}"
+            )));
+        }
+        let now = self.now_ms();
+        let day_ago = now - DAY_MS;
+        let max_ops = self.inner.cfg.max_scaling_ops_per_day;
+        let recent = read(&stream.meta)
+            .scaling_ops_ms
+            .iter()
+            .filter(|&&ms| ms > day_ago)
+            .count();
+        if recent >= max_ops {
+            return Err(Error::LimitExceeded(format!(
+                "Stream {name} under account has already been scaled {recent} times in the last 24 hours. UpdateShardCount can scale a stream at most {max_ops} times per rolling 24-hour period."
             )));
         }
         self.check_shard_limit(t.saturating_sub(current))?;
+        let result = self.scale_uniformly(&stream, target);
+        // The call counts once whether or not every step succeeded: some may have.
+        self.record_scaling_op(&stream, now)?;
+        result?;
+        let after = read(&stream.routing).open.len();
+        Ok(ShardCountUpdate {
+            current,
+            target: after,
+        })
+    }
+
+    /// Records one UpdateShardCount call at `now_ms` in the stream's catalog entry,
+    /// forgetting calls older than 24 hours. Called with the admin lock held.
+    fn record_scaling_op(&self, stream: &Stream, now_ms: i64) -> Result<()> {
+        let mut meta = read(&stream.meta).clone();
+        meta.scaling_ops_ms.retain(|&t| t > now_ms - DAY_MS);
+        meta.scaling_ops_ms.push(now_ms);
+        let mut batch = Batch::default();
+        batch.put(&stream_key(&meta.name), &meta)?;
+        self.inner.catalog.write(batch)?;
+        *write(&stream.meta) = meta;
+        Ok(())
+    }
+
+    /// The splits and merges of uniform scaling to `target` shards. Called with the
+    /// admin lock held, after the limits were checked.
+    fn scale_uniformly(&self, stream: &Stream, target: u32) -> Result<()> {
         let goal = even_ranges(target);
         // 1. Split so that every goal boundary is a shard boundary.
         for g in goal.iter().skip(1) {
@@ -127,7 +176,7 @@ impl Engine {
                     start: g.start,
                     end: range.end,
                 };
-                self.reshard(&stream, &[Arc::clone(shard)], &[left, right])?;
+                self.reshard(stream, &[Arc::clone(shard)], &[left, right])?;
             }
         }
         // 2. Merge the pieces inside each goal range, left to right.
@@ -145,7 +194,7 @@ impl Engine {
                 let (ra, a) = pieces[0];
                 let (rb, b) = pieces[1];
                 self.reshard(
-                    &stream,
+                    stream,
                     &[Arc::clone(a), Arc::clone(b)],
                     &[HashKeyRange {
                         start: ra.start,
@@ -154,11 +203,7 @@ impl Engine {
                 )?;
             }
         }
-        let after = read(&stream.routing).open.len();
-        Ok(ShardCountUpdate {
-            current,
-            target: after,
-        })
+        Ok(())
     }
 
     /// Closes `parents`, creates children over `ranges`, records both atomically.
@@ -213,8 +258,6 @@ impl Engine {
                 }
             }
         }
-        meta.scaling_ops_ms.retain(|&t| t > now - 24 * 3_600_000);
-        meta.scaling_ops_ms.push(now);
         let mut batch = Batch::default();
         let mut parent_recs = Vec::new();
         for (p, end) in &closed {
