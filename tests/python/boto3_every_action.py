@@ -143,7 +143,7 @@ else:
 check(drained > 0, "parent had records")
 usc = kinesis.update_shard_count(StreamName="py-a", TargetShardCount=4, ScalingType="UNIFORM_SCALING")
 check(usc["CurrentShardCount"] == 2 and usc["TargetShardCount"] == 4, usc)
-expect_error("InvalidArgumentException", kinesis.update_shard_count, StreamName="py-a", TargetShardCount=100, ScalingType="UNIFORM_SCALING")
+expect_error("LimitExceededException", kinesis.update_shard_count, StreamName="py-a", TargetShardCount=100, ScalingType="UNIFORM_SCALING")
 
 # Settings.
 kinesis.increase_stream_retention_period(StreamName="py-a", RetentionPeriodHours=48)

@@ -257,7 +257,7 @@ fn bad_requests_get_aws_errors() {
             &json!({"StreamName": "s", "TargetShardCount": 3, "ScalingType": "UNIFORM_SCALING"}),
         ),
         400,
-        "InvalidArgumentException",
+        "LimitExceededException",
     );
     expect(
         &call_json(
