@@ -59,3 +59,29 @@ pub fn venv() -> PathBuf {
 pub fn scripts_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
 }
+
+/// Runs `tests/python/boto3_resource_limits.py MODE ENDPOINT EXTRA...` against `server`,
+/// asserts it passed (and the server logged no internal failure) and returns its
+/// output.
+pub fn run_resource_limits(server: &crate::Server, mode: &str, extra: &[&str]) -> String {
+    let out = Command::new(venv().join("bin").join("python"))
+        .arg(scripts_dir().join("boto3_resource_limits.py"))
+        .arg(mode)
+        .arg(server.endpoint())
+        .args(extra)
+        .output()
+        .unwrap_or_else(|e| panic!("python: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && stdout.contains("checks passed"),
+        "boto3 {mode} failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert!(
+        !server.log().contains("internal failure"),
+        "{}",
+        server.log()
+    );
+    stdout
+}

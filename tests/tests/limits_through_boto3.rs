@@ -1,34 +1,8 @@
 //! Each account and request limit reached through boto3: the exact AWS error, and
 //! nothing half-created (tests/python/boto3_resource_limits.py does the checking).
 
-use std::process::Command;
-
-use freshet_tests::{python, Server};
-
-/// Runs one mode of the script against `server` and asserts it passed.
-pub fn run_mode(server: &Server, mode: &str, extra: &[&str]) -> String {
-    let venv = python::venv();
-    let out = Command::new(venv.join("bin").join("python"))
-        .arg(python::scripts_dir().join("boto3_resource_limits.py"))
-        .arg(mode)
-        .arg(server.endpoint())
-        .args(extra)
-        .output()
-        .unwrap_or_else(|e| panic!("python: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success() && stdout.contains("checks passed"),
-        "boto3 {mode} failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
-    assert!(
-        !server.log().contains("internal failure"),
-        "{}",
-        server.log()
-    );
-    stdout
-}
+use freshet_tests::python::run_resource_limits as run_mode;
+use freshet_tests::Server;
 
 #[test]
 fn shard_limit_and_scaling_rules_refuse_with_aws_errors() {
