@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,6 +16,8 @@ use freshet_client::{
     PutRecordOutput, PutRecordsEntry, PutRecordsOutput, RecordError, ShardIteratorType,
 };
 use freshet_storage::{Engine, EngineConfig};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 fn engine(dir: &std::path::Path) -> Engine {
     let mut cfg = EngineConfig::new(dir);
@@ -199,6 +201,24 @@ struct Flaky {
     inner: EngineClient,
     calls: AtomicU64,
     throttle_entries: bool,
+    /// Every n-th call is throttled whole, every m-th fails with a 500, and entry i of
+    /// call c fails when (i + c) is a multiple of k: (n, m, k).
+    pattern: (u64, u64, u64),
+    /// Instead of the pattern: the odds that a call is throttled, that it fails with a
+    /// 500 and that an entry fails, drawn from a seeded generator.
+    odds: Option<(f64, f64, f64, Mutex<StdRng>)>,
+}
+
+impl Flaky {
+    fn new(inner: EngineClient, throttle_entries: bool) -> Self {
+        Flaky {
+            inner,
+            calls: AtomicU64::new(0),
+            throttle_entries,
+            pattern: (7, 11, 3),
+            odds: None,
+        }
+    }
 }
 
 impl KinesisApi for Flaky {
@@ -230,10 +250,31 @@ impl KinesisApi for Flaky {
     ) -> ApiFuture<'a, PutRecordsOutput> {
         Box::pin(async move {
             let call = self.calls.fetch_add(1, Ordering::Relaxed);
-            if call % 7 == 3 {
+            let (n, m, k) = self.pattern;
+            let draws: Option<(bool, bool, Vec<bool>)> =
+                self.odds.as_ref().map(|(t, f, e, rng)| {
+                    let mut rng = rng.lock().unwrap();
+                    (
+                        rng.gen_bool(*t),
+                        rng.gen_bool(*f),
+                        (0..entries.len()).map(|_| rng.gen_bool(*e)).collect(),
+                    )
+                });
+            if let Some((throttle, fail, _)) = &draws {
+                if *throttle {
+                    return Err(Error::Throttled("Rate exceeded for stream".into()));
+                }
+                if *fail {
+                    return Err(Error::Service {
+                        code: "InternalFailure".into(),
+                        message: "injected 500".into(),
+                        status: 500,
+                    });
+                }
+            } else if call % n == n / 2 {
                 return Err(Error::Throttled("Rate exceeded for stream".into()));
             }
-            if call % 11 == 5 {
+            if draws.is_none() && call % m == m / 2 {
                 return Err(Error::Service {
                     code: "InternalFailure".into(),
                     message: "injected 500".into(),
@@ -243,7 +284,11 @@ impl KinesisApi for Flaky {
             let mut forward = Vec::new();
             let mut slots = Vec::new();
             for (i, e) in entries.into_iter().enumerate() {
-                if (i as u64 + call).is_multiple_of(3) {
+                let fail = match &draws {
+                    Some((_, _, entry_fails)) => entry_fails.get(i).copied().unwrap_or(false),
+                    None => (i as u64 + call).is_multiple_of(k),
+                };
+                if fail {
                     slots.push(None);
                 } else {
                     slots.push(Some(forward.len()));
@@ -322,11 +367,7 @@ impl KinesisApi for Flaky {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_failures_and_throttling_lose_and_duplicate_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let api = Arc::new(Flaky {
-        inner: EngineClient::new(engine(dir.path())),
-        calls: AtomicU64::new(0),
-        throttle_entries: true,
-    });
+    let api = Arc::new(Flaky::new(EngineClient::new(engine(dir.path())), true));
     api.create_stream("s", 3).await.unwrap();
     let cfg = ProducerConfig {
         // Small aggregates so each call carries many entries to fail one by one.
@@ -348,11 +389,7 @@ async fn injected_failures_and_throttling_lose_and_duplicate_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_if_throttled_and_ttl_fail_records() {
     let dir = tempfile::tempdir().unwrap();
-    let api = Arc::new(Flaky {
-        inner: EngineClient::new(engine(dir.path())),
-        calls: AtomicU64::new(0),
-        throttle_entries: true,
-    });
+    let api = Arc::new(Flaky::new(EngineClient::new(engine(dir.path())), true));
     api.create_stream("s", 1).await.unwrap();
     let cfg = ProducerConfig {
         fail_if_throttled: true,
@@ -389,11 +426,7 @@ async fn fail_if_throttled_and_ttl_fail_records() {
         aggregation: false,
         ..fast_config()
     };
-    let api2 = Arc::new(Flaky {
-        inner: api.inner.clone(),
-        calls: AtomicU64::new(0),
-        throttle_entries: false,
-    });
+    let api2 = Arc::new(Flaky::new(api.inner.clone(), false));
     let producer = Producer::new(api2, cfg);
     let mut expired = 0;
     let mut pending = Vec::new();
@@ -495,4 +528,50 @@ async fn rate_limit_spreads_a_burst_over_time() {
     assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     producer.shutdown().await.unwrap();
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(8))]
+
+    /// Under any pattern of throttled calls, failed calls and failed entries, every
+    /// record is acknowledged once and read back once, where its receipt says.
+    #[test]
+    fn no_record_lost_or_duplicated_under_any_failure_pattern(
+        throttle_odds in 0.0f64..0.4,
+        fail_odds in 0.0f64..0.3,
+        entry_odds in 0.0f64..0.6,
+        seed in proptest::prelude::any::<u64>(),
+        throttle_entries in proptest::bool::ANY,
+        aggregation_max_bytes in 300usize..8_000,
+    ) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let dir = tempfile::tempdir().unwrap();
+            let mut flaky = Flaky::new(EngineClient::new(engine(dir.path())), throttle_entries);
+            flaky.odds = Some((
+                throttle_odds,
+                fail_odds,
+                entry_odds,
+                Mutex::new(StdRng::seed_from_u64(seed)),
+            ));
+            let api = Arc::new(flaky);
+            api.create_stream("s", 2).await.unwrap();
+            let cfg = ProducerConfig {
+                aggregation_max_bytes,
+                ..fast_config()
+            };
+            let producer = Producer::new(api.clone(), cfg);
+            let receipts = produce(&producer, "s", 2, 1_000).await;
+            producer.shutdown().await.unwrap();
+            let m = producer.metrics();
+            assert_eq!(m.user_records_put, 2_000, "{m:?}");
+            let read = read_all(&api.inner, "s").await;
+            check_all_present(&receipts, &read);
+            assert!(read.values().all(|v| v.len() == 1), "duplicates");
+        });
+    }
 }

@@ -120,30 +120,34 @@ pub(crate) struct Budget {
 /// returned together by [`Finished::apply`].
 #[derive(Default)]
 struct Finished {
-    records: usize,
     bytes: usize,
     put: u64,
     failed: u64,
+    outcomes: Vec<(oneshot::Sender<Result<PutReceipt>>, Result<PutReceipt>)>,
 }
 
 impl Finished {
     fn one(&mut self, p: Pending, result: Result<PutReceipt>) {
-        self.records += 1;
         self.bytes += p.bytes as usize;
         if result.is_ok() {
             self.put += 1;
         } else {
             self.failed += 1;
         }
-        // The caller may have dropped its future; the outcome is then discarded.
-        let _ = p.tx.send(result);
+        self.outcomes.push((p.tx, result));
     }
 
+    /// Returns the permits, counts the outcomes, then tells the callers (so a caller
+    /// that sees its outcome also sees it counted).
     fn apply(self, budget: &Budget, metrics: &ProducerMetrics) {
-        budget.records.add_permits(self.records);
+        budget.records.add_permits(self.outcomes.len());
         budget.bytes.add_permits(self.bytes);
         ProducerMetrics::add(&metrics.user_records_put, self.put);
         ProducerMetrics::add(&metrics.user_records_failed, self.failed);
+        for (tx, result) in self.outcomes {
+            // The caller may have dropped its future; the outcome is then discarded.
+            let _ = tx.send(result);
+        }
     }
 }
 
