@@ -14,6 +14,14 @@ for target in $(cargo fuzz list); do
   work="$(mktemp -d)"
   cp -r "corpus/$target/." "$work/"
   echo "fuzz: $target for ${seconds}s"
-  cargo fuzz run "$target" "$work" -- -max_total_time="$seconds" -rss_limit_mb=4096 2>&1 | tail -n 3
+  extra=()
+  [ -d "regressions/$target" ] && extra+=("regressions/$target")
+  if ! cargo fuzz run "$target" "$work" "${extra[@]}" -- -max_total_time="$seconds" -rss_limit_mb=4096 >"$work.log" 2>&1; then
+    grep -v '^ *Compiling' "$work.log" | tail -n 60
+    echo "fuzz: $target FAILED (the crashing input is under fuzz/artifacts/$target)" >&2
+    exit 1
+  fi
+  grep -E '^Done [0-9]+ runs' "$work.log" || true
+  rm -f "$work.log"
   rm -rf "$work"
 done
