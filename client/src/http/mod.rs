@@ -25,13 +25,40 @@ use crate::error::{Error, Result};
 use crate::types::*;
 
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
+
+/// The connector: plain TCP, or TCP with TLS for `https://` endpoints (feature `tls`).
+#[cfg(not(feature = "tls"))]
+type Connector = HttpConnector;
+/// The connector: plain TCP, or TCP with TLS for `https://` endpoints (feature `tls`).
+#[cfg(feature = "tls")]
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+#[cfg(not(feature = "tls"))]
+fn connector(tcp: HttpConnector) -> Result<Connector> {
+    Ok(tcp)
+}
+
+#[cfg(feature = "tls")]
+fn connector(mut tcp: HttpConnector) -> Result<Connector> {
+    tcp.enforce_http(false);
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp))
+}
+
+/// Whether the scheme is one this build can reach.
+fn scheme_supported(scheme: Option<&str>) -> bool {
+    scheme == Some("http") || (cfg!(feature = "tls") && scheme == Some("https"))
+}
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 /// How a [`KinesisClient`] reaches its endpoint.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Base URL, such as `http://127.0.0.1:4567` (HTTPS needs a TLS-terminating proxy
-    /// in front for now).
+    /// Base URL, such as `http://127.0.0.1:4567`, or `https://kinesis.us-east-1.amazonaws.com`
+    /// when built with the `tls` feature.
     pub endpoint: String,
     /// Region used in the signature.
     pub region: String,
@@ -65,14 +92,14 @@ impl ClientConfig {
 }
 
 /// An async, typed Kinesis client for any endpoint speaking JSON 1.1: Freshet,
-/// kinesalite or Amazon Kinesis behind a TLS proxy. Cheap to clone (one connection
+/// kinesalite, or Amazon Kinesis (`https://`, with the `tls` feature). Cheap to clone (one connection
 /// pool).
 #[derive(Clone)]
 pub struct KinesisClient {
     cfg: ClientConfig,
     uri: http::Uri,
     host: String,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<Connector, Full<Bytes>>,
 }
 
 impl std::fmt::Debug for KinesisClient {
@@ -95,9 +122,9 @@ impl KinesisClient {
             .endpoint
             .parse()
             .map_err(|e| Error::InvalidArgument(format!("bad endpoint {}: {e}", cfg.endpoint)))?;
-        if uri.scheme_str() != Some("http") {
+        if !scheme_supported(uri.scheme_str()) {
             return Err(Error::InvalidArgument(format!(
-                "endpoint {} must be http:// (TLS is not built in)",
+                "endpoint {} must be http:// (or https:// with the `tls` feature)",
                 cfg.endpoint
             )));
         }
@@ -107,12 +134,12 @@ impl KinesisClient {
             .ok_or_else(|| {
                 Error::InvalidArgument(format!("endpoint {} has no host", cfg.endpoint))
             })?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(cfg.timeout));
+        let mut connector_tcp = HttpConnector::new();
+        connector_tcp.set_nodelay(true);
+        connector_tcp.set_connect_timeout(Some(cfg.timeout));
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+            .build(connector(connector_tcp)?);
         Ok(KinesisClient {
             cfg,
             uri,
@@ -486,5 +513,19 @@ impl KinesisApi for KinesisClient {
             .await
             .map(|_| ())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn endpoints_are_checked() {
+        assert!(KinesisClient::new("http://127.0.0.1:4567").is_ok());
+        assert!(KinesisClient::new("ftp://127.0.0.1").is_err());
+        assert!(KinesisClient::new("not a url").is_err());
+        let https = KinesisClient::new("https://kinesis.us-east-1.amazonaws.com");
+        assert_eq!(https.is_ok(), cfg!(feature = "tls"));
     }
 }
