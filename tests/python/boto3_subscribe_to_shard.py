@@ -97,7 +97,8 @@ def producer():
     for i, data in enumerate(sent):
         p.put_record(StreamName="efo-py", PartitionKey="pk", Data=data)
         if i % 10 == 0:
-            time.sleep(0.05)
+            # 30 pauses of 100 ms outlast the 1.5 s subscription lifetime.
+            time.sleep(0.1)
 
 
 t = threading.Thread(target=producer)

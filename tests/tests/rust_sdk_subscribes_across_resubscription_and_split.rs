@@ -37,7 +37,8 @@ fn rust_sdk_receives_every_record_in_order_across_resubscription() {
                         .await
                         .unwrap_or_else(|e| panic!("put: {e:?}"));
                     if i % 20 == 0 {
-                        tokio::time::sleep(Duration::from_millis(40)).await;
+                        // 20 pauses of 100 ms outlast the 1.5 s subscription lifetime.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 }
             })
