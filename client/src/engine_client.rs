@@ -189,7 +189,7 @@ impl KinesisApi for EngineClient {
                 .into_iter()
                 .map(|r| {
                     r.map(|o| PutRecordOutput {
-                        shard_id: o.shard_id,
+                        shard_id: o.shard_id.to_string(),
                         sequence_number: o.sequence_number.to_string(),
                     })
                     .map_err(|f| RecordError {

@@ -175,8 +175,8 @@ impl PutRecordInput {
 /// Where a put landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutOutcome {
-    /// The shard.
-    pub shard_id: String,
+    /// The shard (shared by every record of a batch that landed there).
+    pub shard_id: std::sync::Arc<str>,
     /// The record's sequence number.
     pub sequence_number: SequenceNumber,
 }

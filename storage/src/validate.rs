@@ -23,8 +23,10 @@ pub fn stream_name(name: &str) -> Result<()> {
 
 /// Partition keys: 1 to 256 Unicode characters.
 pub fn partition_key(key: &str) -> Result<()> {
-    let chars = key.chars().count();
-    if chars == 0 || chars > MAX_PARTITION_KEY_CHARS {
+    // Up to 256 bytes is at most 256 characters: count only longer keys.
+    let too_long =
+        key.len() > MAX_PARTITION_KEY_CHARS && key.chars().count() > MAX_PARTITION_KEY_CHARS;
+    if key.is_empty() || too_long {
         return Err(Error::invalid(format!(
             "1 validation error detected: Value '{key}' at 'partitionKey' failed to satisfy constraint: Member must have length between 1 and 256"
         )));

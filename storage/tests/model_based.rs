@@ -156,10 +156,10 @@ fn run(ops: Vec<Op>, sync: bool) -> Result<(), TestCaseError> {
                         .iter()
                         .find(|s| s.range.contains(hk))
                         .expect("an owner");
-                    prop_assert_eq!(&outcome.shard_id, &owner.shard_id);
+                    prop_assert_eq!(&*outcome.shard_id, owner.shard_id.as_str());
                     let recs = model
                         .shards
-                        .get_mut(&outcome.shard_id)
+                        .get_mut(&*outcome.shard_id)
                         .expect("model shard");
                     if let Some(last) = recs.last() {
                         prop_assert!(outcome.sequence_number > last.seq);

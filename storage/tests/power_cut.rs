@@ -107,7 +107,7 @@ fn run(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                 for (input, r) in inputs.iter().zip(results) {
                     let out = r.map_err(|f| TestCaseError::fail(f.message))?;
                     let arrival = clock.now_ms();
-                    acked.entry(out.shard_id).or_default().push((
+                    acked.entry(out.shard_id.to_string()).or_default().push((
                         out.sequence_number,
                         arrival,
                         input.data.clone(),

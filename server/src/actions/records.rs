@@ -175,7 +175,7 @@ pub fn put_record(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
     let mut results = put_many(state, &name, vec![input])?;
     match results.pop() {
         Some(Ok(ok)) => Ok(map([
-            ("ShardId", Value::str(ok.shard_id)),
+            ("ShardId", Value::str(ok.shard_id.as_ref())),
             ("SequenceNumber", Value::str(ok.sequence_number.to_string())),
             ("EncryptionType", Value::str(encryption_type(state, &name))),
         ])),
@@ -239,7 +239,7 @@ pub fn put_records(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
         .map(|r| match r {
             Ok(ok) => map([
                 ("SequenceNumber", Value::str(ok.sequence_number.to_string())),
-                ("ShardId", Value::str(ok.shard_id)),
+                ("ShardId", Value::str(ok.shard_id.as_ref())),
             ]),
             Err(f) => map([
                 ("ErrorCode", Value::str(f.error_code)),

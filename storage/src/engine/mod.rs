@@ -25,6 +25,8 @@ use crate::types::shard_id;
 #[derive(Debug)]
 pub(crate) struct Shard {
     pub(crate) id: String,
+    /// The id once more, shared by the outcomes of the records put into the shard.
+    pub(crate) shared_id: Arc<str>,
     pub(crate) index: u64,
     pub(crate) rec: RwLock<ShardRecord>,
     pub(crate) log: Arc<ShardLog>,
@@ -204,6 +206,7 @@ impl Engine {
                 shards.insert(
                     rec.index,
                     Arc::new(Shard {
+                        shared_id: Arc::from(id.as_str()),
                         id,
                         index: rec.index,
                         rec: RwLock::new(rec),

@@ -157,7 +157,7 @@ impl Engine {
                 Ok(()) => {
                     for (k, &i) in idxs.iter().enumerate() {
                         results[i] = Some(Ok(PutOutcome {
-                            shard_id: shard.id.clone(),
+                            shard_id: Arc::clone(&shard.shared_id),
                             sequence_number: SequenceNumber::new(
                                 shard.index,
                                 appended.base_offset + k as u64,

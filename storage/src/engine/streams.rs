@@ -100,6 +100,7 @@ impl Engine {
             shards.insert(
                 rec.index,
                 Arc::new(Shard {
+                    shared_id: Arc::from(shard_id(rec.index)),
                     id: shard_id(rec.index),
                     index: rec.index,
                     rec: RwLock::new(rec),
