@@ -23,6 +23,17 @@ pub const MIN_RETENTION_HOURS: u32 = 24;
 /// Longest retention, hours.
 pub const MAX_RETENTION_HOURS: u32 = 8760;
 
+/// The shard-level metrics of enhanced monitoring (`ALL` stands for every one).
+pub const SHARD_LEVEL_METRICS: [&str; 7] = [
+    "IncomingBytes",
+    "IncomingRecords",
+    "OutgoingBytes",
+    "OutgoingRecords",
+    "WriteProvisionedThroughputExceeded",
+    "ReadProvisionedThroughputExceeded",
+    "IteratorAgeMilliseconds",
+];
+
 /// The text form of a shard id: `shardId-000000000007`.
 pub fn shard_id(index: u64) -> String {
     format!("shardId-{index:012}")

@@ -182,17 +182,6 @@ pub fn encryption(state: &AppState, req: Req<'_>, start: bool) -> ApiResult<Valu
     Ok(empty())
 }
 
-const METRICS: [&str; 8] = [
-    "IncomingBytes",
-    "IncomingRecords",
-    "OutgoingBytes",
-    "OutgoingRecords",
-    "WriteProvisionedThroughputExceeded",
-    "ReadProvisionedThroughputExceeded",
-    "IteratorAgeMilliseconds",
-    "ALL",
-];
-
 /// Enable/DisableEnhancedMonitoring.
 pub fn monitoring(state: &AppState, req: Req<'_>, enable: bool) -> ApiResult<Value> {
     let name = stream_name(req)?;
@@ -207,13 +196,15 @@ pub fn monitoring(state: &AppState, req: Req<'_>, enable: bool) -> ApiResult<Val
         ));
     }
     for m in &metrics {
-        if !METRICS.contains(&m.as_str()) {
+        if m != "ALL" && !freshet_storage::SHARD_LEVEL_METRICS.contains(&m.as_str()) {
             return Err(ApiError::constraint(
                 m,
                 "shardLevelMetrics",
                 &format!(
                     "Member must satisfy enum value set: [{}]",
-                    METRICS.join(", ")
+                    [&freshet_storage::SHARD_LEVEL_METRICS[..], &["ALL"]]
+                        .concat()
+                        .join(", ")
                 ),
             ));
         }

@@ -67,12 +67,7 @@ impl Engine {
         check_name("lease key", key)?;
         let full = format!("{}{key}", self.lease_prefix(stream, table)?);
         let _admin = lock(&self.inner.admin);
-        let current = self
-            .inner
-            .catalog
-            .get_raw(&full)?
-            .map(|v| decode(key, &v))
-            .transpose()?;
+        let current = self.stored_lease(&full, key)?;
         let next = match (expect, &current) {
             (LeaseExpectation::Absent, None) => 1,
             (LeaseExpectation::Counter(c), Some(found)) if found.counter == c => c + 1,
@@ -91,17 +86,20 @@ impl Engine {
         Ok(next)
     }
 
+    fn stored_lease(&self, full_key: &str, key: &str) -> Result<Option<LeaseEntry>> {
+        self.inner
+            .catalog
+            .get_raw(full_key)?
+            .map(|v| decode(key, &v))
+            .transpose()
+    }
+
     /// Deletes a lease whose counter is `counter`.
     pub fn delete_lease(&self, stream: &str, table: &str, key: &str, counter: u64) -> Result<()> {
         check_name("lease key", key)?;
         let full = format!("{}{key}", self.lease_prefix(stream, table)?);
         let _admin = lock(&self.inner.admin);
-        let current = self
-            .inner
-            .catalog
-            .get_raw(&full)?
-            .map(|v| decode(key, &v))
-            .transpose()?;
+        let current = self.stored_lease(&full, key)?;
         match current {
             Some(found) if found.counter == counter => {
                 let mut batch = Batch::default();

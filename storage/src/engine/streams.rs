@@ -269,15 +269,7 @@ impl Engine {
         let mut out = (Vec::new(), Vec::new());
         self.update_meta(name, |m| {
             out.0 = m.shard_level_metrics.clone();
-            let all = [
-                "IncomingBytes",
-                "IncomingRecords",
-                "OutgoingBytes",
-                "OutgoingRecords",
-                "WriteProvisionedThroughputExceeded",
-                "ReadProvisionedThroughputExceeded",
-                "IteratorAgeMilliseconds",
-            ];
+            let all = SHARD_LEVEL_METRICS;
             let expanded: Vec<String> = if metrics.iter().any(|x| x == "ALL") {
                 all.iter().map(|s| s.to_string()).collect()
             } else {
