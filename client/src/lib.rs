@@ -1,6 +1,10 @@
 //! Freshet's client crate: a typed Kinesis API ([`KinesisApi`]) over HTTP
 //! ([`KinesisClient`]) or in-process over the storage engine ([`EngineClient`]), the
-//! KPL aggregation format ([`aggregation`]) and a KPL-style [`Producer`].
+//! KPL aggregation format ([`aggregation`]) and a KPL-style [`Producer`]. Over HTTP,
+//! enhanced fan-out too: stream consumers
+//! ([`KinesisClient::register_stream_consumer`], [`KinesisClient::ensure_consumer`])
+//! and `SubscribeToShard` as an async stream of events
+//! ([`KinesisClient::subscribe_to_shard`], [`KinesisClient::follow_shard`]).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -30,6 +34,8 @@ pub mod types;
 pub use api::{wait_for_active, ApiFuture, KinesisApi};
 pub use engine_client::EngineClient;
 pub use error::{Error, Result};
-pub use http::{ClientConfig, Credentials, KinesisClient, RetryPolicy};
+pub use http::{
+    follow, ClientConfig, Credentials, EventStream, FollowStream, KinesisClient, RetryPolicy,
+};
 pub use producer::{Producer, ProducerConfig, ProducerMetrics, PutReceipt};
 pub use types::*;

@@ -215,3 +215,64 @@ pub struct UpdateShardCountOutput {
     /// Open shards after.
     pub target_shard_count: u32,
 }
+
+/// Where a `SubscribeToShard` subscription starts: the same five positions as a shard
+/// iterator (`AFTER_SEQUENCE_NUMBER` with a ContinuationSequenceNumber resumes a
+/// subscription where the previous one ended).
+pub type StartingPosition = ShardIteratorType;
+
+/// A registered stream consumer's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConsumerStatus {
+    /// Registered, not yet usable by `SubscribeToShard`.
+    Creating,
+    /// Usable.
+    Active,
+    /// Deregistered, not yet gone.
+    Deleting,
+    /// A status this client does not know.
+    Other(String),
+}
+
+impl ConsumerStatus {
+    /// Parses the API spelling.
+    pub fn parse(s: &str) -> ConsumerStatus {
+        match s {
+            "CREATING" => ConsumerStatus::Creating,
+            "ACTIVE" => ConsumerStatus::Active,
+            "DELETING" => ConsumerStatus::Deleting,
+            other => ConsumerStatus::Other(other.to_string()),
+        }
+    }
+}
+
+/// A registered stream consumer (enhanced fan-out), as `RegisterStreamConsumer`,
+/// `DescribeStreamConsumer` and `ListStreamConsumers` return it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerDescription {
+    /// The consumer's name, unique in its stream.
+    pub consumer_name: String,
+    /// Its ARN, which `SubscribeToShard` takes.
+    pub consumer_arn: String,
+    /// Its status.
+    pub consumer_status: ConsumerStatus,
+    /// Registration time, ms since the epoch.
+    pub creation_ms: i64,
+    /// The ARN of its stream.
+    pub stream_arn: String,
+}
+
+/// One `SubscribeToShardEvent` of an enhanced fan-out subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeToShardEvent {
+    /// Records, in order (possibly none: a keep-alive or the shard's end).
+    pub records: Vec<Record>,
+    /// Resume after this sequence number (`AFTER_SEQUENCE_NUMBER`) to continue where
+    /// this event leaves off.
+    pub continuation_sequence_number: String,
+    /// How far behind the newest record of the shard this event is, ms.
+    pub millis_behind_latest: u64,
+    /// The children, in the last event of a closed shard read to its end.
+    pub child_shards: Option<Vec<ChildShard>>,
+}

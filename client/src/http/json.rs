@@ -225,10 +225,11 @@ pub(crate) fn shard_iterator_request(
     Value::Object(m)
 }
 
-/// The answer of `GetRecords`.
-pub(crate) fn get_records_output(v: &Value) -> Result<GetRecordsOutput> {
-    let mut records = Vec::new();
-    for r in array(v, "Records")? {
+/// The `Records` list of `GetRecords` and of a `SubscribeToShardEvent`.
+fn records(v: &Value) -> Result<Vec<Record>> {
+    let list = array(v, "Records")?;
+    let mut records = Vec::with_capacity(list.len());
+    for r in list {
         let data = B64
             .decode(str_field(r, "Data")?)
             .map_err(|e| Error::Decode(format!("Data is not base64: {e}")))?;
@@ -239,28 +240,76 @@ pub(crate) fn get_records_output(v: &Value) -> Result<GetRecordsOutput> {
             data: Bytes::from(data),
         });
     }
-    let child_shards = match v.get("ChildShards").and_then(Value::as_array) {
-        Some(list) => {
-            let mut out = Vec::with_capacity(list.len());
-            for c in list {
-                out.push(ChildShard {
-                    shard_id: str_field(c, "ShardId")?.to_string(),
-                    parent_shards: array(c, "ParentShards")?
-                        .iter()
-                        .filter_map(|p| p.as_str().map(str::to_string))
-                        .collect(),
-                    hash_key_range: range(c)?,
-                });
-            }
-            Some(out)
-        }
-        None => None,
+    Ok(records)
+}
+
+/// The `ChildShards` list (absent or null: `None`).
+fn child_shards(v: &Value) -> Result<Option<Vec<ChildShard>>> {
+    let Some(list) = v.get("ChildShards").and_then(Value::as_array) else {
+        return Ok(None);
     };
+    let mut out = Vec::with_capacity(list.len());
+    for c in list {
+        out.push(ChildShard {
+            shard_id: str_field(c, "ShardId")?.to_string(),
+            parent_shards: array(c, "ParentShards")?
+                .iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect(),
+            hash_key_range: range(c)?,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// The answer of `GetRecords`.
+pub(crate) fn get_records_output(v: &Value) -> Result<GetRecordsOutput> {
     Ok(GetRecordsOutput {
-        records,
+        records: records(v)?,
         next_shard_iterator: opt_str(v, "NextShardIterator"),
         millis_behind_latest: v.get("MillisBehindLatest").and_then(Value::as_u64),
-        child_shards,
+        child_shards: child_shards(v)?,
+    })
+}
+
+/// The payload of a `SubscribeToShardEvent` message.
+pub(crate) fn subscribe_event(v: &Value) -> Result<SubscribeToShardEvent> {
+    Ok(SubscribeToShardEvent {
+        records: records(v)?,
+        continuation_sequence_number: str_field(v, "ContinuationSequenceNumber")?.to_string(),
+        millis_behind_latest: v
+            .get("MillisBehindLatest")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        child_shards: child_shards(v)?,
+    })
+}
+
+/// The `StartingPosition` of a `SubscribeToShard` request.
+pub(crate) fn starting_position(position: &StartingPosition) -> Value {
+    match position {
+        ShardIteratorType::TrimHorizon => json!({ "Type": "TRIM_HORIZON" }),
+        ShardIteratorType::Latest => json!({ "Type": "LATEST" }),
+        ShardIteratorType::AtSequenceNumber(s) => {
+            json!({ "Type": "AT_SEQUENCE_NUMBER", "SequenceNumber": s })
+        }
+        ShardIteratorType::AfterSequenceNumber(s) => {
+            json!({ "Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": s })
+        }
+        ShardIteratorType::AtTimestamp(ms) => {
+            json!({ "Type": "AT_TIMESTAMP", "Timestamp": *ms as f64 / 1000.0 })
+        }
+    }
+}
+
+/// A `Consumer` or `ConsumerDescription` structure; `stream_arn` when it names none.
+pub(crate) fn consumer(v: &Value, stream_arn: &str) -> Result<ConsumerDescription> {
+    Ok(ConsumerDescription {
+        consumer_name: str_field(v, "ConsumerName")?.to_string(),
+        consumer_arn: str_field(v, "ConsumerARN")?.to_string(),
+        consumer_status: ConsumerStatus::parse(str_field(v, "ConsumerStatus")?),
+        creation_ms: epoch_ms(v, "ConsumerCreationTimestamp").unwrap_or_default(),
+        stream_arn: opt_str(v, "StreamARN").unwrap_or_else(|| stream_arn.to_string()),
     })
 }
 
@@ -345,5 +394,38 @@ mod tests {
         assert_eq!(out.records[0].approximate_arrival_ms, Some(1500));
         assert_eq!(out.next_shard_iterator.as_deref(), Some("it"));
         assert!(out.child_shards.is_none());
+    }
+
+    #[test]
+    fn subscribe_events_decode() {
+        let v = json!({
+            "Records": [{"SequenceNumber": "7", "PartitionKey": "k", "Data": "aGk="}],
+            "ContinuationSequenceNumber": "7", "MillisBehindLatest": 3, "ChildShards": null
+        });
+        let ev = subscribe_event(&v).unwrap();
+        assert_eq!(ev.records.len(), 1);
+        assert_eq!(ev.continuation_sequence_number, "7");
+        assert_eq!(ev.millis_behind_latest, 3);
+        assert!(ev.child_shards.is_none());
+        let v = json!({
+            "Records": [], "ContinuationSequenceNumber": "9", "MillisBehindLatest": 0,
+            "ChildShards": [{"ShardId": "shardId-000000000001", "ParentShards": ["shardId-000000000000"],
+                             "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": "9"}}]
+        });
+        let children = subscribe_event(&v).unwrap().child_shards.unwrap();
+        assert_eq!(children[0].parent_shards, ["shardId-000000000000"]);
+        assert!(subscribe_event(&json!({"Records": []})).is_err());
+    }
+
+    #[test]
+    fn starting_positions_encode() {
+        assert_eq!(
+            starting_position(&ShardIteratorType::AfterSequenceNumber("5".into())),
+            json!({"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": "5"})
+        );
+        assert_eq!(
+            starting_position(&ShardIteratorType::AtTimestamp(1500)),
+            json!({"Type": "AT_TIMESTAMP", "Timestamp": 1.5})
+        );
     }
 }
