@@ -14,6 +14,8 @@ use clap::{Args, ValueEnum};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::{json, Value as J};
 
 /// What to measure.
@@ -72,7 +74,13 @@ struct Counters {
     errors: AtomicU64,
 }
 
-async fn call(client: &HttpClient, endpoint: &str, action: &str, body: Bytes) -> Result<J, String> {
+/// Sends one request; answers the reply body of a success.
+async fn call_raw(
+    client: &HttpClient,
+    endpoint: &str,
+    action: &str,
+    body: Bytes,
+) -> Result<Bytes, String> {
     let req = hyper::Request::post(endpoint)
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amz-target", format!("Kinesis_20131202.{action}"))
@@ -94,11 +102,62 @@ async fn call(client: &HttpClient, endpoint: &str, action: &str, body: Bytes) ->
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    let v: J = serde_json::from_slice(&body).unwrap_or(J::Null);
     if !status.is_success() {
-        return Err(format!("{action}: HTTP {status}: {v}"));
+        return Err(format!(
+            "{action}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        ));
     }
-    Ok(v)
+    Ok(body)
+}
+
+/// Sends one request; answers the reply as a JSON document.
+async fn call(client: &HttpClient, endpoint: &str, action: &str, body: Bytes) -> Result<J, String> {
+    let body = call_raw(client, endpoint, action, body).await?;
+    Ok(serde_json::from_slice(&body).unwrap_or(J::Null))
+}
+
+/// The part of a PutRecords reply the benchmark reads (the rest is skipped unparsed).
+#[derive(Deserialize)]
+struct PutReply {
+    #[serde(rename = "FailedRecordCount", default)]
+    failed: u64,
+}
+
+/// The part of a GetRecords reply the benchmark reads: records are counted, not built.
+#[derive(Deserialize)]
+struct GetReply {
+    #[serde(rename = "Records", default)]
+    records: Count,
+    #[serde(rename = "NextShardIterator", default)]
+    next: Option<String>,
+}
+
+/// The length of a JSON array whose elements are skipped.
+#[derive(Default)]
+struct Count(u64);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Count, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Count(n))
+            }
+        }
+        d.deserialize_seq(V)
+    }
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -207,8 +266,8 @@ pub async fn run(a: BenchArgs) -> Result<(), String> {
                 n += 1;
                 let t = Instant::now();
                 let result = match a.workload {
-                    Workload::Put => call(&client, &a.endpoint, "PutRecords", bodies[n % bodies.len()].clone()).await.map(|v| {
-                        let failed = v["FailedRecordCount"].as_u64().unwrap_or(0);
+                    Workload::Put => call_raw(&client, &a.endpoint, "PutRecords", bodies[n % bodies.len()].clone()).await.map(|body| {
+                        let failed = serde_json::from_slice::<PutReply>(&body).map_or(0, |r| r.failed);
                         (a.batch_size as u64 - failed.min(a.batch_size as u64), failed)
                     }),
                     Workload::PutRecord => call(&client, &a.endpoint, "PutRecord", bodies[n % bodies.len()].clone()).await.map(|_| (1, 0)),
@@ -228,17 +287,20 @@ pub async fn run(a: BenchArgs) -> Result<(), String> {
                         };
                         let t = Instant::now();
                         let body = json!({"ShardIterator": it, "Limit": a.get_limit});
-                        match call(&client, &a.endpoint, "GetRecords", Bytes::from(body.to_string())).await {
+                        let reply = call_raw(&client, &a.endpoint, "GetRecords", Bytes::from(body.to_string()))
+                            .await
+                            .and_then(|b| serde_json::from_slice::<GetReply>(&b).map_err(|e| format!("GetRecords: bad reply: {e}")));
+                        match reply {
                             Ok(v) => {
-                                let got = v["Records"].as_array().map_or(0, Vec::len) as u64;
+                                let got = v.records.0;
                                 lat.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
                                 counters.requests.fetch_add(1, Ordering::Relaxed);
                                 counters.records.fetch_add(got, Ordering::Relaxed);
                                 counters.bytes.fetch_add(got * a.record_size as u64, Ordering::Relaxed);
-                                if got == 0 || v["NextShardIterator"].is_null() {
+                                if got == 0 || v.next.is_none() {
                                     break; // drained
                                 }
-                                iterator = v["NextShardIterator"].as_str().map(str::to_string);
+                                iterator = v.next;
                             }
                             Err(e) => {
                                 counters.errors.fetch_add(1, Ordering::Relaxed);

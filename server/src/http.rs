@@ -200,6 +200,11 @@ async fn handle_request(
                 "The action or operation {action} is not valid for this endpoint."
             )));
         }
+        if enc == Encoding::Json {
+            if let Some(done) = crate::actions::fast::try_dispatch(&st, &action, &body) {
+                return done;
+            }
+        }
         let doc = decode(enc, &body).map_err(|e| ApiError::serialization(e.0))?;
         dispatch(&st, &action, &doc).map(|v| encode(enc, &v))
     })

@@ -217,7 +217,8 @@ pub fn encode(encoding: Encoding, v: &Value) -> Vec<u8> {
     out
 }
 
-fn write_json_str(s: &str, out: &mut Vec<u8>) {
+/// Writes `s` as a JSON string.
+pub(crate) fn write_json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -243,7 +244,8 @@ fn write_json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-fn write_json(v: &Value, out: &mut Vec<u8>) {
+/// Writes `v` as JSON.
+pub(crate) fn write_json(v: &Value, out: &mut Vec<u8>) {
     use std::io::Write as _;
     match v {
         Value::Null => out.extend_from_slice(b"null"),
@@ -256,21 +258,8 @@ fn write_json(v: &Value, out: &mut Vec<u8>) {
         }
         Value::Float(_) => out.extend_from_slice(b"null"),
         Value::Str(s) => write_json_str(s, out),
-        Value::Bytes(b) => {
-            out.push(b'"');
-            let mut text = String::with_capacity(b.len().div_ceil(3) * 4);
-            base64::engine::general_purpose::STANDARD.encode_string(b, &mut text);
-            out.extend_from_slice(text.as_bytes());
-            out.push(b'"');
-        }
-        Value::Timestamp(ms) => {
-            let (secs, frac) = (ms.div_euclid(1000), ms.rem_euclid(1000));
-            if frac == 0 {
-                let _ = write!(out, "{secs}");
-            } else {
-                let _ = write!(out, "{secs}.{frac:03}");
-            }
-        }
+        Value::Bytes(b) => write_json_base64(b, out),
+        Value::Timestamp(ms) => write_json_timestamp(*ms, out),
         Value::List(l) => {
             out.push(b'[');
             for (i, x) in l.iter().enumerate() {
@@ -293,6 +282,42 @@ fn write_json(v: &Value, out: &mut Vec<u8>) {
             }
             out.push(b'}');
         }
+    }
+}
+
+/// Writes a blob as a quoted base64 JSON string, encoding straight into `out`.
+pub(crate) fn write_json_base64(b: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    let start = out.len();
+    let len = base64::encoded_len(b.len(), true).unwrap_or(0);
+    out.resize(start + len, 0);
+    let written = out.get_mut(start..).and_then(|dst| {
+        base64::engine::general_purpose::STANDARD
+            .encode_slice(b, dst)
+            .ok()
+    });
+    if written != Some(len) {
+        out.truncate(start);
+        let mut text = String::with_capacity(b.len().div_ceil(3) * 4);
+        base64::engine::general_purpose::STANDARD.encode_string(b, &mut text);
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.push(b'"');
+}
+
+/// Writes a timestamp (epoch ms) as JSON epoch seconds: an integer, or with three
+/// decimals when it has a fraction.
+pub(crate) fn write_json_timestamp(ms: i64, out: &mut Vec<u8>) {
+    let (secs, frac) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    out.extend_from_slice(itoa::Buffer::new().format(secs).as_bytes());
+    if frac != 0 {
+        let frac = frac as u32; // 1..=999
+        out.extend_from_slice(&[
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ]);
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod admin;
 pub(crate) mod consumers;
+pub(crate) mod fast;
 pub(crate) mod leases;
 mod records;
 mod shards;
@@ -138,6 +139,11 @@ pub(crate) fn name_from_arn(arn: &str, field: &str) -> ApiResult<String> {
 pub(crate) fn stream_name(req: Req<'_>) -> ApiResult<String> {
     let name = req.opt_str("StreamName")?;
     let arn = req.opt_str("StreamARN")?;
+    stream_name_of(name, arn)
+}
+
+/// The stream named by a StreamName and/or a StreamARN member, checked.
+pub(crate) fn stream_name_of(name: Option<&str>, arn: Option<&str>) -> ApiResult<String> {
     match (name, arn) {
         (Some(name), None) => {
             check_stream_name(name)?;

@@ -19,7 +19,7 @@ use crate::value::{map, Value};
 /// Most bytes of data and partition keys in one PutRecords call.
 pub const MAX_PUT_RECORDS_BYTES: usize = 10 * 1024 * 1024;
 
-fn check_partition_key(key: &str, field: &str) -> ApiResult<()> {
+pub(crate) fn check_partition_key(key: &str, field: &str) -> ApiResult<()> {
     let n = key.chars().count();
     if n == 0 || n > MAX_PARTITION_KEY_CHARS {
         return Err(ApiError::constraint(
@@ -31,7 +31,7 @@ fn check_partition_key(key: &str, field: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_data(data: &Bytes, field: &str) -> ApiResult<()> {
+pub(crate) fn check_data(data: &Bytes, field: &str) -> ApiResult<()> {
     if data.len() > MAX_DATA_BYTES {
         return Err(ApiError::validation(format!(
             "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to {MAX_DATA_BYTES}"
@@ -40,7 +40,7 @@ fn check_data(data: &Bytes, field: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn explicit_hash_key(value: Option<&str>, field: &str) -> ApiResult<Option<u128>> {
+pub(crate) fn explicit_hash_key(value: Option<&str>, field: &str) -> ApiResult<Option<u128>> {
     let Some(v) = value else { return Ok(None) };
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::constraint(
@@ -86,7 +86,7 @@ fn throttle_message(state: &AppState, stream: &str, shard: &str) -> String {
 
 /// Puts records, refusing (per record) those over their shard's write limit when limits
 /// are enforced.
-fn put_many(
+pub(crate) fn put_many(
     state: &AppState,
     name: &str,
     records: Vec<PutRecordInput>,
@@ -151,10 +151,24 @@ fn put_many(
             .map_err(|e| state.err(e))?
     };
     state.metrics.put_latency.observe(started.elapsed());
+    // One metrics update per shard, not per record (records of a shard share its id).
+    let mut per_shard: Vec<(&std::sync::Arc<str>, u64, u64)> = Vec::new();
     for (r, size) in results.iter().zip(sizes) {
         if let Ok(ok) = r {
-            state.metrics.incoming(name, &ok.shard_id, 1, size);
+            match per_shard
+                .iter_mut()
+                .find(|(s, _, _)| std::sync::Arc::ptr_eq(s, &ok.shard_id) || **s == ok.shard_id)
+            {
+                Some(e) => {
+                    e.1 += 1;
+                    e.2 += size;
+                }
+                None => per_shard.push((&ok.shard_id, 1, size)),
+            }
         }
+    }
+    for (shard, records, bytes) in per_shard {
+        state.metrics.incoming(name, shard, records, bytes);
     }
     Ok(results)
 }
@@ -187,7 +201,7 @@ pub fn put_record(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
     }
 }
 
-fn encryption_type(state: &AppState, name: &str) -> String {
+pub(crate) fn encryption_type(state: &AppState, name: &str) -> String {
     state
         .engine
         .describe_stream(name)
@@ -346,9 +360,20 @@ pub fn get_shard_iterator(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
     Ok(map([("ShardIterator", Value::str(token))]))
 }
 
-/// GetRecords.
-pub fn get_records(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
-    let started = Instant::now();
+/// What a GetRecords call read, before it is encoded.
+pub(crate) struct GetOutcome {
+    /// The records read.
+    pub records: Vec<freshet_storage::Record>,
+    /// The next iterator (absent once a closed shard is read to its end).
+    pub next: Option<String>,
+    /// MillisBehindLatest.
+    pub millis_behind_latest: u64,
+    /// ChildShards, once a closed shard is read to its end.
+    pub children: Option<Vec<freshet_storage::ChildShard>>,
+}
+
+/// The checks of GetRecords' members: the iterator's length and the limit's range.
+fn get_records_args<'a>(req: Req<'a>) -> ApiResult<(&'a str, usize)> {
     let token = req.str("ShardIterator")?;
     if token.is_empty() || token.len() > 512 {
         return Err(ApiError::constraint(
@@ -358,6 +383,22 @@ pub fn get_records(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
         ));
     }
     let limit = req.opt_int_in("Limit", 1, 10_000)?.unwrap_or(10_000) as usize;
+    Ok((token, limit))
+}
+
+/// Whether GetRecords' members pass [`get_records_args`]' checks (for the typed path,
+/// which leaves every refusal to the generic path).
+pub(crate) fn get_records_args_ok(token: &str, limit: Option<i64>) -> bool {
+    !token.is_empty() && token.len() <= 512 && limit.is_none_or(|l| (1..=10_000).contains(&l))
+}
+
+/// GetRecords after its members are checked: opens the iterator and reads.
+pub(crate) fn get_records_read(
+    state: &AppState,
+    token: &str,
+    limit: usize,
+    started: Instant,
+) -> ApiResult<GetOutcome> {
     let now = state.now_ms();
     let it = state.iterators.open(token, now)?;
     let d = state.describe(&it.stream)?;
@@ -393,26 +434,41 @@ pub fn get_records(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
         bytes as u64,
         out.millis_behind_latest,
     );
-    let records = out.records.iter().map(super::record_value).collect();
-    let (next, children) = match &out.child_shards {
-        Some(children) => (Value::Null, super::child_shards_value(children)),
-        None => (
-            Value::str(state.iterators.seal(&IteratorState {
-                offset: out.next_offset,
-                issued_ms: now,
-                ..it
-            })),
-            Value::Null,
-        ),
+    let next = match &out.child_shards {
+        Some(_) => None,
+        None => Some(state.iterators.seal(&IteratorState {
+            offset: out.next_offset,
+            issued_ms: now,
+            ..it
+        })),
     };
     state.metrics.get_latency.observe(started.elapsed());
+    Ok(GetOutcome {
+        records: out.records,
+        next,
+        millis_behind_latest: out.millis_behind_latest,
+        children: out.child_shards,
+    })
+}
+
+/// GetRecords.
+pub fn get_records(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+    let started = Instant::now();
+    let (token, limit) = get_records_args(req)?;
+    let out = get_records_read(state, token, limit, started)?;
+    let records = out.records.iter().map(super::record_value).collect();
     Ok(map([
         ("Records", Value::List(records)),
-        ("NextShardIterator", next),
+        ("NextShardIterator", Value::opt_str(out.next)),
         (
             "MillisBehindLatest",
             Value::Int(i128::from(out.millis_behind_latest)),
         ),
-        ("ChildShards", children),
+        (
+            "ChildShards",
+            out.children
+                .as_deref()
+                .map_or(Value::Null, super::child_shards_value),
+        ),
     ]))
 }
