@@ -11,6 +11,24 @@ pub enum InitialPosition {
     AtTimestamp(i64),
 }
 
+/// How a worker reads the shards it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Retrieval {
+    /// GetShardIterator and GetRecords, with idle back-off (the default).
+    #[default]
+    Polling,
+    /// Enhanced fan-out: the worker registers the stream consumer `consumer_name` (or
+    /// reuses it when it exists) and keeps one SubscribeToShard subscription per held
+    /// shard; records are pushed to the processor as the service sends them. Needs a
+    /// [`SubscribeSource`](crate::SubscribeSource), given to
+    /// [`Scheduler::with_fan_out`](crate::Scheduler::with_fan_out).
+    FanOut {
+        /// The consumer's name: one per application, shared by its workers.
+        consumer_name: String,
+    },
+}
+
 /// How one worker consumes one stream as part of one application.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -36,14 +54,17 @@ pub struct Config {
     pub max_records: u32,
     /// First wait after an empty GetRecords; doubles up to `max_idle_ms`.
     pub idle_ms: u64,
-    /// Longest wait between polls of an idle shard.
+    /// Longest wait between polls of an idle shard (in fan-out mode: the longest
+    /// wait before a failed subscription is opened again).
     pub max_idle_ms: u64,
+    /// Polling (GetRecords) or enhanced fan-out (SubscribeToShard).
+    pub retrieval: Retrieval,
 }
 
 impl Config {
     /// Defaults: TRIM_HORIZON, 10 s failover, take every 2 s, shard sync every 10 s,
     /// handoff timeout 2 failovers, 1 s safety margin, 10,000 records, idle back-off
-    /// 100 ms to 1 s.
+    /// 100 ms to 1 s, polling.
     pub fn new(application: impl Into<String>, worker_id: impl Into<String>) -> Self {
         Config {
             application: application.into(),
@@ -57,7 +78,16 @@ impl Config {
             max_records: 10_000,
             idle_ms: 100,
             max_idle_ms: 1_000,
+            retrieval: Retrieval::Polling,
         }
+    }
+
+    /// Switches to enhanced fan-out through the stream consumer `consumer_name`.
+    pub fn with_fan_out(mut self, consumer_name: impl Into<String>) -> Self {
+        self.retrieval = Retrieval::FanOut {
+            consumer_name: consumer_name.into(),
+        };
+        self
     }
 
     /// Sets the failover time and scales the other periods to it (take every

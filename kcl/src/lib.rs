@@ -10,6 +10,13 @@
 //! handoff, so a shard is never processed by two workers at once. Children of a
 //! resharded shard start only after their parents reached SHARD_END.
 //!
+//! Records are read by polling GetRecords (the default) or with enhanced fan-out
+//! ([`Config::with_fan_out`] and [`Scheduler::with_fan_out`]): the worker registers or
+//! reuses a stream consumer and keeps one SubscribeToShard subscription per held shard,
+//! re-subscribing from the ContinuationSequenceNumber, resuming from the checkpoint,
+//! following ChildShards at a shard's end and ending the subscription when the lease
+//! is lost.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -70,7 +77,7 @@ pub mod store;
 mod worker;
 
 pub use checkpointer::Checkpointer;
-pub use config::{Config, InitialPosition};
+pub use config::{Config, InitialPosition, Retrieval};
 pub use error::{Error, Result};
 pub use lease::{compare_sequence, Checkpoint, ExtendedSequence, Lease, StoredLease};
 pub use metrics::WorkerMetrics;
@@ -78,6 +85,6 @@ pub use processor::{
     InitializationInput, ProcessRecordsInput, ShardRecordProcessor, ShardRecordProcessorFactory,
 };
 pub use scheduler::{Scheduler, SchedulerHandle};
-pub use source::{KinesisSource, ShardSource, SourceFuture};
+pub use source::{KinesisSource, ShardSource, SourceFuture, SubscribeSource};
 pub use store::{EngineLeaseStore, HttpLeaseStore, InMemoryLeaseStore, LeaseStore};
 pub use worker::{ShardState, Worker};

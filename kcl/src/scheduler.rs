@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::config::Retrieval;
 use crate::metrics::WorkerMetrics;
 use crate::processor::ShardRecordProcessorFactory;
-use crate::source::ShardSource;
+use crate::source::{ShardSource, SubscribeSource};
 use crate::store::LeaseStore;
 use crate::worker::Worker;
 
@@ -52,8 +53,23 @@ impl SchedulerHandle {
 }
 
 impl<F: ShardRecordProcessorFactory> Scheduler<F> {
-    /// A scheduler for one worker.
+    /// A scheduler for one worker. With [`Retrieval::FanOut`] configured it still
+    /// polls (there is no subscription source): use [`Scheduler::with_fan_out`].
     pub fn new(
+        cfg: Config,
+        store: Arc<dyn LeaseStore>,
+        source: Arc<dyn ShardSource>,
+        factory: F,
+    ) -> (Self, SchedulerHandle) {
+        if matches!(cfg.retrieval, Retrieval::FanOut { .. }) {
+            tracing::warn!(
+                "enhanced fan-out configured without a SubscribeSource: polling instead (use Scheduler::with_fan_out)"
+            );
+        }
+        Self::build(cfg, store, source, factory)
+    }
+
+    fn build(
         cfg: Config,
         store: Arc<dyn LeaseStore>,
         source: Arc<dyn ShardSource>,
@@ -74,6 +90,20 @@ impl<F: ShardRecordProcessorFactory> Scheduler<F> {
         )
     }
 
+    /// A scheduler for one worker reading with enhanced fan-out through `fan_out`
+    /// (see [`Config::with_fan_out`]; `source` still lists shards).
+    pub fn with_fan_out(
+        cfg: Config,
+        store: Arc<dyn LeaseStore>,
+        source: Arc<dyn ShardSource>,
+        fan_out: Arc<dyn SubscribeSource>,
+        factory: F,
+    ) -> (Self, SchedulerHandle) {
+        let (mut scheduler, handle) = Self::build(cfg, store, source, factory);
+        scheduler.worker = scheduler.worker.with_fan_out(fan_out);
+        (scheduler, handle)
+    }
+
     fn publish(&self) {
         if let Ok(mut m) = self.metrics.lock() {
             *m = self.worker.metrics();
@@ -86,6 +116,7 @@ impl<F: ShardRecordProcessorFactory> Scheduler<F> {
         let start = Instant::now();
         let clock = || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         let cap = self.worker.config().renew_interval_ms();
+        let wake = self.worker.wakeup();
         loop {
             if *self.stop.borrow() {
                 break;
@@ -100,6 +131,7 @@ impl<F: ShardRecordProcessorFactory> Scheduler<F> {
                 .clamp(1, cap);
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                _ = wake.notified() => {}
                 changed = self.stop.changed() => {
                     if changed.is_err() {
                         break;

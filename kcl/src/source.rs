@@ -1,11 +1,16 @@
 //! The narrow slice of the Kinesis API a worker reads with, so a simulation can stand
-//! in for a stream; [`KinesisSource`] adapts any [`KinesisApi`].
+//! in for a stream; [`KinesisSource`] adapts any [`KinesisApi`] for polling
+//! ([`ShardSource`]) and a [`KinesisClient`] for enhanced fan-out ([`SubscribeSource`]).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
-use freshet_client::{GetRecordsOutput, KinesisApi, Shard, ShardIteratorType};
+use freshet_client::{
+    EventStream, GetRecordsOutput, KinesisApi, KinesisClient, Shard, ShardIteratorType,
+    StartingPosition,
+};
 
 /// The future every [`ShardSource`] method returns.
 pub type SourceFuture<'a, T> =
@@ -73,5 +78,47 @@ impl<A: KinesisApi + ?Sized> ShardSource for KinesisSource<A> {
         limit: u32,
     ) -> SourceFuture<'a, GetRecordsOutput> {
         self.api.get_records(iterator, Some(limit))
+    }
+}
+
+/// Enhanced fan-out reads of one stream: the stream consumer and its subscriptions.
+pub trait SubscribeSource: Send + Sync {
+    /// Registers the stream consumer `consumer_name` (or reuses it when it exists),
+    /// waits until it is ACTIVE and returns its ARN.
+    fn consumer_arn<'a>(&'a self, consumer_name: &'a str) -> SourceFuture<'a, String>;
+    /// One SubscribeToShard subscription of `consumer_arn` to `shard_id`.
+    fn subscribe<'a>(
+        &'a self,
+        consumer_arn: &'a str,
+        shard_id: &'a str,
+        position: StartingPosition,
+    ) -> SourceFuture<'a, EventStream>;
+}
+
+/// How long [`SubscribeSource::consumer_arn`] waits for a consumer to become ACTIVE.
+const CONSUMER_ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl SubscribeSource for KinesisSource<KinesisClient> {
+    fn consumer_arn<'a>(&'a self, consumer_name: &'a str) -> SourceFuture<'a, String> {
+        Box::pin(async move {
+            let summary = self.api.describe_stream_summary(&self.stream).await?;
+            let c = self
+                .api
+                .ensure_consumer(&summary.stream_arn, consumer_name, CONSUMER_ACTIVE_TIMEOUT)
+                .await?;
+            Ok(c.consumer_arn)
+        })
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        consumer_arn: &'a str,
+        shard_id: &'a str,
+        position: StartingPosition,
+    ) -> SourceFuture<'a, EventStream> {
+        Box::pin(
+            self.api
+                .subscribe_to_shard(consumer_arn, shard_id, position),
+        )
     }
 }

@@ -1,15 +1,13 @@
 //! A lease store hosted by a `freshet serve` server, reached through Freshet's own
 //! actions (`X-Amz-Target: Freshet_20261126.ListLeases`, `PutLease`, `DeleteLease`),
 //! so workers in separate processes share one lease table in the server's catalog.
+//! Requests go through [`KinesisClient::call_with_target`]: SigV4-signed (so they pass
+//! a server running with `--auth`) and retried like Kinesis calls.
 
 use std::time::Duration;
 
 use base64::Engine as _;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use freshet_client::{ClientConfig, KinesisClient};
 use serde_json::{json, Value};
 
 use super::{decode_lease, encode_lease, Expect, LeaseStore, StoreFuture};
@@ -19,112 +17,55 @@ use crate::lease::{Lease, StoredLease};
 /// The `X-Amz-Target` prefix of Freshet's own actions.
 pub const FRESHET_TARGET_PREFIX: &str = "Freshet_20261126.";
 
-/// The lease table `table` of stream `stream` on a Freshet server. Requests are not
-/// signed: use it against servers without `--auth`.
-#[derive(Clone)]
+/// The lease table `table` of stream `stream` on a Freshet server.
+#[derive(Debug, Clone)]
 pub struct HttpLeaseStore {
-    uri: http::Uri,
+    client: KinesisClient,
     stream: String,
     table: String,
-    timeout: Duration,
-    http: Client<HttpConnector, Full<Bytes>>,
-}
-
-impl std::fmt::Debug for HttpLeaseStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpLeaseStore")
-            .field("uri", &self.uri)
-            .field("stream", &self.stream)
-            .field("table", &self.table)
-            .finish_non_exhaustive()
-    }
 }
 
 impl HttpLeaseStore {
-    /// The table `table` of `stream` at `endpoint` (`http://host:port`).
+    /// The table `table` of `stream` at `endpoint` (`http://host:port`), with
+    /// [`ClientConfig::new`] settings (credentials from the environment) and a 10 s
+    /// timeout.
     pub fn new(
         endpoint: &str,
         stream: impl Into<String>,
         table: impl Into<String>,
     ) -> Result<Self> {
-        let uri: http::Uri = endpoint
-            .parse()
+        let mut cfg = ClientConfig::new(endpoint);
+        cfg.timeout = Duration::from_secs(10);
+        let client = KinesisClient::with_config(cfg)
             .map_err(|e| Error::Store(format!("bad endpoint {endpoint}: {e}")))?;
-        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-            return Err(Error::Store(format!(
-                "endpoint {endpoint} must be http://host:port"
-            )));
-        }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let http = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(HttpLeaseStore {
-            uri,
+        Ok(Self::with_client(client, stream, table))
+    }
+
+    /// The table `table` of `stream` reached through `client` (its endpoint,
+    /// credentials, timeout and retries).
+    pub fn with_client(
+        client: KinesisClient,
+        stream: impl Into<String>,
+        table: impl Into<String>,
+    ) -> Self {
+        HttpLeaseStore {
+            client,
             stream: stream.into(),
             table: table.into(),
-            timeout: Duration::from_secs(10),
-            http,
-        })
+        }
     }
 
     async fn call(&self, action: &str, body: Value) -> Result<Value> {
-        let host = self
-            .uri
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .unwrap_or_default();
-        let bytes = Bytes::from(body.to_string());
-        let req = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(self.uri.clone())
-            .header(http::header::HOST, host)
-            .header(http::header::CONTENT_TYPE, "application/x-amz-json-1.1")
-            .header("x-amz-target", format!("{FRESHET_TARGET_PREFIX}{action}"))
-            .body(Full::new(bytes))
-            .map_err(|e| Error::Store(e.to_string()))?;
-        let exchange = async {
-            let resp = self
-                .http
-                .request(req)
-                .await
-                .map_err(|e| Error::Store(format!("{action}: {e}")))?;
-            let status = resp.status().as_u16();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| Error::Store(format!("{action}: {e}")))?
-                .to_bytes();
-            Ok::<_, Error>((status, body))
-        };
-        let (status, body) = tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| Error::Store(format!("{action} timed out")))??;
-        let value: Value = if body.is_empty() {
-            json!({})
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| Error::Store(format!("{action}: undecodable answer: {e}")))?
-        };
-        if (200..300).contains(&status) {
-            return Ok(value);
+        let target = format!("{FRESHET_TARGET_PREFIX}{action}");
+        match self.client.call_with_target(&target, &body).await {
+            Ok(v) => Ok(v),
+            Err(freshet_client::Error::Service { code, .. })
+                if code == "LeaseConflictException" =>
+            {
+                Err(Error::LeaseConflict { key: String::new() })
+            }
+            Err(e) => Err(Error::Store(format!("{action}: {e}"))),
         }
-        let kind = value
-            .get("__type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let kind = kind.rsplit('#').next().unwrap_or(kind);
-        let message = value
-            .get("message")
-            .or_else(|| value.get("Message"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if kind == "LeaseConflictException" {
-            return Err(Error::LeaseConflict { key: String::new() });
-        }
-        Err(Error::Store(format!(
-            "{action}: {kind} (HTTP {status}): {message}"
-        )))
     }
 }
 

@@ -345,6 +345,7 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
                 not_before,
                 next_poll: now,
                 idle: 0,
+                subscription: None,
             },
         );
         self.metrics.leases_taken += 1;

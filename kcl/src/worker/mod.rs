@@ -3,6 +3,7 @@
 //! injected [`ShardSource`]. The real-time [`Scheduler`](crate::Scheduler) drives it
 //! with `Instant`; a simulation drives it with a virtual clock.
 
+mod fanout;
 mod leases;
 mod shard;
 
@@ -10,13 +11,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use freshet_client::Shard;
+use tokio::sync::Notify;
 
 use crate::checkpointer::Checkpointer;
-use crate::config::Config;
+use crate::config::{Config, Retrieval};
 use crate::lease::{ExtendedSequence, StoredLease};
 use crate::metrics::WorkerMetrics;
 use crate::processor::{ShardRecordProcessor, ShardRecordProcessorFactory};
-use crate::source::ShardSource;
+use crate::source::{ShardSource, SubscribeSource};
 use crate::store::LeaseStore;
 
 /// Where the processing of one held shard is.
@@ -26,9 +28,11 @@ pub enum ShardState {
     WaitingOnParents,
     /// About to call `initialize`.
     Initializing,
-    /// Polling GetRecords and delivering.
+    /// Reading (polling GetRecords, or subscribed with enhanced fan-out) and
+    /// delivering.
     Processing {
-        /// The next iterator (`None`: get one from the checkpoint).
+        /// The next iterator (`None`: get one from the checkpoint; always `None` with
+        /// enhanced fan-out).
         iterator: Option<String>,
         /// Records up to this position were already processed (resume point).
         skip_through: Option<ExtendedSequence>,
@@ -53,6 +57,8 @@ struct Held<P> {
     not_before: u64,
     next_poll: u64,
     idle: u64,
+    /// The enhanced fan-out subscription, while one is open.
+    subscription: Option<fanout::Subscription>,
 }
 
 /// One worker of an application: holds leases, balances them with the other workers
@@ -73,6 +79,10 @@ pub struct Worker<F: ShardRecordProcessorFactory> {
     /// A handoff this worker asked for: key and when.
     handoff: Option<(String, u64)>,
     metrics: WorkerMetrics,
+    /// Enhanced fan-out, when configured and given a [`SubscribeSource`].
+    fan_out: Option<fanout::FanOut>,
+    /// Woken when a subscription delivers.
+    wake: Arc<Notify>,
 }
 
 impl<F: ShardRecordProcessorFactory> std::fmt::Debug for Worker<F> {
@@ -107,7 +117,28 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
             next_take: 0,
             handoff: None,
             metrics: WorkerMetrics::default(),
+            fan_out: None,
+            wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// Reads with enhanced fan-out through `source` when the configuration asks for
+    /// it ([`Retrieval::FanOut`]); with [`Retrieval::Polling`] the source is unused.
+    pub fn with_fan_out(mut self, source: Arc<dyn SubscribeSource>) -> Self {
+        if let Retrieval::FanOut { consumer_name } = &self.cfg.retrieval {
+            self.fan_out = Some(fanout::FanOut::new(
+                source,
+                consumer_name,
+                Arc::clone(&self.wake),
+            ));
+        }
+        self
+    }
+
+    /// Notified whenever an enhanced fan-out subscription delivers something: a
+    /// driver waiting for [`Worker::next_wakeup`] should also wake on it.
+    pub fn wakeup(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
     }
 
     /// The settings.
@@ -181,6 +212,8 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
     /// Drops a lease another worker took (or that vanished).
     async fn lose(&mut self, key: &str) {
         if let Some(mut h) = self.held.remove(key) {
+            // End the subscription first: the new owner will open its own.
+            h.subscription = None;
             h.cp.mark_lost();
             if h.state.initialized() {
                 h.processor.lease_lost().await;
@@ -196,6 +229,7 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
         let Some(mut h) = self.held.remove(key) else {
             return;
         };
+        h.subscription = None;
         self.metrics.millis_behind_latest.remove(key);
         if h.state.initialized() && self.fresh(&h, now) && !h.cp.is_lost() {
             h.processor.shutdown_requested(&mut h.cp).await;

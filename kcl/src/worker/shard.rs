@@ -1,6 +1,6 @@
 //! The per-shard state machine: waiting on parents, initializing, processing
-//! (GetRecords polling with idle back-off, deaggregation with the hash-range filter),
-//! shard end.
+//! (GetRecords polling with idle back-off, or enhanced fan-out in [`super::fanout`];
+//! deaggregation with the hash-range filter), shard end.
 
 use freshet_client::aggregation::{deaggregate, deaggregate_in_range, UserRecord};
 use freshet_client::ShardIteratorType;
@@ -32,7 +32,8 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
                 self.lose(&key).await;
                 continue;
             }
-            if now < h.not_before || now < h.next_poll || !self.fresh(h, now) {
+            let due = now >= h.next_poll || h.subscription.as_ref().is_some_and(|s| s.ready());
+            if now < h.not_before || !due || !self.fresh(h, now) {
                 continue;
             }
             if h.state == ShardState::WaitingOnParents {
@@ -47,7 +48,7 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
             let state = self.held.get(&key).map(|h| h.state.clone());
             match state {
                 Some(ShardState::Initializing) => self.initialize(&key, now).await,
-                Some(ShardState::Processing { .. }) => self.poll(&key, now).await,
+                Some(ShardState::Processing { .. }) => self.read(&key, now).await,
                 Some(ShardState::ShardEnded) => self.end_shard(&key, now).await,
                 _ => {}
             }
@@ -76,11 +77,21 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
             skip_through: lease.checkpoint.sequence().cloned(),
         };
         h.next_poll = now;
-        // Poll at once: a fresh lease should not wait a tick.
-        self.poll(key, now).await;
+        // Read at once: a fresh lease should not wait a tick.
+        self.read(key, now).await;
     }
 
-    fn backoff(&mut self, key: &str, now: u64) {
+    /// One read step of a processing shard: a subscription's events with enhanced
+    /// fan-out, else one GetRecords.
+    async fn read(&mut self, key: &str, now: u64) {
+        if self.fan_out.is_some() {
+            self.poll_fan_out(key, now).await;
+        } else {
+            self.poll(key, now).await;
+        }
+    }
+
+    pub(super) fn backoff(&mut self, key: &str, now: u64) {
         let (idle_ms, max_idle) = (self.cfg.idle_ms, self.cfg.max_idle_ms);
         if let Some(h) = self.held.get_mut(key) {
             h.idle = if h.idle == 0 {
@@ -212,7 +223,7 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
         }
     }
 
-    async fn end_shard(&mut self, key: &str, now: u64) {
+    pub(super) async fn end_shard(&mut self, key: &str, now: u64) {
         let Some(h) = self.held.get_mut(key) else {
             return;
         };
