@@ -2,7 +2,6 @@
 //! timestamps as epoch seconds) and AWS CBOR 1.1 (blobs as byte strings, timestamps as
 //! CBOR tag 1 holding integer epoch milliseconds, as the AWS Java SDK writes them).
 
-use base64::Engine as _;
 use bytes::Bytes;
 
 /// A request or response document.
@@ -285,22 +284,15 @@ pub(crate) fn write_json(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
-/// Writes a blob as a quoted base64 JSON string, encoding straight into `out`.
+/// Writes a blob as a quoted base64 JSON string, encoding (SIMD) straight into `out`.
 pub(crate) fn write_json_base64(b: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
     let start = out.len();
-    let len = base64::encoded_len(b.len(), true).unwrap_or(0);
+    let len = base64_simd::STANDARD.encoded_length(b.len());
     out.resize(start + len, 0);
-    let written = out.get_mut(start..).and_then(|dst| {
-        base64::engine::general_purpose::STANDARD
-            .encode_slice(b, dst)
-            .ok()
-    });
-    if written != Some(len) {
-        out.truncate(start);
-        let mut text = String::with_capacity(b.len().div_ceil(3) * 4);
-        base64::engine::general_purpose::STANDARD.encode_string(b, &mut text);
-        out.extend_from_slice(text.as_bytes());
+    if let Some(dst) = out.get_mut(start..) {
+        // `dst` is exactly the encoded length, as `encode` requires.
+        let _ = base64_simd::STANDARD.encode(b, base64_simd::Out::from_slice(dst));
     }
     out.push(b'"');
 }

@@ -37,6 +37,10 @@ pub fn try_dispatch(state: &AppState, action: &str, body: &[u8]) -> Option<ApiRe
     }
 }
 
+/// Bytes of a GetRecords reply entry besides its data and key: member names, quotes,
+/// a sequence number (up to 56 digits) and a timestamp.
+const RECORD_JSON_OVERHEAD: usize = 160;
+
 /// A member's value: absent/null, or a string without escapes.
 type Text<'a> = Option<&'a str>;
 
@@ -283,7 +287,7 @@ fn get_records(state: &AppState, body: &[u8]) -> Option<ApiResult<Vec<u8>>> {
         let size: usize = got
             .records
             .iter()
-            .map(|r| r.data.len().div_ceil(3) * 4 + r.partition_key.len() + 112)
+            .map(|r| r.data.len().div_ceil(3) * 4 + r.partition_key.len() + RECORD_JSON_OVERHEAD)
             .sum();
         let mut out = Vec::with_capacity(size + 1024);
         out.extend_from_slice(b"{\"Records\":[");
