@@ -7,16 +7,18 @@
 //! (a handoff ends the giver's subscription) and lose nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use freshet_client::{
-    wait_for_active, ClientConfig, Credentials, KinesisApi, KinesisClient, PutRecordsEntry,
+    wait_for_active, ClientConfig, Credentials, EventStream, KinesisApi, KinesisClient,
+    PutRecordsEntry, StartingPosition,
 };
 use freshet_kcl::{
     Checkpoint, Checkpointer, Config, HttpLeaseStore, InitializationInput, KinesisSource,
     LeaseStore, ProcessRecordsInput, Scheduler, SchedulerHandle, ShardRecordProcessor,
-    ShardRecordProcessorFactory, WorkerMetrics,
+    ShardRecordProcessorFactory, SourceFuture, SubscribeSource, WorkerMetrics,
 };
 use freshet_tests::Server;
 
@@ -77,6 +79,28 @@ impl ShardRecordProcessorFactory for Factory {
     }
 }
 
+/// Counts the subscriptions a worker opens.
+struct Counting {
+    inner: KinesisSource<KinesisClient>,
+    subscriptions: Arc<AtomicU64>,
+}
+
+impl SubscribeSource for Counting {
+    fn consumer_arn<'a>(&'a self, consumer_name: &'a str) -> SourceFuture<'a, String> {
+        self.inner.consumer_arn(consumer_name)
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        consumer_arn: &'a str,
+        shard_id: &'a str,
+        position: StartingPosition,
+    ) -> SourceFuture<'a, EventStream> {
+        self.subscriptions.fetch_add(1, Ordering::Relaxed);
+        self.inner.subscribe(consumer_arn, shard_id, position)
+    }
+}
+
 fn client(endpoint: &str) -> KinesisClient {
     let mut cfg = ClientConfig::new(endpoint);
     cfg.credentials = Credentials::new(KEY_ID, SECRET);
@@ -90,6 +114,7 @@ fn start_worker(
     app: &str,
     id: &str,
     seen: &Seen,
+    subscriptions: &Arc<AtomicU64>,
 ) -> (SchedulerHandle, tokio::task::JoinHandle<WorkerMetrics>) {
     let store = Arc::new(HttpLeaseStore::with_client(api.clone(), stream, app));
     let source = Arc::new(KinesisSource::new(Arc::new(api.clone()), stream));
@@ -102,7 +127,11 @@ fn start_worker(
         worker: id.to_string(),
         seen: seen.clone(),
     };
-    let (scheduler, handle) = Scheduler::with_fan_out(cfg, store, source.clone(), source, factory);
+    let fan_out = Arc::new(Counting {
+        inner: KinesisSource::new(Arc::new(api.clone()), stream),
+        subscriptions: subscriptions.clone(),
+    });
+    let (scheduler, handle) = Scheduler::with_fan_out(cfg, store, source, fan_out, factory);
     (handle, tokio::spawn(scheduler.run()))
 }
 
@@ -182,7 +211,8 @@ async fn fan_out_scheduler_processes_every_record_once_through_a_split() {
     put(&api, STREAM, 0, 400, Duration::ZERO).await;
 
     let seen: Seen = Arc::default();
-    let worker = start_worker(&api, STREAM, APP, "a", &seen);
+    let subscriptions = Arc::new(AtomicU64::new(0));
+    let worker = start_worker(&api, STREAM, APP, "a", &seen, &subscriptions);
     wait_for(&seen, 400, "the first 400 records").await;
 
     // Split while the worker runs; write more, paced past the subscription lifetime.
@@ -197,6 +227,9 @@ async fn fan_out_scheduler_processes_every_record_once_through_a_split() {
     put(&api, STREAM, 400, 600, Duration::from_millis(200)).await;
     wait_for(&seen, 600, "600 records after the split").await;
     stop(vec![worker]).await;
+    // 4 shards and 2 children: more subscriptions than 6 means re-subscriptions.
+    let opened = subscriptions.load(Ordering::Relaxed);
+    assert!(opened > 6, "expected re-subscriptions, opened {opened}");
 
     {
         let s = seen.lock().unwrap();
@@ -245,7 +278,7 @@ async fn fan_out_scheduler_processes_every_record_once_through_a_split() {
     // A new worker resumes from the checkpoints: nothing old again.
     let before = seen.lock().unwrap().len();
     put(&api, STREAM, 600, 700, Duration::ZERO).await;
-    let worker = start_worker(&api, STREAM, APP, "b", &seen);
+    let worker = start_worker(&api, STREAM, APP, "b", &seen, &subscriptions);
     wait_for(&seen, 700, "700 records after the restart").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let again: Vec<u64> = seen.lock().unwrap()[before..]
@@ -276,12 +309,13 @@ async fn two_fan_out_workers_balance_and_lose_nothing() {
         .unwrap();
     put(&api, STREAM, 0, 200, Duration::ZERO).await;
     let seen: Seen = Arc::default();
-    let a = start_worker(&api, STREAM, APP, "a", &seen);
+    let subscriptions = Arc::new(AtomicU64::new(0));
+    let a = start_worker(&api, STREAM, APP, "a", &seen, &subscriptions);
     wait_for(&seen, 200, "200 records on one worker").await;
 
     // A second worker takes half of the leases by handoff: the giver's subscriptions
     // end and the taker subscribes from the checkpoints.
-    let b = start_worker(&api, STREAM, APP, "b", &seen);
+    let b = start_worker(&api, STREAM, APP, "b", &seen, &subscriptions);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let held = [a.0.metrics().leases_held, b.0.metrics().leases_held];
