@@ -142,7 +142,8 @@ impl Sim {
                 self.monitors.push(Liveness {
                     dead: w.id,
                     keys,
-                    deadline: self.t + FAILOVER + 2 * (FAILOVER / 5) + 2 * DT,
+                    // The bound: failover time plus one taking period.
+                    deadline: self.t + FAILOVER + FAILOVER / 5 + 2 * DT,
                     valid,
                 });
             }

@@ -28,6 +28,25 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
         self.observed.retain(|k, _| snapshot.contains_key(k));
     }
 
+    /// When the first lease owned by another worker expires, on this worker's clock, if
+    /// its owner writes nothing more.
+    pub(super) fn earliest_foreign_expiry(&self) -> Option<u64> {
+        self.snapshot
+            .values()
+            .filter(|l| !l.lease.checkpoint.is_shard_end())
+            .filter(|l| {
+                l.lease
+                    .owner
+                    .as_deref()
+                    .is_some_and(|o| o != self.cfg.worker_id)
+            })
+            .filter_map(|l| match self.observed.get(&l.key) {
+                Some((h, seen)) if *h == l.lease.heartbeat => Some(seen + self.cfg.failover_ms),
+                _ => None,
+            })
+            .min()
+    }
+
     fn expired(&self, l: &StoredLease, now: u64) -> bool {
         self.observed
             .get(&l.key)

@@ -159,7 +159,13 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
         }
         if now >= self.next_take {
             self.take_leases(now).await;
-            self.next_take = now + self.cfg.take_interval_ms;
+            // Come back as soon as another worker's lease expires rather than up to a
+            // taking period later: a dead worker's shards are owned again within the
+            // failover time plus one taking period of its last renewal.
+            let periodic = now + self.cfg.take_interval_ms;
+            self.next_take = self
+                .earliest_foreign_expiry()
+                .map_or(periodic, |at| periodic.min(at.max(now + 1)));
         }
         self.process(now).await;
         self.metrics.leases_held = self.held.len();
