@@ -266,3 +266,30 @@ fn limits_and_bad_input_are_refused_with_typed_errors() {
         assert!(s.parent_shard_id.is_some());
     }
 }
+
+#[test]
+fn idle_shards_release_their_maps_and_map_again_on_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let engine = Engine::open(config(dir.path(), &clock)).expect("open");
+    engine
+        .create_stream(CreateStream::new("s", 1))
+        .expect("create");
+    put_many(&engine, 100);
+    let sealed = segment_files(dir.path()) - 1;
+    assert!(sealed > 2, "several sealed segments: {sealed}");
+    // Just written and read: nothing is idle yet.
+    let before = engine
+        .read("s", "shardId-000000000000", 0, 10_000, 10 << 20)
+        .expect("read");
+    assert_eq!(engine.release_idle_maps().expect("sweep"), 0);
+    // Untouched since the previous sweep: every sealed segment lets its map go.
+    assert_eq!(engine.release_idle_maps().expect("sweep"), sealed);
+    assert_eq!(engine.release_idle_maps().expect("sweep"), 0);
+    // Slices handed out before stay valid; a new read maps the segments again.
+    let after = engine
+        .read("s", "shardId-000000000000", 0, 10_000, 10 << 20)
+        .expect("read");
+    assert_eq!(before.records, after.records);
+    assert_eq!(after.records.len(), 100);
+}

@@ -279,7 +279,9 @@ impl Engine {
                     _ => return,
                 }
                 let Some(inner) = weak.upgrade() else { return };
-                if let Err(e) = (Engine { inner }).enforce_retention() {
+                let engine = Engine { inner };
+                let _ = engine.release_idle_maps();
+                if let Err(e) = engine.enforce_retention() {
                     tracing::warn!(error = %e, "retention pass failed");
                 }
             })

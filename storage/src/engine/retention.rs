@@ -10,6 +10,18 @@ use crate::error::Result;
 use crate::types::RetentionReport;
 
 impl Engine {
+    /// Releases the maps of sealed segments not read since the previous call (the
+    /// background thread calls it with each retention pass); returns how many.
+    pub fn release_idle_maps(&self) -> Result<usize> {
+        self.check_open()?;
+        let streams: Vec<_> = read(&self.inner.streams).values().cloned().collect();
+        Ok(streams
+            .iter()
+            .flat_map(|s| read(&s.shards).values().cloned().collect::<Vec<_>>())
+            .map(|shard| shard.log.release_idle_maps())
+            .sum())
+    }
+
     /// Runs one retention pass over every stream (the background thread calls it at
     /// the configured interval).
     pub fn enforce_retention(&self) -> Result<RetentionReport> {

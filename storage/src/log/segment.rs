@@ -68,7 +68,12 @@ pub struct Segment {
     pub path: PathBuf,
     fs: Arc<dyn Fs>,
     file: Arc<dyn FsFile>,
-    map: Bytes,
+    /// The read-only map; `None` once released while idle, mapped again on demand.
+    map: RwLock<Option<Bytes>>,
+    /// Length the map covers.
+    capacity: u64,
+    /// Set by every read; cleared by [`Segment::release_map_if_idle`].
+    touched: std::sync::atomic::AtomicBool,
     /// Bytes allocated to the file (its length while active); grows under the writer.
     allocated: AtomicU64,
     /// Bytes published to readers (a frame boundary).
@@ -139,7 +144,9 @@ impl Segment {
             path,
             fs,
             file,
-            map,
+            capacity: map.len() as u64,
+            map: RwLock::new(Some(map)),
+            touched: std::sync::atomic::AtomicBool::new(true),
             allocated: AtomicU64::new(allocated),
             committed_len: AtomicU64::new(len),
             committed_next: AtomicU64::new(next),
@@ -297,7 +304,7 @@ impl Segment {
 
     /// Bytes the file can hold (its mapped length).
     pub fn capacity(&self) -> u64 {
-        self.map.len() as u64
+        self.capacity
     }
 
     /// Writes bytes at a position, first growing the allocation when they would not fit
@@ -402,6 +409,35 @@ impl Segment {
         found.map_or(SEGMENT_HEADER, |i| entries[i].position)
     }
 
+    /// The read-only map, mapped again if it was released while idle.
+    fn map(&self) -> Result<Bytes> {
+        self.touched.store(true, Ordering::Relaxed);
+        if let Some(map) = self.map.read().ok().and_then(|m| m.clone()) {
+            return Ok(map);
+        }
+        let mut slot = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(map) = slot.as_ref() {
+            return Ok(map.clone());
+        }
+        let map = self
+            .file
+            .map_read_only(self.capacity)
+            .map_err(|e| Error::io(&self.path, e))?;
+        *slot = Some(map.clone());
+        Ok(map)
+    }
+
+    /// Drops the map when nothing read the segment since the previous call (readers
+    /// holding slices keep their pages); the next read maps it again. Returns whether
+    /// it released the map.
+    pub fn release_map_if_idle(&self) -> bool {
+        if self.touched.swap(false, Ordering::Relaxed) {
+            return false;
+        }
+        let mut slot = self.map.write().unwrap_or_else(|p| p.into_inner());
+        slot.take().is_some()
+    }
+
     /// Decodes the frame at `position` (below the committed length). A frame that fails
     /// validation there is corruption of acknowledged data.
     pub fn frame_at(&self, position: u64) -> Result<Option<(FrameHeader, Bytes)>> {
@@ -409,12 +445,12 @@ impl Segment {
         if position >= len {
             return Ok(None);
         }
-        let buf = &self.map[position as usize..len as usize];
+        let map = self.map()?;
+        let buf = &map[position as usize..len as usize];
         match frame::decode(buf) {
             Decoded::Frame(h) => Ok(Some((
                 h,
-                self.map
-                    .slice(position as usize..position as usize + h.total_len),
+                map.slice(position as usize..position as usize + h.total_len),
             ))),
             Decoded::End => Err(Error::Corruption {
                 path: self.path.clone(),

@@ -703,6 +703,17 @@ impl ShardLog {
         sync_dir(self.fs.as_ref(), &self.dir)
     }
 
+    /// Releases the maps of sealed segments that nobody read since the previous call:
+    /// an idle shard holds no mapped pages. Returns how many it released.
+    pub fn release_idle_maps(&self) -> usize {
+        let segments = self.segments();
+        let sealed = segments.len().saturating_sub(1);
+        segments[..sealed]
+            .iter()
+            .filter(|s| s.release_map_if_idle())
+            .count()
+    }
+
     /// Total bytes of the log's frames (for metrics).
     pub fn size_bytes(&self) -> u64 {
         self.segments()
