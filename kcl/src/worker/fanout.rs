@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use freshet_client::aggregation::{deaggregate, deaggregate_in_range, UserRecord};
 use freshet_client::{follow, RetryPolicy, StartingPosition, SubscribeToShardEvent};
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, Notify, OnceCell};
@@ -215,19 +214,7 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
             (Some(a), Some(b)) => Some(a.max(b).clone()),
             (a, b) => a.or(b).cloned(),
         };
-        let records: Vec<UserRecord> = ev
-            .records
-            .iter()
-            .flat_map(|r| match &range {
-                Some(range) => deaggregate_in_range(r, range),
-                None => deaggregate(r),
-            })
-            .filter(|u| {
-                floor.as_ref().is_none_or(|s| {
-                    ExtendedSequence::new(u.sequence_number.clone(), u.sub_sequence_number) > *s
-                })
-            })
-            .collect();
+        let records = super::shard::user_records_after(&ev.records, range.as_ref(), floor.as_ref());
         self.metrics
             .millis_behind_latest
             .insert(key.to_string(), ev.millis_behind_latest);

@@ -165,19 +165,7 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
             }
         };
         let range = self.shards.get(key).map(|s| s.hash_key_range);
-        let records: Vec<UserRecord> = out
-            .records
-            .iter()
-            .flat_map(|r| match &range {
-                Some(range) => deaggregate_in_range(r, range),
-                None => deaggregate(r),
-            })
-            .filter(|u| {
-                skip_through.as_ref().is_none_or(|s| {
-                    ExtendedSequence::new(u.sequence_number.clone(), u.sub_sequence_number) > *s
-                })
-            })
-            .collect();
+        let records = user_records_after(&out.records, range.as_ref(), skip_through.as_ref());
         if let Some(ms) = out.millis_behind_latest {
             self.metrics
                 .millis_behind_latest
@@ -244,4 +232,25 @@ impl<F: ShardRecordProcessorFactory> Worker<F> {
             h.next_poll = now + self.cfg.max_idle_ms;
         }
     }
+}
+
+/// The user records of `records`, deaggregated (and filtered to the shard's hash range
+/// when it is known, as the KCL does after a reshard), strictly after `floor`.
+pub(super) fn user_records_after(
+    records: &[freshet_client::Record],
+    range: Option<&freshet_client::HashKeyRange>,
+    floor: Option<&ExtendedSequence>,
+) -> Vec<UserRecord> {
+    records
+        .iter()
+        .flat_map(|r| match range {
+            Some(range) => deaggregate_in_range(r, range),
+            None => deaggregate(r),
+        })
+        .filter(|u| {
+            floor.is_none_or(|s| {
+                ExtendedSequence::new(u.sequence_number.clone(), u.sub_sequence_number) > *s
+            })
+        })
+        .collect()
 }
