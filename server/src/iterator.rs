@@ -1,8 +1,8 @@
 //! Shard iterators: opaque, tamper-evident tokens. Each one carries the stream name, the
 //! stream's incarnation id, the shard index, the log offset and the issue time, sealed
-//! with an HMAC-SHA256 under a key drawn at random when the process starts, so a
-//! forged, altered or foreign iterator is refused and one older than five minutes
-//! expires.
+//! with an HMAC-SHA256 under a random key kept in the data directory (`iterator.key`,
+//! created once), so a forged, altered or foreign iterator is refused, one older than
+//! five minutes expires, and iterators handed out before a restart stay valid after it.
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -63,6 +63,38 @@ impl IteratorCodec {
             key: rand::random(),
             ttl_ms,
         }
+    }
+
+    /// A codec whose key is read from `path`, or drawn at random and written there
+    /// (synced, then renamed into place, readable by the owner only) when absent.
+    pub fn persistent(path: &std::path::Path, ttl_ms: i64) -> std::io::Result<Self> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                    std::io::Error::other(format!("{} does not hold a 32-byte key", path.display()))
+                })?;
+                return Ok(IteratorCodec { key, ttl_ms });
+            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            Err(_) => {}
+        }
+        let codec = Self::with_ttl(ttl_ms);
+        let tmp = path.with_extension("key.tmp");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&codec.key)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(codec)
     }
 
     fn mac(&self, body: &[u8]) -> Hmac<Sha256> {

@@ -85,13 +85,18 @@ impl AppState {
     /// Builds the state around an open engine and a consumer registry (see
     /// [`Consumers::open`] for one persisted in the data directory).
     pub fn with_consumers(engine: Engine, cfg: ApiConfig, consumers: Consumers) -> Arc<Self> {
+        let key_path = engine.config().data_dir.join("iterator.key");
+        let iterators = IteratorCodec::persistent(&key_path, cfg.iterator_ttl_ms).unwrap_or_else(|e| {
+            tracing::warn!(path = %key_path.display(), error = %e, "iterator key not persisted: iterators will not survive a restart");
+            IteratorCodec::with_ttl(cfg.iterator_ttl_ms)
+        });
         Arc::new(AppState {
             engine,
             consumers,
             subscriptions: Subscriptions::default(),
             admission: Admission::new(cfg.resources),
             limiter: Limiter::new(cfg.enforce_limits),
-            iterators: IteratorCodec::with_ttl(cfg.iterator_ttl_ms),
+            iterators,
             cfg,
             metrics: Metrics::default(),
         })

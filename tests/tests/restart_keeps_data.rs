@@ -1,5 +1,6 @@
 //! A server stopped with SIGTERM, or killed outright, comes back on the same data
-//! directory with every acknowledged record, its streams, shards, tags and settings.
+//! directory with every acknowledged record, its streams, shards, tags and settings,
+//! and the shard iterators it handed out still valid.
 
 use freshet_tests::{call_json, Server};
 use serde_json::json;
@@ -106,11 +107,29 @@ fn data_survives_a_clean_restart_and_a_kill() {
         200
     );
     let mut acked = put_some(a, 0, 50);
+    // An iterator handed out before the restart...
+    let before = call_json(
+        a,
+        "GetShardIterator",
+        &json!({"StreamName": "keep", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"}),
+    )
+    .json()["ShardIterator"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(server.stop(), "clean exit on SIGTERM:\n{}", server.log());
     assert!(server.log().contains("stopped cleanly"), "{}", server.log());
 
     let mut server = Server::start_in(&dir, &[]);
     let a = server.addr;
+    // ...still works after it (the iterator key lives in the data directory).
+    let r = call_json(a, "GetRecords", &json!({"ShardIterator": before}));
+    assert_eq!(
+        r.status,
+        200,
+        "an iterator survives a restart: {:?}",
+        r.json()
+    );
     check_all(a, &acked);
     let d = call_json(a, "DescribeStreamSummary", &json!({"StreamName": "keep"})).json();
     assert_eq!(d["StreamDescriptionSummary"]["RetentionPeriodHours"], 48);
