@@ -60,21 +60,19 @@ pub fn scripts_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
 }
 
-/// Runs `tests/python/boto3_resource_limits.py MODE ENDPOINT EXTRA...` against `server`,
-/// asserts it passed (and the server logged no internal failure) and returns its
-/// output.
-pub fn run_resource_limits(server: &crate::Server, mode: &str, extra: &[&str]) -> String {
+/// Runs `tests/python/SCRIPT ARGS...` with the venv's Python, asserts it exited 0 with
+/// `marker` in its output and that `server` logged no internal failure, and returns
+/// the output.
+pub fn run_script(server: &crate::Server, script: &str, args: &[String], marker: &str) -> String {
     let out = Command::new(venv().join("bin").join("python"))
-        .arg(scripts_dir().join("boto3_resource_limits.py"))
-        .arg(mode)
-        .arg(server.endpoint())
-        .args(extra)
+        .arg(scripts_dir().join(script))
+        .args(args)
         .output()
         .unwrap_or_else(|e| panic!("python: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        out.status.success() && stdout.contains("checks passed"),
-        "boto3 {mode} failed:\n{stdout}\n{}\nserver log:\n{}",
+        out.status.success() && stdout.contains(marker),
+        "{script} failed:\n{stdout}\n{}\nserver log:\n{}",
         String::from_utf8_lossy(&out.stderr),
         server.log()
     );
@@ -84,4 +82,12 @@ pub fn run_resource_limits(server: &crate::Server, mode: &str, extra: &[&str]) -
         server.log()
     );
     stdout
+}
+
+/// Runs `tests/python/boto3_resource_limits.py MODE ENDPOINT EXTRA...` against `server`
+/// (see [`run_script`]).
+pub fn run_resource_limits(server: &crate::Server, mode: &str, extra: &[&str]) -> String {
+    let mut args = vec![mode.to_string(), server.endpoint()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    run_script(server, "boto3_resource_limits.py", &args, "checks passed")
 }

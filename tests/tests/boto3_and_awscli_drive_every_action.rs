@@ -6,25 +6,12 @@ use freshet_tests::{python, Server};
 
 #[test]
 fn boto3_drives_every_action() {
-    let venv = python::venv();
     let server = Server::start(&[]);
-    let out = Command::new(venv.join("bin").join("python"))
-        .arg(python::scripts_dir().join("boto3_every_action.py"))
-        .arg(server.endpoint())
-        .output()
-        .unwrap_or_else(|e| panic!("python: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "boto3 script failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
-    assert!(stdout.contains("passed, 0 failed"), "{stdout}");
-    assert!(
-        !server.log().contains("internal failure"),
-        "{}",
-        server.log()
+    python::run_script(
+        &server,
+        "boto3_every_action.py",
+        &[server.endpoint()],
+        "passed, 0 failed",
     );
 }
 
