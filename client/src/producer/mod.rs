@@ -165,23 +165,7 @@ impl Producer {
         explicit_hash_key: Option<u128>,
     ) -> Result<PendingRecord> {
         let entry = self.validate(partition_key.into(), data.into(), explicit_hash_key)?;
-        let n = billed(&entry.partition_key, &entry.data);
-        let nb = self.byte_permits(n);
-        let budget = &self.inner.budget;
-        let records = budget
-            .records
-            .acquire()
-            .await
-            .map_err(|_| Error::ShutDown)?;
-        let bytes = budget
-            .bytes
-            .acquire_many(nb)
-            .await
-            .map_err(|_| Error::ShutDown)?;
-        // Given back in bulk when the record finishes.
-        records.forget();
-        bytes.forget();
-        self.enqueue(stream, entry, nb).await
+        self.admit(stream, entry, true).await
     }
 
     /// Like [`submit`](Self::submit), but returns [`Error::Full`] at once instead of
@@ -194,11 +178,37 @@ impl Producer {
         explicit_hash_key: Option<u128>,
     ) -> Result<PendingRecord> {
         let entry = self.validate(partition_key.into(), data.into(), explicit_hash_key)?;
-        let n = billed(&entry.partition_key, &entry.data);
-        let nb = self.byte_permits(n);
+        self.admit(stream, entry, false).await
+    }
+
+    /// Takes room for a validated record in the outstanding-records and bytes budget
+    /// (waiting for it, or failing with [`Error::Full`] at once), then enqueues it.
+    async fn admit(
+        &self,
+        stream: &str,
+        entry: PutRecordsEntry,
+        wait: bool,
+    ) -> Result<PendingRecord> {
+        let nb = self.byte_permits(billed(&entry.partition_key, &entry.data));
         let budget = &self.inner.budget;
-        let records = budget.records.try_acquire().map_err(|_| Error::Full)?;
-        let bytes = budget.bytes.try_acquire_many(nb).map_err(|_| Error::Full)?;
+        let (records, bytes) = if wait {
+            let records = budget
+                .records
+                .acquire()
+                .await
+                .map_err(|_| Error::ShutDown)?;
+            let bytes = budget
+                .bytes
+                .acquire_many(nb)
+                .await
+                .map_err(|_| Error::ShutDown)?;
+            (records, bytes)
+        } else {
+            let records = budget.records.try_acquire().map_err(|_| Error::Full)?;
+            let bytes = budget.bytes.try_acquire_many(nb).map_err(|_| Error::Full)?;
+            (records, bytes)
+        };
+        // Given back in bulk when the record finishes.
         records.forget();
         bytes.forget();
         self.enqueue(stream, entry, nb).await
