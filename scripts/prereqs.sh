@@ -1,17 +1,60 @@
 #!/usr/bin/env bash
 # Checks what building and testing Freshet needs on a fresh machine and installs it
 # where we run as root (as CI does); otherwise stops with the exact command to run.
+#
+# Every prerequisite goes through this script with the same rule: installed when run as
+# root, otherwise the exact command is printed and the script fails.
+#
+#   scripts/prereqs.sh                      check (and install as root) everything
+#   scripts/prereqs.sh --find-libclang DIR… print the libclang bindgen would load from
+#                                           DIRs, exit 1 if none (used by the tests)
 set -euo pipefail
 
-missing_apt=()
-have_libclang() {
-  ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' && return 0
-  compgen -G '/usr/lib/llvm-*/lib/libclang*.so*' >/dev/null && return 0
-  compgen -G '/usr/lib/x86_64-linux-gnu/libclang*.so*' >/dev/null && return 0
+# bindgen (through clang-sys) dlopens libclang itself: `libclang.so`, `libclang-N.so`,
+# `libclang.so.N` or `libclang-N.so.N`. `libclang-cpp.so.N` (the C++ interface, from
+# libclang-cpp*) is a different library that bindgen cannot use.
+is_loadable_libclang() {
+  [[ "$1" =~ ^libclang(-[0-9][0-9.]*)?\.so(\.[0-9][0-9.]*)?$ ]]
+}
+
+# Prints the first loadable libclang found in the given directories.
+find_libclang_in() {
+  local dir f
+  for dir in "$@"; do
+    [ -d "$dir" ] || continue
+    for f in "$dir"/libclang*.so*; do
+      [ -e "$f" ] || continue
+      if is_loadable_libclang "$(basename "$f")"; then
+        echo "$f"
+        return 0
+      fi
+    done
+  done
   return 1
 }
+
+# The directories clang-sys searches on Linux (plus LIBCLANG_PATH when set).
+libclang_dirs() {
+  [ -n "${LIBCLANG_PATH:-}" ] && echo "$LIBCLANG_PATH"
+  command -v llvm-config >/dev/null 2>&1 && llvm-config --libdir 2>/dev/null
+  local d
+  for d in /usr/lib/llvm-*/lib /usr/local/llvm*/lib /usr/lib/x86_64-linux-gnu \
+    /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
+    [ -d "$d" ] && echo "$d"
+  done
+  return 0
+}
+
+if [ "${1:-}" = "--find-libclang" ]; then
+  shift
+  find_libclang_in "$@"
+  exit $?
+fi
+
+missing_apt=()
+mapfile -t dirs < <(libclang_dirs)
 # The rocksdb crate's build script runs bindgen, which loads libclang.
-have_libclang || missing_apt+=(libclang-dev)
+find_libclang_in "${dirs[@]}" >/dev/null || missing_apt+=(libclang-dev)
 command -v c++ >/dev/null 2>&1 || missing_apt+=(g++)
 command -v make >/dev/null 2>&1 || missing_apt+=(make)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing_apt+=(python3-venv)

@@ -1,8 +1,7 @@
 //! The one Kinesis API trait, implemented over HTTP by [`KinesisClient`] and
-//! in-process by [`EngineClient`].
+//! in-process by `EngineClient` (with the `engine` feature).
 //!
 //! [`KinesisClient`]: crate::KinesisClient
-//! [`EngineClient`]: crate::EngineClient
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -116,6 +116,7 @@ impl Error {
     }
 }
 
+#[cfg(feature = "engine")]
 impl From<freshet_storage::Error> for Error {
     fn from(e: freshet_storage::Error) -> Self {
         use freshet_storage::Error as E;

@@ -1,5 +1,6 @@
 //! Freshet's client crate: a typed Kinesis API ([`KinesisApi`]) over HTTP
-//! ([`KinesisClient`]) or in-process over the storage engine ([`EngineClient`]), the
+//! ([`KinesisClient`]) or in-process over the storage engine (`EngineClient`, with the
+//! `engine` feature, which brings RocksDB), the
 //! KPL aggregation format ([`aggregation`]) and a KPL-style [`Producer`]. Over HTTP,
 //! enhanced fan-out too: stream consumers
 //! ([`KinesisClient::register_stream_consumer`], [`KinesisClient::ensure_consumer`])
@@ -7,6 +8,7 @@
 //! ([`KinesisClient::subscribe_to_shard`], [`KinesisClient::follow_shard`]).
 //!
 //! ```
+//! # #[cfg(feature = "engine")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
@@ -21,17 +23,24 @@
 //! println!("{} {} {}", receipt.shard_id, receipt.sequence_number, receipt.sub_sequence_number);
 //! producer.shutdown().await?;
 //! # Ok(()) }
+//! # #[cfg(not(feature = "engine"))]
+//! # fn main() {}
 //! ```
 
-pub mod aggregation;
 pub mod api;
+#[cfg(feature = "engine")]
 mod engine_client;
 pub mod error;
 pub mod http;
 pub mod producer;
-pub mod types;
+
+/// Request and response types of the Kinesis API (defined in `freshet-protocol`).
+pub use freshet_protocol::kinesis as types;
+/// The KPL aggregation format (defined in `freshet-protocol`).
+pub use freshet_protocol::kpl as aggregation;
 
 pub use api::{wait_for_active, ApiFuture, KinesisApi};
+#[cfg(feature = "engine")]
 pub use engine_client::EngineClient;
 pub use error::{Error, Result};
 pub use http::{

@@ -1,19 +1,14 @@
-//! KPL deaggregation (the client crate's codec, compiled here on its own so the fuzz
-//! build needs no RocksDB): any blob that is not a well-formed aggregate passes through
+//! KPL deaggregation (`freshet_protocol::kpl`, the codec the client and the KCL use):
+//! any blob that is not a well-formed aggregate passes through
 //! as one record, never a panic;
 //! a blob that is an aggregate yields records with consecutive sub-sequence numbers;
 //! the hash-range filter never invents records.
 #![no_main]
-#![allow(dead_code, unused_imports)]
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../client/src/types.rs"]
-mod types;
-
-#[path = "../../client/src/aggregation/mod.rs"]
-mod aggregation;
+use freshet_protocol::{kinesis as types, kpl as aggregation};
 
 /// Marks the input as an aggregate so the fuzzer reaches the protobuf quickly.
 const MAGIC: [u8; 4] = [0xF3, 0x89, 0x9A, 0xC2];
@@ -42,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(users.len(), 1);
         assert_eq!(users[0].data, record.data);
     }
-    let half = freshet_storage::HashKeyRange { start: 0, end: u128::MAX / 2 };
+    let half = freshet_protocol::hash_key::HashKeyRange { start: 0, end: u128::MAX / 2 };
     let kept = aggregation::deaggregate_in_range(&record, &half);
     assert!(kept.len() <= users.len());
 });

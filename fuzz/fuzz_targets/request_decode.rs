@@ -1,15 +1,11 @@
-//! JSON 1.1 and CBOR 1.1 request decoding (the server's codec module): any body either
+//! JSON 1.1 and CBOR 1.1 request decoding (`freshet_protocol::value`): any body either
 //! decodes or is refused with an error, never a panic; what decodes re-encodes to a
 //! body that decodes to the same value.
 #![no_main]
-#![allow(dead_code)]
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../server/src/value.rs"]
-mod value;
-
-use value::{decode, encode, Encoding};
+use freshet_protocol::value::{decode, encode, Encoding};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else { return };

@@ -18,6 +18,7 @@
 //! is lost.
 //!
 //! ```
+//! # #[cfg(feature = "engine")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::{Arc, Mutex};
@@ -63,6 +64,8 @@
 //! task.await?;
 //! assert_eq!(seen.lock().unwrap().as_slice(), ["hello"]);
 //! # Ok(()) }
+//! # #[cfg(not(feature = "engine"))]
+//! # fn main() {}
 //! ```
 
 mod checkpointer;
@@ -86,5 +89,7 @@ pub use processor::{
 };
 pub use scheduler::{Scheduler, SchedulerHandle};
 pub use source::{KinesisSource, ShardSource, SourceFuture, SubscribeSource};
-pub use store::{EngineLeaseStore, HttpLeaseStore, InMemoryLeaseStore, LeaseStore};
+#[cfg(feature = "engine")]
+pub use store::EngineLeaseStore;
+pub use store::{HttpLeaseStore, InMemoryLeaseStore, LeaseStore};
 pub use worker::{ShardState, Worker};

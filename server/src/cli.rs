@@ -8,8 +8,10 @@ use clap::{Args, Parser, Subcommand};
 use freshet_storage::{Durability, Engine, EngineConfig};
 use tokio::net::TcpListener;
 
+use freshet_kinesis::{ApiConfig, KinesisService};
+
 use crate::admission::ResourceLimits;
-use crate::state::{ApiConfig, AppState};
+use crate::router::Router;
 
 /// Freshet: Amazon Kinesis Data Streams on one host.
 #[derive(Debug, Parser)]
@@ -183,22 +185,31 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         shard_limit: args.shard_limit,
         iterator_ttl_ms: i64::try_from(args.iterator_ttl_ms).unwrap_or(i64::MAX),
         subscription_ttl_ms: i64::try_from(args.subscription_ttl_ms).unwrap_or(i64::MAX),
-        auth: crate::auth::AuthConfig {
-            enabled: args.auth,
-            keys,
-        },
-        resources: ResourceLimits {
-            max_connections: args.max_connections.max(1),
-            max_inflight_bytes: args.max_inflight_bytes.max(1),
-            admission_wait: Duration::from_millis(args.admission_wait_ms),
-            header_read_timeout: Duration::from_millis(args.header_read_timeout_ms.max(1)),
-            body_read_timeout: Duration::from_millis(args.body_read_timeout_ms.max(1)),
-            request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
-        },
         ..ApiConfig::default()
     };
-    let consumers = crate::consumers::Consumers::open(&args.data_dir)?;
-    let state = AppState::with_consumers(engine.clone(), api, consumers);
+    let auth = crate::auth::AuthConfig {
+        enabled: args.auth,
+        keys,
+    };
+    let limits = ResourceLimits {
+        max_connections: args.max_connections.max(1),
+        max_inflight_bytes: args.max_inflight_bytes.max(1),
+        admission_wait: Duration::from_millis(args.admission_wait_ms),
+        header_read_timeout: Duration::from_millis(args.header_read_timeout_ms.max(1)),
+        body_read_timeout: Duration::from_millis(args.body_read_timeout_ms.max(1)),
+        request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
+    };
+    let kinesis = {
+        let engine = engine.clone();
+        tokio::task::spawn_blocking(move || KinesisService::open(engine, api))
+            .await
+            .map_err(|e| e.to_string())??
+    };
+    let mut router = Router::default();
+    router
+        .add(std::sync::Arc::new(kinesis))
+        .map_err(|e| e.to_string())?;
+    let door = crate::FrontDoor::new(router, limits, auth);
     let listener = TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
@@ -206,7 +217,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing::info!(addr = %local, data_dir = %args.data_dir.display(), durability = ?args.durability, "freshet listening");
     // A line tests and scripts can wait for.
     println!("freshet listening on http://{local}");
-    crate::http::serve(listener, state, shutdown_signal()).await;
+    crate::http::serve(listener, door, shutdown_signal()).await;
     tokio::task::spawn_blocking(move || engine.shutdown())
         .await
         .map_err(|e| e.to_string())?

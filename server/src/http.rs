@@ -1,13 +1,12 @@
-//! The HTTP front: `POST /` with `X-Amz-Target`, `GET /health`, `GET /metrics`, served
-//! over HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one port, with graceful
-//! shutdown.
+//! The front door: `GET /health`, `GET /metrics`, and every service's requests, served
+//! over HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one port, with admission,
+//! SigV4, request metrics and graceful shutdown shared by all services.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -16,34 +15,76 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::actions::dispatch;
+use freshet_protocol::service::{Call, Held, Reply};
+use freshet_protocol::value::{encode, map, Encoding, Value};
+use freshet_protocol::ApiError;
+
+use crate::admission::{Admission, BytesPermit, ResourceLimits};
+use crate::auth::AuthConfig;
 use crate::body::ReplyBody;
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::value::{decode, encode, map, Encoding, Value};
+use crate::metrics::Metrics;
+use crate::router::Router;
 
 pub use crate::request_body::MAX_BODY_BYTES;
-/// The `X-Amz-Target` prefix of Kinesis.
-pub const TARGET_PREFIX: &str = "Kinesis_20131202.";
 /// Concurrent HTTP/2 streams per connection (each may hold a request body).
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 100;
 /// How long graceful shutdown waits for in-flight requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What every request shares: the services, the budgets, the keys and the metrics.
+#[derive(Debug)]
+pub struct FrontDoor {
+    /// The services by route.
+    pub router: Router,
+    /// Connection and in-flight byte budgets.
+    pub admission: Admission,
+    /// SigV4 verification.
+    pub auth: AuthConfig,
+    /// Request counts.
+    pub metrics: Metrics,
+}
+
+impl FrontDoor {
+    /// A front door over `router`.
+    pub fn new(router: Router, limits: ResourceLimits, auth: AuthConfig) -> Arc<Self> {
+        Arc::new(FrontDoor {
+            router,
+            admission: Admission::new(limits),
+            auth,
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// The Prometheus text of the front door and of every service.
+    pub fn render_metrics(&self) -> String {
+        let mut out = String::new();
+        for s in self.router.services() {
+            s.render_metrics(&mut out);
+        }
+        self.metrics.render(&mut out);
+        out
+    }
+}
+
 fn request_id() -> String {
-    let v: u128 = rand::random();
-    let h = format!("{v:032x}");
+    let h = format!("{:032x}", rand::random::<u128>());
+    let part = |r: std::ops::Range<usize>| h.get(r).unwrap_or_default().to_string();
     format!(
         "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32)
     )
 }
 
-fn reply(status: StatusCode, content_type: &str, id: &str, body: Vec<u8>) -> Response<ReplyBody> {
+fn reply(
+    status: StatusCode,
+    content_type: &str,
+    id: &str,
+    body: impl Into<bytes::Bytes>,
+) -> Response<ReplyBody> {
     let mut r = Response::new(ReplyBody::full(body));
     *r.status_mut() = status;
     if let Ok(v) = HeaderValue::from_str(content_type) {
@@ -71,17 +112,30 @@ fn error_reply(enc: Encoding, id: &str, e: &ApiError) -> Response<ReplyBody> {
     r
 }
 
-/// Handles one HTTP request, answering 503 `ServiceUnavailable` when it takes longer
-/// than the request timeout.
-pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<ReplyBody> {
-    let id = request_id();
-    let limit = state.admission.limits().request_timeout;
-    let enc = Encoding::from_content_type(
+fn encoding_of(req: &Request<Incoming>) -> Encoding {
+    Encoding::from_content_type(
         req.headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),
-    );
-    match tokio::time::timeout(limit, handle_request(Arc::clone(&state), req, &id)).await {
+    )
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Handles one HTTP request, answering 503 `ServiceUnavailable` when it takes longer
+/// than the request timeout. What the request reserved stays reserved until the
+/// service's work ends, even past the timeout.
+pub async fn handle(door: Arc<FrontDoor>, req: Request<Incoming>) -> Response<ReplyBody> {
+    let id = request_id();
+    let limit = door.admission.limits().request_timeout;
+    let deadline = Instant::now() + limit;
+    let enc = encoding_of(&req);
+    match tokio::time::timeout(limit, handle_request(Arc::clone(&door), req, &id, deadline)).await {
         Ok(r) => r,
         Err(_) => {
             let e = ApiError::custom(
@@ -92,7 +146,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Re
                 ),
                 503,
             );
-            state.metrics.request("-", e.kind);
+            door.metrics.request("-", "-", e.kind);
             tracing::warn!(request_id = %id, "request timed out");
             error_reply(enc, &id, &e)
         }
@@ -100,184 +154,181 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Re
 }
 
 async fn handle_request(
-    state: Arc<AppState>,
+    door: Arc<FrontDoor>,
     req: Request<Incoming>,
     id: &str,
+    deadline: Instant,
 ) -> Response<ReplyBody> {
-    let id = id.to_string();
-    match (req.method(), req.uri().path()) {
-        (&Method::GET, "/health") | (&Method::GET, "/ping") => {
-            return reply(
-                StatusCode::OK,
-                "application/json",
-                &id,
-                br#"{"status":"ok"}"#.to_vec(),
-            )
-        }
-        (&Method::GET, "/metrics") => {
-            return reply(
-                StatusCode::OK,
-                "text/plain; version=0.0.4",
-                &id,
-                state.metrics.render().into_bytes(),
-            )
-        }
-        (&Method::POST, _) => {}
-        _ => {
-            let e = ApiError::unknown_operation(
-                "Only POST requests with an X-Amz-Target header are served here.",
-            );
-            let mut r = error_reply(Encoding::Json, &id, &e);
-            *r.status_mut() = if req.method() == Method::GET {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::METHOD_NOT_ALLOWED
-            };
-            return r;
-        }
-    }
-    let started = Instant::now();
-    let enc = Encoding::from_content_type(
-        req.headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-    );
     let target = req
         .headers()
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+        .map(str::to_string);
+    match (req.method(), req.uri().path(), &target) {
+        (&Method::GET, "/health" | "/ping", None) => {
+            return reply(
+                StatusCode::OK,
+                "application/json",
+                id,
+                &br#"{"status":"ok"}"#[..],
+            )
+        }
+        (&Method::GET, "/metrics", None) => {
+            return reply(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                id,
+                door.render_metrics(),
+            )
+        }
+        _ => {}
+    }
+    let enc = encoding_of(&req);
+    // Target routes are POSTs to any path (the SDKs post to `/`); REST routes by path.
+    let routed = match &target {
+        Some(t) if req.method() == Method::POST => door
+            .router
+            .by_target(t)
+            .map(|(s, route, op)| (Arc::clone(s), route, op.to_string())),
+        Some(_) => None,
+        None => door
+            .router
+            .by_path(req.uri().path())
+            .map(|(s, route)| (Arc::clone(s), route, req.uri().path().to_string())),
+    };
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let (parts, body) = req.into_parts();
-    let (body, _held) = match crate::request_body::read(&state.admission, body, declared).await {
+    let (body, held) = match crate::request_body::read(&door.admission, body, declared).await {
         Ok(x) => x,
         Err(e) => {
-            state.metrics.request("-", e.kind);
+            door.metrics.request("-", "-", e.kind);
             tracing::debug!(request_id = %id, error = %e, "request body refused");
-            return error_reply(enc, &id, &e);
+            return error_reply(enc, id, &e);
         }
     };
-    let action = target
-        .strip_prefix(TARGET_PREFIX)
-        .map(str::to_string)
-        .or_else(|| crate::actions::leases::action_of(&target));
-    if state.cfg.auth.enabled {
-        if let Err(e) = crate::auth::verify(
-            &state.cfg.auth,
-            parts.method.as_str(),
-            &parts.uri,
-            &parts.headers,
-            &body,
-            state.now_ms(),
-        ) {
-            state
-                .metrics
-                .request(action.as_deref().unwrap_or("-"), e.kind);
-            tracing::debug!(request_id = %id, error = %e, "authentication failed");
-            return error_reply(enc, &id, &e);
-        }
+    if let Err(e) = crate::auth::verify(&door.auth, &parts, &body, now_ms()).await {
+        door.metrics.request("-", "-", e.kind);
+        tracing::debug!(request_id = %id, error = %e, "authentication failed");
+        return error_reply(enc, id, &e);
     }
-    if action.as_deref() == Some("SubscribeToShard") {
-        return subscribe_reply(state, enc, &id, body).await;
-    }
-    let st = Arc::clone(&state);
-    let act = action.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let Some(action) = act else {
-            return Err(ApiError::unknown_operation(format!(
-                "The X-Amz-Target header '{target}' does not name a Kinesis operation."
-            )));
+    let Some((service, route, operation)) = routed else {
+        let e = match (&target, &parts.method) {
+            (Some(t), &Method::POST) => ApiError::unknown_operation(format!(
+                "The X-Amz-Target header '{t}' does not name an operation of any service here."
+            )),
+            (None, &Method::POST) => ApiError::unknown_operation(
+                "POST requests need an X-Amz-Target header naming the operation.",
+            ),
+            _ => ApiError::custom(
+                "UnknownOperationException",
+                format!(
+                    "No service here answers {} {}.",
+                    parts.method,
+                    parts.uri.path()
+                ),
+                if parts.method == Method::GET {
+                    404
+                } else {
+                    405
+                },
+            ),
         };
-        if !crate::actions::ACTIONS.contains(&action.as_str())
-            && !crate::actions::leases::ACTIONS.contains(&action.as_str())
-        {
-            return Err(ApiError::unknown_operation(format!(
-                "The action or operation {action} is not valid for this endpoint."
-            )));
-        }
-        if enc == Encoding::Json {
-            if let Some(done) = crate::actions::fast::try_dispatch(&st, &action, &body) {
-                return done;
-            }
-        }
-        let doc = decode(enc, &body).map_err(|e| ApiError::serialization(e.0))?;
-        dispatch(&st, &action, &doc).map(|v| encode(enc, &v))
-    })
-    .await
-    .unwrap_or_else(|e| {
-        Err(ApiError::internal(format!(
-            "Internal service failure: the handler failed: {e}"
-        )))
-    });
-    let action = action.unwrap_or_else(|| "-".into());
-    let elapsed = started.elapsed();
-    match outcome {
-        Ok(bytes) => {
-            state.metrics.request(&action, "ok");
-            tracing::debug!(%action, request_id = %id, ?elapsed, "ok");
-            reply(StatusCode::OK, enc.content_type(), &id, bytes)
-        }
-        Err(e) => {
-            state.metrics.request(&action, e.kind);
-            match e.kind {
-                "InternalFailure" => {
-                    tracing::error!(%action, request_id = %id, error = %e, "internal failure")
-                }
-                "SerializationException" | "UnknownOperationException" => {
-                    tracing::warn!(%action, request_id = %id, error = %e, "malformed request")
-                }
-                _ => {
-                    tracing::debug!(%action, request_id = %id, ?elapsed, error = %e, "client error")
-                }
-            }
-            error_reply(enc, &id, &e)
-        }
+        door.metrics.request("-", "-", e.kind);
+        return error_reply(enc, id, &e);
+    };
+    let name = service.name();
+    if !service.knows(&route, &operation) {
+        let e = ApiError::unknown_operation(format!(
+            "The action or operation {operation} is not valid for this endpoint."
+        ));
+        door.metrics.request(name, "-", e.kind);
+        return error_reply(enc, id, &e);
     }
-}
-
-/// SubscribeToShard: an event-stream reply, or an ordinary error reply when the request
-/// is refused before the stream starts.
-async fn subscribe_reply(
-    state: Arc<AppState>,
-    enc: Encoding,
-    id: &str,
-    body: Bytes,
-) -> Response<ReplyBody> {
-    match crate::subscribe::open(Arc::clone(&state), enc, body).await {
-        Ok(rx) => {
-            state.metrics.request("SubscribeToShard", "ok");
-            tracing::debug!(request_id = %id, "subscription started");
-            let mut r = Response::new(ReplyBody::Stream(rx));
-            r.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static(crate::eventstream::CONTENT_TYPE),
-            );
+    let started = Instant::now();
+    let call = Call {
+        route,
+        operation: operation.clone(),
+        method: parts.method,
+        uri: parts.uri,
+        headers: parts.headers,
+        body,
+        encoding: enc,
+        deadline,
+        request_id: id.to_string(),
+        held: Held(Box::new(held)),
+    };
+    let answer = service.call(call).await;
+    let outcome = answer.outcome();
+    door.metrics.request(name, &operation, outcome);
+    let elapsed = started.elapsed();
+    match answer {
+        Reply::Full {
+            status,
+            content_type,
+            headers,
+            body,
+        } => {
+            // The reply's bytes count in the in-flight budget until they are sent.
+            let mut out_permit = BytesPermit::default();
+            if door
+                .admission
+                .reserve(&mut out_permit, body.len())
+                .await
+                .is_err()
+            {
+                tracing::debug!(request_id = %id, bytes = body.len(), "reply held over budget");
+            }
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut r = reply(status, content_type, id, body);
+            *r.body_mut() = std::mem::take(r.body_mut()).holding(out_permit);
+            for (k, v) in headers {
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    r.headers_mut().insert(k, v);
+                }
+            }
+            tracing::debug!(service = name, %operation, request_id = %id, ?elapsed, "ok");
+            r
+        }
+        Reply::Stream { content_type, body } => {
+            tracing::debug!(service = name, %operation, request_id = %id, "stream started");
+            let mut r = Response::new(ReplyBody::Stream(body));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             if let Ok(v) = HeaderValue::from_str(id) {
                 r.headers_mut().insert("x-amzn-RequestId", v);
             }
             r
         }
-        Err(e) => {
-            state.metrics.request("SubscribeToShard", e.kind);
-            tracing::debug!(request_id = %id, error = %e, "subscription refused");
+        Reply::Error(e) => {
+            match e.status {
+                500.. => {
+                    tracing::error!(service = name, %operation, request_id = %id, error = %e, "internal failure")
+                }
+                _ if e.kind == "SerializationException" => {
+                    tracing::warn!(service = name, %operation, request_id = %id, error = %e, "malformed request")
+                }
+                _ => {
+                    tracing::debug!(service = name, %operation, request_id = %id, ?elapsed, error = %e, "client error")
+                }
+            }
             error_reply(enc, id, &e)
         }
     }
 }
 
 /// Serves connections from `listener` until `shutdown` completes, then stops accepting,
-/// lets in-flight requests finish (up to [`DRAIN_TIMEOUT`]) and returns.
+/// ends the services' long-lived replies, lets in-flight requests finish (up to
+/// [`DRAIN_TIMEOUT`]) and returns.
 pub async fn serve(
     listener: TcpListener,
-    state: Arc<AppState>,
+    door: Arc<FrontDoor>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let limits = *state.admission.limits();
+    let limits = *door.admission.limits();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -302,24 +353,24 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let Some(slot) = state.admission.connection().await else {
+                let Some(slot) = door.admission.connection().await else {
                     tracing::debug!(%peer, "connection limit reached: answering 503");
-                    state.metrics.request("-", "ConnectionLimit");
-                    state.admission.reject(stream);
+                    door.metrics.request("-", "-", "ConnectionLimit");
+                    door.admission.reject(stream);
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let st = Arc::clone(&state);
+                let d = Arc::clone(&door);
                 let svc = hyper::service::service_fn(move |req| {
-                    let st = Arc::clone(&st);
-                    async move { Ok::<_, Infallible>(handle(st, req).await) }
+                    let d = Arc::clone(&d);
+                    async move { Ok::<_, Infallible>(handle(d, req).await) }
                 });
-                let st = Arc::clone(&state);
+                let d = Arc::clone(&door);
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     let _slot = slot;
-                    if !st.admission.await_first_bytes(&stream).await {
+                    if !d.admission.await_first_bytes(&stream).await {
                         tracing::debug!(%peer, "connection closed: no request head in time");
                         return;
                     }
@@ -331,7 +382,9 @@ pub async fn serve(
             }
             _ = &mut shutdown => {
                 tracing::info!("shutting down: no new connections; draining in-flight requests");
-                state.subscriptions.shut_down();
+                for s in door.router.services() {
+                    s.shut_down();
+                }
                 break;
             }
         }

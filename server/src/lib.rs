@@ -1,31 +1,18 @@
-//! Freshet's Kinesis-compatible server: the AWS JSON 1.1 and CBOR 1.1 protocols over
-//! HTTP/1.1 and h2c, mapped onto [`freshet_storage::Engine`].
-//!
-//! Modules by concern: [`value`] (the two encodings), [`request`] (typed member access),
-//! [`actions`] (one function per Kinesis action), [`iterator`] (sealed shard
-//! iterators), [`http`] (the server), [`metrics`] and [`limits`]; resource limits in [`admission`] and
-//! [`request_body`]; enhanced fan-out in
-//! [`consumers`] (the registry), [`subscribe`] (SubscribeToShard) and [`eventstream`]
-//! (its framing).
+//! Freshet's front door and the `freshet` binary: one port, HTTP/1.1 and h2c, that
+//! owns what every service shares — admission ([`admission`], [`request_body`]), SigV4
+//! ([`auth`]), request metrics ([`metrics`]) and graceful shutdown — and routes each
+//! request to the [`Service`](freshet_protocol::service::Service) that owns it
+//! ([`router`], [`http`]). The services themselves live in their own crates
+//! (`freshet-kinesis`, ...); [`cli`] wires them together.
 
-pub mod actions;
 pub mod admission;
 pub mod auth;
 pub mod bench;
 pub mod body;
 pub mod cli;
-pub mod consumers;
-pub mod error;
-pub mod eventstream;
 pub mod http;
-pub mod iterator;
-pub mod limits;
 pub mod metrics;
-pub mod request;
 pub mod request_body;
-pub mod state;
-pub mod subscribe;
-pub mod value;
+pub mod router;
 
-pub use error::{ApiError, ApiResult};
-pub use state::{ApiConfig, AppState};
+pub use http::FrontDoor;

@@ -9,6 +9,9 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Most threads running blocking work (engine calls) at once.
+const MAX_BLOCKING_THREADS: usize = 64;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -17,7 +20,11 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Engine calls block until durable and run on tokio's blocking pool; bound it so a
+    // flood of requests queues (holding the in-flight budget) instead of spawning
+    // hundreds of threads.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
     {

@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::admission::{Admission, BytesPermit};
-use crate::error::ApiError;
+use freshet_protocol::ApiError;
 
 /// Largest request body accepted. A PutRecords call of 500 records of 1 MiB would be
 /// refused by Kinesis (5 MiB per call), so the largest valid request, base64-encoded

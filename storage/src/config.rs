@@ -32,6 +32,40 @@ impl std::str::FromStr for Durability {
     }
 }
 
+/// What recovery may repair when it opens a shard log that was not shut down cleanly.
+///
+/// Recovery always walks and checks every frame it has to before it changes any file,
+/// and damage anywhere but at the tail of a shard's active (newest) segment is a hard
+/// [`Error::Corruption`](crate::Error::Corruption) that leaves every file as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecoveryMode {
+    /// Cut a torn tail off the active segment of a shard (the default): bytes after the
+    /// last valid frame there belong to writes that were never acknowledged (a torn
+    /// write, garbage, a bit flip in the unsynced tail), or to a segment whose creation
+    /// never completed.
+    #[default]
+    TruncateTornTail,
+    /// Refuse to open on any damage, a torn tail of the active segment included, and
+    /// change nothing; the error names the file, the byte offset and the check that
+    /// failed. For inspecting a data directory before anything repairs it.
+    Strict,
+}
+
+impl std::str::FromStr for RecoveryMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "truncate-torn-tail" | "truncatetorntail" | "truncate" => {
+                Ok(RecoveryMode::TruncateTornTail)
+            }
+            "strict" => Ok(RecoveryMode::Strict),
+            other => Err(format!(
+                "unknown recovery mode '{other}': expected 'truncate-torn-tail' or 'strict'"
+            )),
+        }
+    }
+}
+
 /// A source of wall-clock time in milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Current time in milliseconds since the epoch.
@@ -87,6 +121,9 @@ pub struct EngineConfig {
     pub data_dir: PathBuf,
     /// When appends are acknowledged.
     pub durability: Durability,
+    /// What recovery may repair on open (default: cut a torn tail off the active
+    /// segment of each shard; see [`RecoveryMode`]).
+    pub recovery: RecoveryMode,
     /// Size a segment file is preallocated to; a segment rolls when the next batch
     /// would not fit. Default 128 MiB.
     pub segment_bytes: u64,
@@ -120,6 +157,7 @@ impl EngineConfig {
         EngineConfig {
             data_dir: data_dir.into(),
             durability: Durability::SyncData,
+            recovery: RecoveryMode::TruncateTornTail,
             segment_bytes: 128 * 1024 * 1024,
             index_interval_bytes: 4096,
             default_retention_hours: 24,

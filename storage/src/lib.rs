@@ -38,11 +38,13 @@ pub mod types;
 pub mod validate;
 
 pub use catalog::{Encryption, StreamMode};
-pub use config::{Clock, Durability, EngineConfig, ManualClock, SystemClock};
+pub use config::{Clock, Durability, EngineConfig, ManualClock, RecoveryMode, SystemClock};
 #[cfg(feature = "engine")]
 pub use engine::leases::{LeaseEntry, LeaseExpectation};
 #[cfg(feature = "engine")]
 pub use engine::reshard::ShardCountUpdate;
+#[cfg(feature = "engine")]
+pub use engine::service_state::{ServiceState, StateChange};
 #[cfg(feature = "engine")]
 pub use engine::Engine;
 pub use error::{Error, Result};

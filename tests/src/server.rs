@@ -11,9 +11,11 @@ use std::time::Duration;
 /// How long a server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The `freshet` binary: `FRESHET_BIN` when set, else built once with the cargo that
-/// runs the tests (same profile and target directory) and found next to the test
-/// executable.
+/// The `freshet` binary: `FRESHET_BIN` when set (as `scripts/test.sh` sets it), else
+/// built once by the cargo that runs the tests, into the same profile and target
+/// directory, with the same command `scripts/test.sh` builds it with
+/// (`cargo build --workspace --bins --tests`). A narrower `-p freshet-server` build
+/// would resolve features differently and compile RocksDB's C++ once more.
 pub fn binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -29,7 +31,7 @@ pub fn binary() -> PathBuf {
             .unwrap_or_default();
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "freshet-server", "--bin", "freshet"]);
+        cmd.args(["build", "-q", "--workspace", "--bins", "--tests"]);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
@@ -79,7 +81,10 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
-            .env("RUST_LOG", "info,freshet_server=debug")
+            .env(
+                "RUST_LOG",
+                "info,freshet_server=debug,freshet_kinesis=debug",
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

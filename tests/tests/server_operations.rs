@@ -57,7 +57,7 @@ fn health_and_metrics_report_traffic() {
         "freshet_outgoing_bytes_total{stream=\"m\",shard=\"shardId-000000000000\"} 5",
         "freshet_put_latency_seconds_count 1",
         "freshet_get_latency_seconds_count 1",
-        "freshet_requests_total{action=\"PutRecord\",outcome=\"ok\"} 1",
+        "freshet_requests_total{service=\"kinesis\",action=\"PutRecord\",outcome=\"ok\"} 1",
     ] {
         assert!(text.contains(line), "missing {line} in\n{text}");
     }

@@ -298,7 +298,7 @@ impl Producer {
         let (tx, rx) = oneshot::channel();
         let hash_key = entry
             .explicit_hash_key
-            .unwrap_or_else(|| freshet_storage::hash_key_of(&entry.partition_key));
+            .unwrap_or_else(|| freshet_protocol::hash_key::hash_key_of(&entry.partition_key));
         ProducerMetrics::add(&self.inner.metrics.user_records_received, 1);
         pipeline.add(Pending {
             entry,

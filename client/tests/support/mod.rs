@@ -2,35 +2,14 @@
 //! directory, for the end-to-end tests.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, OnceLock};
+use std::sync::mpsc;
 use std::time::Duration;
 
-/// The `freshet` binary: `FRESHET_BIN`, else built once with the cargo running the
-/// tests, in the same profile and target directory.
+/// The `freshet` binary, found or built as every real-server test finds it.
 pub fn binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("FRESHET_BIN") {
-            return PathBuf::from(p);
-        }
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "freshet-server", "--bin", "freshet"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        if let Some(target) = profile_dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target);
-        }
-        let status = cmd.status().unwrap();
-        assert!(status.success(), "building freshet failed: {status:?}");
-        profile_dir.join("freshet")
-    })
-    .clone()
+    freshet_tests::server::binary()
 }
 
 /// A running server, killed on drop.

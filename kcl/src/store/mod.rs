@@ -7,6 +7,7 @@
 //! delete) are provided methods built on them, so every implementation has the same
 //! semantics.
 
+#[cfg(feature = "engine")]
 mod engine;
 mod http;
 mod memory;
@@ -14,6 +15,7 @@ mod memory;
 use std::future::Future;
 use std::pin::Pin;
 
+#[cfg(feature = "engine")]
 pub use self::engine::EngineLeaseStore;
 pub use self::http::HttpLeaseStore;
 pub use self::memory::InMemoryLeaseStore;

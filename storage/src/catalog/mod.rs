@@ -11,7 +11,8 @@
 //! stream/{name}                     -> StreamRecord (JSON)
 //! shard/{uid:016x}/{index:016x}     -> ShardRecord  (JSON)
 //! clean/{uid:016x}/{index:016x}     -> valid length of the active segment at a clean stop
-//! lease/{uid:016x}/{lease key}      -> reserved for the KCL lease table
+//! lease/{uid:016x}/{table}/{key}    -> a KCL lease (counter + value)
+//! svc/{service}/{key}               -> a service's own state (ServiceState)
 //! ```
 
 use std::collections::BTreeMap;

@@ -4,6 +4,7 @@ pub(crate) mod leases;
 mod records;
 pub(crate) mod reshard;
 mod retention;
+pub(crate) mod service_state;
 mod streams;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use crate::catalog::{clean_key, Batch, Catalog, ShardRecord, StreamRecord};
 use crate::config::EngineConfig;
 use crate::error::{Error, Result};
 use crate::hash_key::HashKeyRange;
+use crate::log::recovery::{diagnose, LogDiagnosis};
 use crate::log::{Flusher, LogConfig, ShardLog};
 use crate::types::shard_id;
 
@@ -33,6 +35,17 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
+    pub(crate) fn new(rec: ShardRecord, log: Arc<ShardLog>) -> Shard {
+        let id = shard_id(rec.index);
+        Shard {
+            shared_id: Arc::from(id.as_str()),
+            id,
+            index: rec.index,
+            rec: RwLock::new(rec),
+            log,
+        }
+    }
+
     pub(crate) fn record(&self) -> ShardRecord {
         read(&self.rec).clone()
     }
@@ -69,6 +82,22 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
+    /// A stream of `shards`, with its routing built.
+    pub(crate) fn new(
+        meta: StreamRecord,
+        dir: PathBuf,
+        shards: BTreeMap<u64, Arc<Shard>>,
+    ) -> Stream {
+        let stream = Stream {
+            meta: RwLock::new(meta),
+            shards: RwLock::new(shards),
+            routing: RwLock::new(Arc::default()),
+            dir,
+        };
+        stream.rebuild_routing();
+        stream
+    }
+
     pub(crate) fn rebuild_routing(&self) {
         let shards = read(&self.shards);
         let mut open: Vec<_> = shards
@@ -139,6 +168,15 @@ pub(crate) fn shard_dir(stream_dir: &Path, index: u64) -> PathBuf {
     stream_dir.join(format!("{index:012}"))
 }
 
+pub(crate) fn log_config(c: &EngineConfig) -> LogConfig {
+    LogConfig {
+        durability: c.durability,
+        recovery: c.recovery,
+        segment_bytes: c.segment_bytes,
+        index_interval: c.index_interval_bytes,
+    }
+}
+
 impl Engine {
     /// Opens the data directory (creating it when absent), recovers every shard log and
     /// starts the group-commit flushers and the retention thread.
@@ -164,9 +202,9 @@ impl Engine {
             Err(fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
         }
         let catalog = Catalog::open(&dir.join("catalog"))?;
-        let flusher = Flusher::start(4).map_err(|e| Error::io(&dir, e))?;
 
-        // Clean-shutdown marks are consumed now: a crash from here on is unclean.
+        // Clean-shutdown marks are read now and consumed once every log is open: a
+        // crash from then on is unclean (nothing is appended before that).
         let mut clean = BTreeMap::new();
         let mut consume = Batch::default();
         for (key, value) in catalog.scan_raw("clean/")? {
@@ -175,70 +213,44 @@ impl Engine {
             }
             consume.delete(&key);
         }
-        if !clean.is_empty() {
-            catalog.write(consume)?;
-        }
 
-        let log_cfg = LogConfig {
-            durability: cfg.durability,
-            segment_bytes: cfg.segment_bytes,
-            index_interval: cfg.index_interval_bytes,
-        };
-        let mut streams = BTreeMap::new();
-        let mut live_dirs = Vec::new();
+        // 1. Diagnose every shard log. Nothing is changed until every one checks out,
+        //    so damage is reported with the files as they were.
+        let log_cfg = log_config(&cfg);
+        let mut found = Vec::new();
         for (_, meta) in catalog.scan::<StreamRecord>("stream/")? {
             let sdir = stream_dir(&dir, meta.uid);
-            let mut shards = BTreeMap::new();
+            let mut shards = Vec::new();
             for (_, rec) in catalog.scan::<ShardRecord>(&format!("shard/{:016x}/", meta.uid))? {
-                let id = shard_id(rec.index);
-                let log = ShardLog::open(
+                let diagnosis = diagnose(
                     &cfg.fs,
                     &shard_dir(&sdir, rec.index),
-                    format!("{}/{}", meta.name, id),
                     log_cfg,
                     rec.start_offset,
                     clean.get(&clean_key(meta.uid, rec.index)).copied(),
-                    Arc::clone(&flusher),
                 )?;
-                if rec.end_offset.is_some() {
-                    log.close()?;
-                }
-                shards.insert(
-                    rec.index,
-                    Arc::new(Shard {
-                        shared_id: Arc::from(id.as_str()),
-                        id,
-                        index: rec.index,
-                        rec: RwLock::new(rec),
-                        log,
-                    }),
-                );
+                shards.push((rec, diagnosis));
             }
-            // Shard directories of a reshard that crashed before its catalog write.
-            if let Ok(entries) = fs::read_dir(&sdir) {
-                for entry in entries.flatten() {
-                    let known = entry
-                        .file_name()
-                        .to_str()
-                        .and_then(|n| n.parse::<u64>().ok())
-                        .is_some_and(|i| shards.contains_key(&i));
-                    if !known {
-                        tracing::info!(path = %entry.path().display(), "removing an orphaned shard directory");
-                        let _ = cfg.fs.remove_dir_all(&entry.path());
-                    }
-                }
-            }
-            live_dirs.push(sdir.clone());
-            let stream = Arc::new(Stream {
-                meta: RwLock::new(meta.clone()),
-                shards: RwLock::new(shards),
-                routing: RwLock::new(Arc::default()),
-                dir: sdir,
-            });
-            stream.rebuild_routing();
-            streams.insert(meta.name.clone(), stream);
+            found.push((meta, sdir, shards));
         }
+
+        // 2. Repair and open.
+        let flusher = Flusher::start(4).map_err(|e| Error::io(&dir, e))?;
+        let opened = Self::open_streams(&cfg, found, &flusher);
+        let streams = match opened.and_then(|s| {
+            if !clean.is_empty() {
+                catalog.write(consume)?;
+            }
+            Ok(s)
+        }) {
+            Ok(streams) => streams,
+            Err(e) => {
+                flusher.stop();
+                return Err(e);
+            }
+        };
         // Directories of streams that a crash left behind mid-delete.
+        let live_dirs: Vec<_> = streams.values().map(|s| s.dir.clone()).collect();
         for entry in fs::read_dir(streams_dir(&dir))
             .map_err(|e| Error::io(&dir, e))?
             .flatten()
@@ -263,6 +275,50 @@ impl Engine {
         let engine = Engine { inner };
         engine.start_retention_thread()?;
         Ok(engine)
+    }
+
+    /// Repairs and opens the diagnosed shard logs of every stream, and removes shard
+    /// directories the catalog does not know (a reshard that crashed before its
+    /// catalog write).
+    #[allow(clippy::type_complexity)]
+    fn open_streams(
+        cfg: &EngineConfig,
+        found: Vec<(StreamRecord, PathBuf, Vec<(ShardRecord, LogDiagnosis)>)>,
+        flusher: &Arc<Flusher>,
+    ) -> Result<BTreeMap<String, Arc<Stream>>> {
+        let mut streams = BTreeMap::new();
+        for (meta, sdir, diagnosed) in found {
+            let mut shards = BTreeMap::new();
+            for (rec, diagnosis) in diagnosed {
+                let id = shard_id(rec.index);
+                let log = ShardLog::recover(
+                    &cfg.fs,
+                    diagnosis,
+                    format!("{}/{}", meta.name, id),
+                    Arc::clone(flusher),
+                )?;
+                if rec.end_offset.is_some() {
+                    log.close()?;
+                }
+                shards.insert(rec.index, Arc::new(Shard::new(rec, log)));
+            }
+            if let Ok(entries) = fs::read_dir(&sdir) {
+                for entry in entries.flatten() {
+                    let known = entry
+                        .file_name()
+                        .to_str()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .is_some_and(|i| shards.contains_key(&i));
+                    if !known {
+                        tracing::info!(path = %entry.path().display(), "removing an orphaned shard directory");
+                        let _ = cfg.fs.remove_dir_all(&entry.path());
+                    }
+                }
+            }
+            let stream = Arc::new(Stream::new(meta.clone(), sdir, shards));
+            streams.insert(meta.name, stream);
+        }
+        Ok(streams)
     }
 
     fn start_retention_thread(&self) -> Result<()> {

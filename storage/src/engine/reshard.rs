@@ -233,13 +233,7 @@ impl Engine {
             };
             meta.next_shard_index += 1;
             match self.open_shard_log(stream, &name, &rec) {
-                Ok(log) => children.push(Arc::new(Shard {
-                    shared_id: Arc::from(shard_id(rec.index)),
-                    id: shard_id(rec.index),
-                    index: rec.index,
-                    rec: RwLock::new(rec),
-                    log,
-                })),
+                Ok(log) => children.push(Arc::new(Shard::new(rec, log))),
                 Err(e) => {
                     remove_dirs(self.inner.cfg.fs.as_ref(), stream, &children);
                     return Err(e);

@@ -17,12 +17,7 @@ use crate::validate;
 
 impl Engine {
     pub(crate) fn log_config(&self) -> LogConfig {
-        let c = &self.inner.cfg;
-        LogConfig {
-            durability: c.durability,
-            segment_bytes: c.segment_bytes,
-            index_interval: c.index_interval_bytes,
-        }
+        super::log_config(&self.inner.cfg)
     }
 
     pub(crate) fn open_shard_log(
@@ -97,16 +92,7 @@ impl Engine {
                     return Err(e);
                 }
             };
-            shards.insert(
-                rec.index,
-                Arc::new(Shard {
-                    shared_id: Arc::from(shard_id(rec.index)),
-                    id: shard_id(rec.index),
-                    index: rec.index,
-                    rec: RwLock::new(rec),
-                    log,
-                }),
-            );
+            shards.insert(rec.index, Arc::new(Shard::new(rec, log)));
         }
         batch.put(&stream_key(&req.name), &meta)?;
         if let Err(e) = self.inner.catalog.write(batch) {

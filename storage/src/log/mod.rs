@@ -3,6 +3,7 @@
 mod flusher;
 pub mod frame;
 pub mod index;
+pub mod recovery;
 pub mod segment;
 mod shard_log;
 

@@ -34,7 +34,7 @@ pub fn parse_segment_file_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn header_bytes(base_offset: u64) -> [u8; SEGMENT_HEADER as usize] {
+pub(super) fn header_bytes(base_offset: u64) -> [u8; SEGMENT_HEADER as usize] {
     let mut h = [0u8; SEGMENT_HEADER as usize];
     h[..8].copy_from_slice(MAGIC);
     h[8..12].copy_from_slice(&VERSION.to_le_bytes());
@@ -127,7 +127,7 @@ impl Segment {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn assemble(
+    pub(super) fn assemble(
         path: PathBuf,
         fs: Arc<dyn Fs>,
         file: Arc<dyn FsFile>,
@@ -155,12 +155,18 @@ impl Segment {
         }
     }
 
-    /// Opens an existing segment and checks its header. `active` segments are scanned
-    /// and truncated to their last valid frame (a torn tail), then given room to append
-    /// again; sealed ones use a matching index file when there is one, else they are
-    /// scanned strictly: a bad frame inside a sealed segment is [`Error::Corruption`].
-    /// Returns `None` for an active segment whose creation never completed (shorter than
-    /// its header, or a header of zeros): nothing in it was ever acknowledged.
+    /// Opens an existing segment and checks its header: [`SegmentDiagnosis::inspect`]
+    /// then [`SegmentDiagnosis::repair`] with recovery's default rules. `active`
+    /// segments are walked and cut at their last valid frame (a torn tail), then given
+    /// room to append again; sealed ones use a matching index file when there is one,
+    /// else they are walked strictly: a bad frame inside a sealed segment, or anything
+    /// but zeros after its last frame, is [`Error::Corruption`], and the file is left
+    /// as it was. Returns `None` for an active segment whose creation never completed
+    /// (shorter than its header, or a header of zeros): nothing in it was ever
+    /// acknowledged.
+    ///
+    /// [`SegmentDiagnosis::inspect`]: super::recovery::SegmentDiagnosis::inspect
+    /// [`SegmentDiagnosis::repair`]: super::recovery::SegmentDiagnosis::repair
     #[allow(clippy::too_many_arguments)]
     pub fn open(
         fs: &Arc<dyn Fs>,
@@ -171,135 +177,15 @@ impl Segment {
         index_interval: u64,
         trusted_len: Option<u64>,
     ) -> Result<Option<Segment>> {
-        let io = |e| Error::io(path, e);
-        let corrupt = |offset: u64, reason: &str| Error::Corruption {
-            path: path.into(),
-            offset,
-            reason: reason.into(),
-        };
-        let file = fs.open(path, OpenMode::ReadWrite).map_err(io)?;
-        let file_len = file.len().map_err(io)?;
-        let mut header = [0u8; SEGMENT_HEADER as usize];
-        let readable = file_len >= SEGMENT_HEADER && file.read_exact_at(&mut header, 0).is_ok();
-        if !readable || header == [0u8; SEGMENT_HEADER as usize] {
-            if active {
-                return Ok(None);
-            }
-            return Err(corrupt(0, "segment shorter than its header"));
-        }
-        if header != header_bytes(base_offset) {
-            return Err(corrupt(0, "bad segment header"));
-        }
-        let map = file.map_read_only(file_len).map_err(io)?;
-        let assemble = |file, map, len, next, arrival, entries| {
-            Segment::assemble(
-                path.into(),
-                Arc::clone(fs),
-                file,
-                map,
-                base_offset,
-                len,
-                next,
-                arrival,
-                entries,
-            )
-        };
-
-        if !active {
-            if let Some(ix) = IndexFile::load(fs.as_ref(), path) {
-                if ix.segment_base == base_offset
-                    && ix.segment_len == file_len
-                    && ix.next_offset >= base_offset
-                {
-                    return Ok(Some(assemble(
-                        file,
-                        map,
-                        ix.segment_len,
-                        ix.next_offset,
-                        ix.max_arrival_ms,
-                        ix.entries,
-                    )));
-                }
-            }
-        }
-        // A clean shutdown recorded how far the active segment is valid and wrote its
-        // index: trust both when they agree, else scan.
-        if let (true, Some(len)) = (active, trusted_len) {
-            if let Some(ix) = IndexFile::load(fs.as_ref(), path) {
-                if ix.segment_base == base_offset && ix.segment_len == len && len <= file_len {
-                    if let Decoded::End = frame::decode(&map[len as usize..]) {
-                        drop(map);
-                        let map = Segment::ensure_capacity(file.as_ref(), path, len, capacity)?;
-                        return Ok(Some(assemble(
-                            file,
-                            map,
-                            len,
-                            ix.next_offset,
-                            ix.max_arrival_ms,
-                            ix.entries,
-                        )));
-                    }
-                }
-            }
-        }
-        let scan = scan_frames(&map, base_offset, index_interval);
-        if let Some((pos, reason)) = scan.stopped {
-            if !active {
-                return Err(corrupt(pos, reason));
-            }
-            tracing::warn!(path = %path.display(), position = pos, reason, "truncating torn tail of the active segment");
-        }
-        if active {
-            drop(map);
-            let map = Segment::ensure_capacity(file.as_ref(), path, scan.valid_len, capacity)?;
-            return Ok(Some(assemble(
-                file,
-                map,
-                scan.valid_len,
-                scan.next_offset,
-                scan.max_arrival_ms,
-                scan.entries,
-            )));
-        }
-        // A sealed segment whose truncation to its valid length was lost.
-        let map = if scan.valid_len != file_len {
-            drop(map);
-            file.set_len(scan.valid_len).map_err(io)?;
-            file.sync_all().map_err(io)?;
-            file.map_read_only(scan.valid_len).map_err(io)?
-        } else {
-            map
-        };
-        let seg = assemble(
-            file,
-            map,
-            scan.valid_len,
-            scan.next_offset,
-            scan.max_arrival_ms,
-            scan.entries,
-        );
-        seg.store_index()?;
-        Ok(Some(seg))
-    }
-
-    /// Cuts the file to `valid_len` (dropping any torn or stale bytes past it), then
-    /// allocates room to append again and maps `capacity` bytes.
-    fn ensure_capacity(
-        file: &dyn FsFile,
-        path: &Path,
-        valid_len: u64,
-        capacity: u64,
-    ) -> Result<Bytes> {
-        let capacity = capacity.max(valid_len);
-        let io = || -> std::io::Result<Bytes> {
-            if file.len()? != valid_len {
-                file.set_len(valid_len)?;
-            }
-            file.allocate(capacity.min(valid_len + INITIAL_ALLOCATION))?;
-            file.sync_all()?;
-            file.map_read_only(capacity)
-        };
-        io().map_err(|e| Error::io(path, e))
+        super::recovery::SegmentDiagnosis::inspect(
+            fs,
+            path,
+            base_offset,
+            active,
+            index_interval,
+            trusted_len,
+        )?
+        .repair(fs, capacity)
     }
 
     /// Bytes the file can hold (its mapped length).

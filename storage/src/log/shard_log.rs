@@ -14,16 +14,19 @@ use bytes::Bytes;
 use super::flusher::Flusher;
 use super::frame::{self, RecordRef};
 use super::index::{index_path, IndexEntry};
-use super::segment::{parse_segment_file_name, SeekKey, Segment, SEGMENT_HEADER};
-use crate::config::Durability;
+use super::recovery::LogDiagnosis;
+use super::segment::{SeekKey, Segment, SEGMENT_HEADER};
+use crate::config::{Durability, RecoveryMode};
 use crate::error::{Error, Result};
-use crate::fs::{create_dir_durable, sync_dir, Fs};
+use crate::fs::{sync_dir, Fs};
 
 /// Settings of a shard log.
 #[derive(Debug, Clone, Copy)]
 pub struct LogConfig {
     /// When appends are acknowledged.
     pub durability: Durability,
+    /// What recovery may repair on open.
+    pub recovery: RecoveryMode,
     /// Preallocated size of a segment.
     pub segment_bytes: u64,
     /// Bytes between sparse index entries.
@@ -116,10 +119,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl ShardLog {
-    /// Opens (or creates) the log in `dir`. `start_offset` is the trim horizon from the
-    /// catalog; segments wholly below it are leftovers of an interrupted retention pass
-    /// and are deleted. `clean_len` is the active segment's valid length recorded by a
-    /// clean shutdown, which spares the scan.
+    /// Opens (or creates) the log in `dir`: [`diagnose`](super::recovery::diagnose),
+    /// then [`ShardLog::recover`]. `start_offset` is the trim horizon from the catalog;
+    /// segments wholly below it are leftovers of an interrupted retention pass and are
+    /// deleted. `clean_len` is the active segment's valid length recorded by a clean
+    /// shutdown, which spares the scan.
     pub fn open(
         fs: &Arc<dyn Fs>,
         dir: &Path,
@@ -129,69 +133,22 @@ impl ShardLog {
         clean_len: Option<u64>,
         flusher: Arc<Flusher>,
     ) -> Result<Arc<ShardLog>> {
-        create_dir_durable(fs.as_ref(), dir)?;
-        let mut bases = Vec::new();
-        for path in fs.read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if let Some(base) = parse_segment_file_name(&name) {
-                bases.push(base);
-            } else if name.ends_with(".index.tmp") {
-                let _ = fs.remove_file(&path);
-            }
-        }
-        bases.sort_unstable();
-        // Drop segments that retention already cut from the log in the catalog.
-        let mut removed = false;
-        while bases.len() > 1 && bases[1] <= start_offset {
-            let path = dir.join(super::segment::segment_file_name(bases[0]));
-            fs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            let _ = fs.remove_file(&index_path(&path));
-            bases.remove(0);
-            removed = true;
-        }
-        let mut segments = Vec::with_capacity(bases.len().max(1));
-        for (i, &base) in bases.iter().enumerate() {
-            let active = i + 1 == bases.len();
-            let path = dir.join(super::segment::segment_file_name(base));
-            let Some(seg) = Segment::open(
-                fs,
-                &path,
-                base,
-                active,
-                cfg.segment_bytes,
-                cfg.index_interval,
-                if active { clean_len } else { None },
-            )?
-            else {
-                tracing::warn!(path = %path.display(), "removing a segment whose creation never completed");
-                fs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
-                removed = true;
-                continue;
-            };
-            if let Some(prev) = segments.last().map(|s: &Arc<Segment>| s.committed_next()) {
-                if prev != base {
-                    return Err(Error::Corruption {
-                        path,
-                        offset: 0,
-                        reason: format!(
-                            "segment starts at offset {base} but the previous one ends at {prev}"
-                        ),
-                    });
-                }
-            }
-            segments.push(Arc::new(seg));
-        }
-        if removed {
-            sync_dir(fs.as_ref(), dir)?;
-        }
-        if segments.is_empty() {
-            let seg = Segment::create(fs, dir, start_offset, cfg.segment_bytes)?;
-            sync_dir(fs.as_ref(), dir)?;
-            segments.push(Arc::new(seg));
-        }
+        let diagnosis = super::recovery::diagnose(fs, dir, cfg, start_offset, clean_len)?;
+        ShardLog::recover(fs, diagnosis, label, flusher)
+    }
+
+    /// Repairs what a diagnosis found (the only step of recovery that changes files)
+    /// and opens the log.
+    pub fn recover(
+        fs: &Arc<dyn Fs>,
+        diagnosis: LogDiagnosis,
+        label: String,
+        flusher: Arc<Flusher>,
+    ) -> Result<Arc<ShardLog>> {
+        let dir = diagnosis.dir().to_path_buf();
+        let start_offset = diagnosis.start_offset();
+        let cfg = diagnosis.config();
+        let segments = diagnosis.repair(fs)?;
         let Some(active) = segments.last().cloned() else {
             return Err(Error::invalid("a shard log needs a segment"));
         };
@@ -214,7 +171,7 @@ impl ShardLog {
         };
         Ok(Arc::new_cyclic(|me| ShardLog {
             fs: Arc::clone(fs),
-            dir: dir.into(),
+            dir,
             label,
             cfg,
             me: me.clone(),

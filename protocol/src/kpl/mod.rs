@@ -15,8 +15,8 @@
 //! shard's hash-key range, as the KCL does after resharding.
 //!
 //! ```
-//! use freshet_client::aggregation::{deaggregate, Aggregator};
-//! use freshet_client::{PutRecordsEntry, Record};
+//! use freshet_protocol::kpl::{deaggregate, Aggregator};
+//! use freshet_protocol::kinesis::{PutRecordsEntry, Record};
 //!
 //! let mut agg = Aggregator::default();
 //! agg.try_add(&PutRecordsEntry::new("pk-a", "hello")).unwrap();

@@ -5,10 +5,10 @@ use base64::Engine as _;
 
 use super::name_from_arn;
 use crate::consumers::{Consumer, ConsumerStatus, MAX_CONSUMERS_PER_STREAM};
-use crate::error::{ApiError, ApiResult};
-use crate::request::Req;
-use crate::state::AppState;
-use crate::value::{map, Value};
+use crate::state::KinesisState;
+use freshet_protocol::request::Req;
+use freshet_protocol::value::{map, Value};
+use freshet_protocol::{ApiError, ApiResult};
 
 /// How long a ListStreamConsumers NextToken stays valid, ms.
 pub const NEXT_TOKEN_TTL_MS: i64 = 300_000;
@@ -67,7 +67,7 @@ pub(crate) fn parse_consumer_arn(arn: &str) -> ApiResult<(String, String)> {
     Ok((stream, name.to_string()))
 }
 
-fn not_found(state: &AppState, what: &str) -> ApiError {
+fn not_found(state: &KinesisState, what: &str) -> ApiError {
     ApiError::not_found(format!(
         "Consumer {what} under account {} not found.",
         state.cfg.account_id
@@ -75,7 +75,7 @@ fn not_found(state: &AppState, what: &str) -> ApiError {
 }
 
 /// The current uid of a stream, or `None` when it does not exist.
-fn stream_uid(state: &AppState, stream: &str) -> ApiResult<Option<u64>> {
+fn stream_uid(state: &KinesisState, stream: &str) -> ApiResult<Option<u64>> {
     match state.engine.describe_stream(stream) {
         Ok(d) => Ok(Some(d.uid)),
         Err(freshet_storage::Error::StreamNotFound { .. }) => Ok(None),
@@ -84,7 +84,7 @@ fn stream_uid(state: &AppState, stream: &str) -> ApiResult<Option<u64>> {
 }
 
 /// The consumers of a stream after dropping stale and fully deleted ones.
-fn live_consumers(state: &AppState, stream: &str) -> ApiResult<Vec<Consumer>> {
+fn live_consumers(state: &KinesisState, stream: &str) -> ApiResult<Vec<Consumer>> {
     let uid = stream_uid(state, stream)?;
     let mut l = state.consumers.lock();
     if l.prune(stream, uid, state.now_ms(), state.cfg.create_delay_ms) {
@@ -94,7 +94,7 @@ fn live_consumers(state: &AppState, stream: &str) -> ApiResult<Vec<Consumer>> {
 }
 
 /// Finds a consumer by its ARN.
-pub(crate) fn by_arn(state: &AppState, arn: &str) -> ApiResult<Consumer> {
+pub(crate) fn by_arn(state: &KinesisState, arn: &str) -> ApiResult<Consumer> {
     let (stream, _) = parse_consumer_arn(arn)?;
     live_consumers(state, &stream)?
         .into_iter()
@@ -104,7 +104,7 @@ pub(crate) fn by_arn(state: &AppState, arn: &str) -> ApiResult<Consumer> {
 
 /// The consumer a Describe or Deregister request names: by ConsumerARN, or by
 /// StreamARN and ConsumerName.
-fn named_consumer(state: &AppState, req: Req<'_>) -> ApiResult<Consumer> {
+fn named_consumer(state: &KinesisState, req: Req<'_>) -> ApiResult<Consumer> {
     if let Some(arn) = req.opt_str("ConsumerARN")? {
         return by_arn(state, arn);
     }
@@ -122,7 +122,7 @@ fn named_consumer(state: &AppState, req: Req<'_>) -> ApiResult<Consumer> {
         .ok_or_else(|| not_found(state, &format!("{name} of stream {stream_arn}")))
 }
 
-fn consumer_fields(state: &AppState, c: &Consumer) -> [(&'static str, Value); 4] {
+fn consumer_fields(state: &KinesisState, c: &Consumer) -> [(&'static str, Value); 4] {
     [
         ("ConsumerName", Value::str(&c.name)),
         (
@@ -137,7 +137,7 @@ fn consumer_fields(state: &AppState, c: &Consumer) -> [(&'static str, Value); 4]
     ]
 }
 
-fn consumer_value(state: &AppState, c: &Consumer) -> Value {
+fn consumer_value(state: &KinesisState, c: &Consumer) -> Value {
     Value::Map(
         consumer_fields(state, c)
             .into_iter()
@@ -147,7 +147,7 @@ fn consumer_value(state: &AppState, c: &Consumer) -> Value {
 }
 
 /// RegisterStreamConsumer.
-pub fn register(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn register(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let stream_arn = req.str("StreamARN")?;
     let stream = name_from_arn(stream_arn, "streamARN")?;
     let name = req.str("ConsumerName")?;
@@ -185,7 +185,7 @@ pub fn register(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// DeregisterStreamConsumer.
-pub fn deregister(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn deregister(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let c = named_consumer(state, req)?;
     let now = state.now_ms();
     let delay = state.cfg.create_delay_ms;
@@ -205,7 +205,7 @@ pub fn deregister(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// DescribeStreamConsumer.
-pub fn describe(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn describe(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let c = named_consumer(state, req)?;
     let [a, b, s, t] = consumer_fields(state, &c);
     Ok(map([(
@@ -224,7 +224,7 @@ fn seal_token(stream: &str, after: &str, issued_ms: i64) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{issued_ms}\n{stream}\n{after}"))
 }
 
-fn open_token(state: &AppState, token: &str, stream: &str) -> ApiResult<String> {
+fn open_token(state: &KinesisState, token: &str, stream: &str) -> ApiResult<String> {
     let bad = || ApiError::invalid(format!("Invalid NextToken: {token}"));
     let raw = base64::engine::general_purpose::STANDARD
         .decode(token.as_bytes())
@@ -248,7 +248,7 @@ fn open_token(state: &AppState, token: &str, stream: &str) -> ApiResult<String> 
 }
 
 /// ListStreamConsumers.
-pub fn list(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn list(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let stream_arn = req.str("StreamARN")?;
     let stream = name_from_arn(stream_arn, "streamARN")?;
     let max = req
@@ -295,7 +295,7 @@ pub fn list(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// Whether a consumer may subscribe now; the error AWS gives otherwise.
-pub(crate) fn check_active(state: &AppState, c: &Consumer, arn: &str) -> ApiResult<()> {
+pub(crate) fn check_active(state: &KinesisState, c: &Consumer, arn: &str) -> ApiResult<()> {
     match c.status(state.now_ms(), state.cfg.create_delay_ms) {
         ConsumerStatus::Active => Ok(()),
         other => Err(ApiError::in_use(format!(

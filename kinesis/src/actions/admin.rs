@@ -5,13 +5,13 @@ use freshet_storage::Encryption;
 
 use super::streams::check_tags;
 use super::{empty, name_from_arn, parse_mode, stream_name};
-use crate::error::{ApiError, ApiResult};
-use crate::request::{missing, Req};
-use crate::state::AppState;
-use crate::value::{map, Value};
+use crate::state::KinesisState;
+use freshet_protocol::request::{missing, Req};
+use freshet_protocol::value::{map, Value};
+use freshet_protocol::{ApiError, ApiResult};
 
 /// Increase/DecreaseStreamRetentionPeriod.
-pub fn retention(state: &AppState, req: Req<'_>, increase: bool) -> ApiResult<Value> {
+pub fn retention(state: &KinesisState, req: Req<'_>, increase: bool) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let hours = req.int("RetentionPeriodHours")?;
     let hours = u32::try_from(hours.clamp(0, i64::from(u32::MAX))).unwrap_or(u32::MAX);
@@ -30,7 +30,7 @@ fn tags_list(tags: impl IntoIterator<Item = (String, String)>) -> Value {
     )
 }
 
-fn add_tags(state: &AppState, name: &str, tags: Vec<(String, String)>) -> ApiResult<()> {
+fn add_tags(state: &KinesisState, name: &str, tags: Vec<(String, String)>) -> ApiResult<()> {
     check_tags(&tags)?;
     if tags.is_empty() {
         return Err(ApiError::constraint(
@@ -56,7 +56,7 @@ fn add_tags(state: &AppState, name: &str, tags: Vec<(String, String)>) -> ApiRes
         .map_err(|e| state.err(e))
 }
 
-fn remove_tags(state: &AppState, name: &str, keys: Vec<String>) -> ApiResult<()> {
+fn remove_tags(state: &KinesisState, name: &str, keys: Vec<String>) -> ApiResult<()> {
     if keys.is_empty() || keys.len() > 50 {
         return Err(ApiError::constraint(
             &format!("{keys:?}"),
@@ -71,7 +71,7 @@ fn remove_tags(state: &AppState, name: &str, keys: Vec<String>) -> ApiResult<()>
 }
 
 /// AddTagsToStream.
-pub fn add_tags_to_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn add_tags_to_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let tags = req.opt_str_map("Tags")?.ok_or_else(|| missing("Tags"))?;
     add_tags(state, &name, tags)?;
@@ -79,7 +79,7 @@ pub fn add_tags_to_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// RemoveTagsFromStream.
-pub fn remove_tags_from_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn remove_tags_from_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let keys = req
         .opt_str_list("TagKeys")?
@@ -89,7 +89,7 @@ pub fn remove_tags_from_stream(state: &AppState, req: Req<'_>) -> ApiResult<Valu
 }
 
 /// ListTagsForStream.
-pub fn list_tags_for_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn list_tags_for_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let limit = req.opt_int_in("Limit", 1, 50)?.unwrap_or(50) as usize;
     let start = req.opt_str("ExclusiveStartTagKey")?;
@@ -111,7 +111,7 @@ fn resource(req: Req<'_>) -> ApiResult<String> {
 }
 
 /// TagResource.
-pub fn tag_resource(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn tag_resource(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = resource(req)?;
     let tags = req.opt_str_map("Tags")?.ok_or_else(|| missing("Tags"))?;
     add_tags(state, &name, tags)?;
@@ -119,7 +119,7 @@ pub fn tag_resource(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// UntagResource.
-pub fn untag_resource(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn untag_resource(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = resource(req)?;
     let keys = req
         .opt_str_list("TagKeys")?
@@ -129,14 +129,14 @@ pub fn untag_resource(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// ListTagsForResource.
-pub fn list_tags_for_resource(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn list_tags_for_resource(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = resource(req)?;
     let tags = state.engine.list_tags(&name).map_err(|e| state.err(e))?;
     Ok(map([("Tags", tags_list(tags))]))
 }
 
 /// UpdateStreamMode.
-pub fn update_stream_mode(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn update_stream_mode(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let arn = req.str("StreamARN")?;
     let name = name_from_arn(arn, "streamARN")?;
     let mode = parse_mode(req)?.ok_or_else(|| missing("StreamModeDetails"))?;
@@ -148,7 +148,7 @@ pub fn update_stream_mode(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// Start/StopStreamEncryption.
-pub fn encryption(state: &AppState, req: Req<'_>, start: bool) -> ApiResult<Value> {
+pub fn encryption(state: &KinesisState, req: Req<'_>, start: bool) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let ty = req.str("EncryptionType")?;
     if ty != "KMS" && ty != "NONE" {
@@ -183,7 +183,7 @@ pub fn encryption(state: &AppState, req: Req<'_>, start: bool) -> ApiResult<Valu
 }
 
 /// Enable/DisableEnhancedMonitoring.
-pub fn monitoring(state: &AppState, req: Req<'_>, enable: bool) -> ApiResult<Value> {
+pub fn monitoring(state: &KinesisState, req: Req<'_>, enable: bool) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let metrics = req
         .opt_str_list("ShardLevelMetrics")?
@@ -228,7 +228,7 @@ pub fn monitoring(state: &AppState, req: Req<'_>, enable: bool) -> ApiResult<Val
 }
 
 /// DescribeLimits.
-pub fn describe_limits(state: &AppState) -> ApiResult<Value> {
+pub fn describe_limits(state: &KinesisState) -> ApiResult<Value> {
     let open = state.engine.open_shard_count().map_err(|e| state.err(e))?;
     let mut on_demand = 0;
     for name in state.engine.list_streams().map_err(|e| state.err(e))? {

@@ -1,10 +1,8 @@
-//! Request and response types of the Kinesis API, shared by every [`KinesisApi`]
-//! implementation.
-//!
-//! [`KinesisApi`]: crate::KinesisApi
+//! Request and response types of the Kinesis API, shared by the client's
+//! `KinesisApi` implementations, the KPL format and the Kinesis service.
 
+pub use crate::hash_key::HashKeyRange;
 use bytes::Bytes;
-pub use freshet_storage::HashKeyRange;
 
 /// Most entries of one `PutRecords` call.
 pub const MAX_PUT_RECORDS_ENTRIES: usize = 500;

@@ -10,7 +10,7 @@ use prost::encoding::{encode_varint, encoded_len_varint};
 
 use super::proto;
 use super::{DEFAULT_MAX_AGGREGATE_BYTES, DEFAULT_MAX_AGGREGATE_COUNT, DIGEST_LEN, MAGIC};
-use crate::types::{PutRecordsEntry, MAX_RECORD_BYTES};
+use crate::kinesis::{PutRecordsEntry, MAX_RECORD_BYTES};
 
 /// Why [`Aggregator::try_add`] refused a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +172,7 @@ impl Aggregator {
             self.first_hash_key = Some(
                 entry
                     .explicit_hash_key
-                    .unwrap_or_else(|| freshet_storage::hash_key_of(&entry.partition_key)),
+                    .unwrap_or_else(|| crate::hash_key::hash_key_of(&entry.partition_key)),
             );
         }
         self.body.records.push(proto::Record {
@@ -344,7 +344,7 @@ mod tests {
         assert_eq!(rec.partition_key, "pk-a");
         assert_eq!(
             rec.explicit_hash_key,
-            Some(freshet_storage::hash_key_of("pk-a"))
+            Some(crate::hash_key::hash_key_of("pk-a"))
         );
         assert!(agg.is_empty());
     }

@@ -217,7 +217,7 @@ pub fn encode(encoding: Encoding, v: &Value) -> Vec<u8> {
 }
 
 /// Writes `s` as a JSON string.
-pub(crate) fn write_json_str(s: &str, out: &mut Vec<u8>) {
+pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -244,7 +244,7 @@ pub(crate) fn write_json_str(s: &str, out: &mut Vec<u8>) {
 }
 
 /// Writes `v` as JSON.
-pub(crate) fn write_json(v: &Value, out: &mut Vec<u8>) {
+pub fn write_json(v: &Value, out: &mut Vec<u8>) {
     use std::io::Write as _;
     match v {
         Value::Null => out.extend_from_slice(b"null"),
@@ -285,7 +285,7 @@ pub(crate) fn write_json(v: &Value, out: &mut Vec<u8>) {
 }
 
 /// Writes a blob as a quoted base64 JSON string, encoding (SIMD) straight into `out`.
-pub(crate) fn write_json_base64(b: &[u8], out: &mut Vec<u8>) {
+pub fn write_json_base64(b: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
     let start = out.len();
     let len = base64_simd::STANDARD.encoded_length(b.len());
@@ -299,7 +299,7 @@ pub(crate) fn write_json_base64(b: &[u8], out: &mut Vec<u8>) {
 
 /// Writes a timestamp (epoch ms) as JSON epoch seconds: an integer, or with three
 /// decimals when it has a fraction.
-pub(crate) fn write_json_timestamp(ms: i64, out: &mut Vec<u8>) {
+pub fn write_json_timestamp(ms: i64, out: &mut Vec<u8>) {
     let (secs, frac) = (ms.div_euclid(1000), ms.rem_euclid(1000));
     out.extend_from_slice(itoa::Buffer::new().format(secs).as_bytes());
     if frac != 0 {

@@ -7,10 +7,10 @@ use super::{
     check_stream_name, empty, encryption_values, mode_value, monitoring_value, parse_mode,
     shard_value, stream_name,
 };
-use crate::error::{ApiError, ApiResult};
-use crate::request::Req;
-use crate::state::AppState;
-use crate::value::{map, Value};
+use crate::state::KinesisState;
+use freshet_protocol::request::Req;
+use freshet_protocol::value::{map, Value};
+use freshet_protocol::{ApiError, ApiResult};
 
 /// Shards of an on-demand stream created without a ShardCount.
 const ON_DEMAND_SHARDS: u32 = 4;
@@ -48,7 +48,7 @@ pub(crate) fn check_tags(tags: &[(String, String)]) -> ApiResult<()> {
 }
 
 /// CreateStream.
-pub fn create_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn create_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = req.str("StreamName")?;
     check_stream_name(name)?;
     let mode = parse_mode(req)?.unwrap_or(StreamMode::Provisioned);
@@ -80,7 +80,7 @@ pub fn create_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// DeleteStream.
-pub fn delete_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn delete_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let _ = req.opt_bool("EnforceConsumerDeletion")?;
     state
@@ -92,7 +92,7 @@ pub fn delete_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// DescribeStream.
-pub fn describe_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn describe_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let limit = req.opt_int_in("Limit", 1, 10_000)?.unwrap_or(100) as usize;
     let start = req.opt_str("ExclusiveStartShardId")?;
@@ -146,7 +146,7 @@ pub fn describe_stream(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// DescribeStreamSummary.
-pub fn describe_stream_summary(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn describe_stream_summary(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let d = state.describe(&name)?;
     let (enc, key) = encryption_values(&d);
@@ -174,7 +174,7 @@ pub fn describe_stream_summary(state: &AppState, req: Req<'_>) -> ApiResult<Valu
 const LIST_TOKEN_PREFIX: &str = "freshet-ls1:";
 
 /// ListStreams.
-pub fn list_streams(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn list_streams(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let limit = req.opt_int_in("Limit", 1, 10_000)?.unwrap_or(100) as usize;
     let mut after = req.opt_str("ExclusiveStartStreamName")?.map(str::to_string);
     if let Some(token) = req.opt_str("NextToken")? {

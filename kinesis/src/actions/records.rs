@@ -10,11 +10,11 @@ use freshet_storage::{
 };
 
 use super::stream_name;
-use crate::error::{ApiError, ApiResult};
 use crate::iterator::IteratorState;
-use crate::request::{missing, Req};
-use crate::state::AppState;
-use crate::value::{map, Value};
+use crate::state::KinesisState;
+use freshet_protocol::request::{missing, Req};
+use freshet_protocol::value::{map, Value};
+use freshet_protocol::{ApiError, ApiResult};
 
 /// Most bytes of data and partition keys in one PutRecords call.
 pub const MAX_PUT_RECORDS_BYTES: usize = 10 * 1024 * 1024;
@@ -77,7 +77,7 @@ fn record_input(r: Req<'_>, prefix: &str) -> ApiResult<PutRecordInput> {
     })
 }
 
-fn throttle_message(state: &AppState, stream: &str, shard: &str) -> String {
+fn throttle_message(state: &KinesisState, stream: &str, shard: &str) -> String {
     format!(
         "Rate exceeded for shard {shard} in stream {stream} under account {}.",
         state.cfg.account_id
@@ -87,11 +87,21 @@ fn throttle_message(state: &AppState, stream: &str, shard: &str) -> String {
 /// Puts records, refusing (per record) those over their shard's write limit when limits
 /// are enforced.
 pub(crate) fn put_many(
-    state: &AppState,
+    state: &KinesisState,
     name: &str,
     records: Vec<PutRecordInput>,
+    deadline: Instant,
 ) -> ApiResult<Vec<Result<PutOutcome, RecordFailure>>> {
     let started = Instant::now();
+    // The front door has answered 503 by now (or is about to): committing the records
+    // after the client was told they failed would make its retry write them twice.
+    if started >= deadline {
+        return Err(ApiError::custom(
+            "ServiceUnavailable",
+            "The request did not start before its deadline; nothing was written. Retry with back-off.",
+            503,
+        ));
+    }
     let sizes: Vec<u64> = records.iter().map(|r| r.data.len() as u64).collect();
     let results = if state.limiter.enabled() {
         let d = state.describe(name)?;
@@ -174,7 +184,7 @@ pub(crate) fn put_many(
 }
 
 /// PutRecord.
-pub fn put_record(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn put_record(state: &KinesisState, req: Req<'_>, deadline: Instant) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let input = record_input(req, "")?;
     if let Some(s) = req.opt_str("SequenceNumberForOrdering")? {
@@ -186,7 +196,7 @@ pub fn put_record(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
             ));
         }
     }
-    let mut results = put_many(state, &name, vec![input])?;
+    let mut results = put_many(state, &name, vec![input], deadline)?;
     match results.pop() {
         Some(Ok(ok)) => Ok(map([
             ("ShardId", Value::str(ok.shard_id.as_ref())),
@@ -201,7 +211,7 @@ pub fn put_record(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
     }
 }
 
-pub(crate) fn encryption_type(state: &AppState, name: &str) -> String {
+pub(crate) fn encryption_type(state: &KinesisState, name: &str) -> String {
     state
         .engine
         .describe_stream(name)
@@ -211,7 +221,7 @@ pub(crate) fn encryption_type(state: &AppState, name: &str) -> String {
 }
 
 /// PutRecords.
-pub fn put_records(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn put_records(state: &KinesisState, req: Req<'_>, deadline: Instant) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let list = req.opt_list("Records")?.ok_or_else(|| missing("Records"))?;
     if list.is_empty() || list.len() > MAX_PUT_RECORDS {
@@ -246,7 +256,7 @@ pub fn put_records(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
             "Records size exceeds 10 MiB limit: the request holds {total} bytes of data and partition keys."
         )));
     }
-    let results = put_many(state, &name, records)?;
+    let results = put_many(state, &name, records, deadline)?;
     let failed = results.iter().filter(|r| r.is_err()).count();
     let entries = results
         .into_iter()
@@ -272,7 +282,7 @@ fn sequence_number(
     s: &str,
     shard: &str,
     stream: &str,
-    state: &AppState,
+    state: &KinesisState,
 ) -> ApiResult<SequenceNumber> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::constraint(
@@ -290,7 +300,7 @@ fn sequence_number(
 }
 
 /// GetShardIterator.
-pub fn get_shard_iterator(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn get_shard_iterator(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let shard = req.str("ShardId")?;
     if shard.is_empty() || shard.len() > 128 {
@@ -394,7 +404,7 @@ pub(crate) fn get_records_args_ok(token: &str, limit: Option<i64>) -> bool {
 
 /// GetRecords after its members are checked: opens the iterator and reads.
 pub(crate) fn get_records_read(
-    state: &AppState,
+    state: &KinesisState,
     token: &str,
     limit: usize,
     started: Instant,
@@ -452,7 +462,7 @@ pub(crate) fn get_records_read(
 }
 
 /// GetRecords.
-pub fn get_records(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn get_records(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let started = Instant::now();
     let (token, limit) = get_records_args(req)?;
     let out = get_records_read(state, token, limit, started)?;

@@ -1,10 +1,5 @@
-//! Errors as the Kinesis API reports them: an exception type, a message and an HTTP
+//! Errors as AWS's APIs report them: an exception type, a message and an HTTP
 //! status (400 for every client error, 500 only for internal failures).
-
-use freshet_storage::Error as StorageError;
-
-/// The sentence that closes AWS's shard-limit messages.
-pub const LIMITS_PAGE: &str = "Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.";
 
 /// An error reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +13,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(kind: &'static str, message: impl Into<String>) -> Self {
+    /// A 400 error of the given type.
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             kind,
             message: message.into(),
@@ -87,39 +83,6 @@ impl ApiError {
             kind: "InternalFailure",
             message: message.into(),
             status: 500,
-        }
-    }
-
-    /// Maps an engine error, naming the account in stream messages as AWS does.
-    pub fn from_storage(e: StorageError, account: &str) -> Self {
-        let with_account =
-            |m: &str| m.replace("under account ", &format!("under account {account} "));
-        match e {
-            StorageError::StreamNotFound { stream } => Self::not_found(format!(
-                "Stream {stream} under account {account} not found."
-            )),
-            StorageError::StreamExists { stream } => Self::in_use(format!(
-                "Stream {stream} under account {account} already exists."
-            )),
-            StorageError::ShardNotFound { stream, shard } => Self::not_found(format!(
-                "Shard {shard} in stream {stream} under account {account} does not exist"
-            )),
-            StorageError::InvalidArgument(m) => {
-                if m.starts_with("1 validation error") || m.contains("validation error detected") {
-                    Self::validation(m)
-                } else {
-                    Self::invalid(with_account(&m))
-                }
-            }
-            StorageError::ResourceInUse(m) => Self::in_use(with_account(&m)),
-            StorageError::LimitExceeded(m) => Self::limit(with_account(&m)),
-            // A 503 is what every AWS SDK backs off on and retries by itself.
-            e @ StorageError::DiskFull { .. } => ApiError {
-                kind: "ServiceUnavailable",
-                message: e.to_string(),
-                status: 503,
-            },
-            other => Self::internal(format!("Internal service failure: {other}")),
         }
     }
 }

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::error::{ApiError, ApiResult};
+use freshet_protocol::{ApiError, ApiResult};
 
 /// How long an iterator stays valid, ms.
 pub const ITERATOR_TTL_MS: i64 = 300_000;

@@ -1,19 +1,18 @@
-//! What every request handler shares: the engine, the settings, the iterator key,
+//! What every Kinesis action shares: the engine, the settings, the iterator key,
 //! metrics, throughput limits, stream consumers and live subscriptions.
 
 use std::sync::Arc;
 
 use freshet_storage::{Engine, StreamDescription};
 
-use crate::admission::{Admission, ResourceLimits};
 use crate::consumers::Consumers;
-use crate::error::{ApiError, ApiResult};
 use crate::iterator::IteratorCodec;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
 use crate::subscribe::Subscriptions;
+use freshet_protocol::{ApiError, ApiResult};
 
-/// Server settings that shape API replies.
+/// Settings of the Kinesis service that shape its replies.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     /// Region named in ARNs.
@@ -30,12 +29,8 @@ pub struct ApiConfig {
     pub on_demand_stream_limit: u32,
     /// How long shard iterators stay valid, ms (Kinesis: 300000).
     pub iterator_ttl_ms: i64,
-    /// SigV4 verification.
-    pub auth: crate::auth::AuthConfig,
     /// How long a SubscribeToShard subscription lasts, ms (Kinesis: 300000).
     pub subscription_ttl_ms: i64,
-    /// Connection, in-flight byte and timeout limits.
-    pub resources: ResourceLimits,
 }
 
 impl Default for ApiConfig {
@@ -48,16 +43,14 @@ impl Default for ApiConfig {
             shard_limit: 500,
             on_demand_stream_limit: 50,
             iterator_ttl_ms: crate::iterator::ITERATOR_TTL_MS,
-            auth: crate::auth::AuthConfig::default(),
             subscription_ttl_ms: crate::subscribe::SUBSCRIPTION_TTL_MS,
-            resources: ResourceLimits::default(),
         }
     }
 }
 
 /// Shared handler state.
 #[derive(Debug)]
-pub struct AppState {
+pub struct KinesisState {
     /// The storage engine.
     pub engine: Engine,
     /// Settings.
@@ -72,11 +65,9 @@ pub struct AppState {
     pub consumers: Consumers,
     /// Live SubscribeToShard subscriptions.
     pub subscriptions: Subscriptions,
-    /// Connection and in-flight byte budgets.
-    pub admission: Admission,
 }
 
-impl AppState {
+impl KinesisState {
     /// Builds the state around an open engine, with consumers kept in memory only.
     pub fn new(engine: Engine, cfg: ApiConfig) -> Arc<Self> {
         Self::with_consumers(engine, cfg, Consumers::in_memory())
@@ -90,11 +81,10 @@ impl AppState {
             tracing::warn!(path = %key_path.display(), error = %e, "iterator key not persisted: iterators will not survive a restart");
             IteratorCodec::with_ttl(cfg.iterator_ttl_ms)
         });
-        Arc::new(AppState {
+        Arc::new(KinesisState {
             engine,
             consumers,
             subscriptions: Subscriptions::default(),
-            admission: Admission::new(cfg.resources),
             limiter: Limiter::new(cfg.enforce_limits),
             iterators,
             cfg,
@@ -133,7 +123,7 @@ impl AppState {
                 ));
             }
         }
-        ApiError::from_storage(e, &self.cfg.account_id)
+        crate::error::from_storage(e, &self.cfg.account_id)
     }
 
     /// The LimitExceededException of a request that would pass the account shard

@@ -10,10 +10,10 @@ mod streams;
 
 use freshet_storage::{ChildShard, Record, ShardDescription, StreamDescription, StreamMode};
 
-use crate::error::{ApiError, ApiResult};
-use crate::request::Req;
-use crate::state::AppState;
-use crate::value::{map, Value};
+use crate::state::KinesisState;
+use freshet_protocol::request::Req;
+use freshet_protocol::value::{map, Value};
+use freshet_protocol::{ApiError, ApiResult};
 
 /// Every action the server knows, by its `X-Amz-Target` suffix.
 pub const ACTIONS: &[&str] = &[
@@ -54,8 +54,13 @@ pub const ACTIONS: &[&str] = &[
 ];
 
 /// Runs one action on a decoded request. Blocks (engine calls): run it on a blocking
-/// thread.
-pub fn dispatch(state: &AppState, action: &str, body: &Value) -> ApiResult<Value> {
+/// thread. Writes are not committed once `deadline` has passed.
+pub fn dispatch(
+    state: &KinesisState,
+    action: &str,
+    body: &Value,
+    deadline: std::time::Instant,
+) -> ApiResult<Value> {
     let req = Req::new(body);
     match action {
         "CreateStream" => streams::create_stream(state, req),
@@ -64,8 +69,8 @@ pub fn dispatch(state: &AppState, action: &str, body: &Value) -> ApiResult<Value
         "DescribeStreamSummary" => streams::describe_stream_summary(state, req),
         "ListStreams" => streams::list_streams(state, req),
         "ListShards" => shards::list_shards(state, req),
-        "PutRecord" => records::put_record(state, req),
-        "PutRecords" => records::put_records(state, req),
+        "PutRecord" => records::put_record(state, req, deadline),
+        "PutRecords" => records::put_records(state, req, deadline),
         "GetShardIterator" => records::get_shard_iterator(state, req),
         "GetRecords" => records::get_records(state, req),
         "SplitShard" => shards::split_shard(state, req),

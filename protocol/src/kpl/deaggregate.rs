@@ -6,7 +6,7 @@ use prost::Message;
 
 use super::proto;
 use super::{DIGEST_LEN, MAGIC};
-use crate::types::{HashKeyRange, Record};
+use crate::kinesis::{HashKeyRange, Record};
 
 /// A user record: one record of an aggregate, or a plain Kinesis record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl UserRecord {
     /// The hash key that routes it: the explicit one, or the MD5 of the partition key.
     pub fn hash_key(&self) -> u128 {
         self.explicit_hash_key
-            .unwrap_or_else(|| freshet_storage::hash_key_of(&self.partition_key))
+            .unwrap_or_else(|| crate::hash_key::hash_key_of(&self.partition_key))
     }
 
     fn plain(r: &Record) -> UserRecord {
@@ -120,8 +120,8 @@ pub fn deaggregate_in_range(record: &Record, range: &HashKeyRange) -> Vec<UserRe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregation::Aggregator;
-    use crate::types::PutRecordsEntry;
+    use crate::kinesis::PutRecordsEntry;
+    use crate::kpl::Aggregator;
 
     fn record(data: impl Into<Bytes>) -> Record {
         Record {

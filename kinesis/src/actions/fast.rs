@@ -23,15 +23,22 @@ use super::records::{
     get_records_read, put_many, MAX_PUT_RECORDS_BYTES,
 };
 use super::stream_name_of;
-use crate::error::ApiResult;
-use crate::state::AppState;
-use crate::value::{write_json, write_json_base64, write_json_str, write_json_timestamp};
+use crate::state::KinesisState;
+use freshet_protocol::value::{
+    write_json, write_json_base64, write_json_str, write_json_timestamp,
+};
+use freshet_protocol::ApiResult;
 
 /// Runs `action` on a JSON body through the typed path, or answers `None` when the
 /// generic path must handle it (another action, or a request it would refuse).
-pub fn try_dispatch(state: &AppState, action: &str, body: &[u8]) -> Option<ApiResult<Vec<u8>>> {
+pub fn try_dispatch(
+    state: &KinesisState,
+    action: &str,
+    body: &[u8],
+    deadline: Instant,
+) -> Option<ApiResult<Vec<u8>>> {
     match action {
-        "PutRecords" => put_records(state, body),
+        "PutRecords" => put_records(state, body, deadline),
         "GetRecords" => get_records(state, body),
         _ => None,
     }
@@ -225,7 +232,7 @@ fn record_inputs(list: &[RecordIn<'_>]) -> Option<Vec<PutRecordInput>> {
     Some(out)
 }
 
-fn put_records(state: &AppState, body: &[u8]) -> Option<ApiResult<Vec<u8>>> {
+fn put_records(state: &KinesisState, body: &[u8], deadline: Instant) -> Option<ApiResult<Vec<u8>>> {
     let req: PutRecordsIn<'_> = serde_json::from_slice(body).ok()?;
     let name = stream_name_of(req.stream_name, req.stream_arn).ok()?;
     let list = req.records?.0;
@@ -241,7 +248,7 @@ fn put_records(state: &AppState, body: &[u8]) -> Option<ApiResult<Vec<u8>>> {
         return None;
     }
     drop(list);
-    Some(put_many(state, &name, records).map(|results| {
+    Some(put_many(state, &name, records, deadline).map(|results| {
         let failed = results.iter().filter(|r| r.is_err()).count();
         let mut out = Vec::with_capacity(64 + results.len() * 96);
         out.extend_from_slice(b"{\"FailedRecordCount\":");
@@ -275,7 +282,7 @@ fn put_records(state: &AppState, body: &[u8]) -> Option<ApiResult<Vec<u8>>> {
     }))
 }
 
-fn get_records(state: &AppState, body: &[u8]) -> Option<ApiResult<Vec<u8>>> {
+fn get_records(state: &KinesisState, body: &[u8]) -> Option<ApiResult<Vec<u8>>> {
     let started = Instant::now();
     let req: GetRecordsIn<'_> = serde_json::from_slice(body).ok()?;
     let token = req.shard_iterator?;

@@ -31,11 +31,11 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::actions::consumers::{by_arn, check_active};
 use crate::actions::{child_shards_value, record_value};
-use crate::error::{ApiError, ApiResult};
-use crate::eventstream;
-use crate::request::{missing, Req};
-use crate::state::AppState;
-use crate::value::{decode, map, Encoding, Value};
+use crate::state::KinesisState;
+use freshet_protocol::eventstream;
+use freshet_protocol::request::{missing, Req};
+use freshet_protocol::value::{decode, map, Encoding, Value};
+use freshet_protocol::{ApiError, ApiResult};
 
 /// Longest silence before a keep-alive event.
 pub const KEEPALIVE: Duration = Duration::from_secs(5);
@@ -145,7 +145,7 @@ impl Subscriptions {
 
 /// Releases a claim when its subscription task ends.
 struct Claim {
-    state: Arc<AppState>,
+    state: Arc<KinesisState>,
     arn: String,
     shard: String,
     id: u64,
@@ -226,7 +226,7 @@ fn position(pos: Req<'_>, shard_index: u64, now_ms: i64) -> ApiResult<StartingPo
 }
 
 /// Validates a request and resolves its starting offset (blocking: engine calls).
-fn plan(state: &AppState, enc: Encoding, body: &[u8]) -> ApiResult<Plan> {
+fn plan(state: &KinesisState, enc: Encoding, body: &[u8]) -> ApiResult<Plan> {
     let doc = decode(enc, body).map_err(|e| ApiError::serialization(e.0))?;
     let req = Req::new(&doc);
     let arn = req.str("ConsumerARN")?;
@@ -272,7 +272,7 @@ fn plan(state: &AppState, enc: Encoding, body: &[u8]) -> ApiResult<Plan> {
 /// event stream (the first frame is the initial response). Errors found before the
 /// stream starts are ordinary error replies.
 pub async fn open(
-    state: Arc<AppState>,
+    state: Arc<KinesisState>,
     enc: Encoding,
     body: Bytes,
 ) -> ApiResult<mpsc::Receiver<Bytes>> {
@@ -306,7 +306,7 @@ pub async fn open(
 /// Reads the next event's worth of records (blocking), and checks every so often that
 /// the consumer is still registered.
 async fn read(
-    state: &Arc<AppState>,
+    state: &Arc<KinesisState>,
     plan: &Plan,
     offset: u64,
     check_consumer: bool,
@@ -368,7 +368,7 @@ enum Wake {
 /// ends, the lifetime passes, the client goes away, the server stops or another
 /// subscription takes over.
 async fn pump(
-    state: Arc<AppState>,
+    state: Arc<KinesisState>,
     enc: Encoding,
     plan: Plan,
     mut watch: watch::Receiver<u64>,

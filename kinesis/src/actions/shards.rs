@@ -6,10 +6,10 @@ use freshet_storage::{
 };
 
 use super::{empty, shard_value, stream_name};
-use crate::error::{ApiError, ApiResult};
-use crate::request::Req;
-use crate::state::AppState;
-use crate::value::{map, Value};
+use crate::state::KinesisState;
+use freshet_protocol::request::Req;
+use freshet_protocol::value::{map, Value};
+use freshet_protocol::{ApiError, ApiResult};
 
 const TOKEN_PREFIX: &str = "freshet-lsh1";
 /// How long a ListShards NextToken stays valid, ms.
@@ -130,7 +130,7 @@ fn keep(d: &StreamDescription, s: &ShardDescription, f: &Filter) -> bool {
 }
 
 /// ListShards.
-pub fn list_shards(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn list_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let max = req.opt_int_in("MaxResults", 1, 10_000)?.unwrap_or(1000) as usize;
     let now = state.now_ms();
     let (name, after, filter) = if let Some(token) = req.opt_str("NextToken")? {
@@ -225,7 +225,7 @@ fn hash_key(value: &str, field: &str) -> ApiResult<u128> {
 }
 
 /// SplitShard.
-pub fn split_shard(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn split_shard(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let shard = req.str("ShardToSplit")?;
     let key = hash_key(req.str("NewStartingHashKey")?, "newStartingHashKey")?;
@@ -237,7 +237,7 @@ pub fn split_shard(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// MergeShards.
-pub fn merge_shards(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn merge_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let a = req.str("ShardToMerge")?;
     let b = req.str("AdjacentShardToMerge")?;
@@ -249,7 +249,7 @@ pub fn merge_shards(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
 }
 
 /// UpdateShardCount.
-pub fn update_shard_count(state: &AppState, req: Req<'_>) -> ApiResult<Value> {
+pub fn update_shard_count(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(req)?;
     let target = req.int("TargetShardCount")?;
     if target < 1 {

@@ -6,10 +6,10 @@
 use freshet_storage::LeaseExpectation;
 
 use super::stream_name;
-use crate::error::{ApiError, ApiResult};
-use crate::request::Req;
-use crate::state::AppState;
-use crate::value::{map, Value};
+use crate::state::KinesisState;
+use freshet_protocol::request::Req;
+use freshet_protocol::value::{map, Value};
+use freshet_protocol::{ApiError, ApiResult};
 
 /// The `X-Amz-Target` prefix of Freshet's own actions.
 pub const TARGET_PREFIX: &str = "Freshet_20261126.";
@@ -21,12 +21,10 @@ pub const ACTIONS: &[&str] = &[
     "Freshet_20261126.DeleteLease",
 ];
 
-/// The action a Freshet target names, if it is one of [`ACTIONS`].
-pub fn action_of(target: &str) -> Option<String> {
-    ACTIONS.contains(&target).then(|| target.to_string())
-}
+/// The lease actions, after the target prefix.
+pub const OPERATIONS: &[&str] = &["ListLeases", "PutLease", "DeleteLease"];
 
-fn err(state: &AppState, e: freshet_storage::Error) -> ApiError {
+fn err(state: &KinesisState, e: freshet_storage::Error) -> ApiError {
     match e {
         freshet_storage::Error::LeaseConflict { key, found } => ApiError::custom(
             "LeaseConflictException",
@@ -47,7 +45,7 @@ fn counter(req: Req<'_>, name: &str) -> ApiResult<Option<u64>> {
 }
 
 /// Runs one lease action.
-pub fn dispatch(state: &AppState, action: &str, req: Req<'_>) -> ApiResult<Value> {
+pub fn dispatch(state: &KinesisState, action: &str, req: Req<'_>) -> ApiResult<Value> {
     let stream = stream_name(req)?;
     let table = req.str("TableName")?;
     let engine = &state.engine;
@@ -82,7 +80,8 @@ pub fn dispatch(state: &AppState, action: &str, req: Req<'_>) -> ApiResult<Value
         }
         "DeleteLease" => {
             let key = req.str("Key")?;
-            let c = counter(req, "Counter")?.ok_or_else(|| crate::request::missing("Counter"))?;
+            let c = counter(req, "Counter")?
+                .ok_or_else(|| freshet_protocol::request::missing("Counter"))?;
             engine
                 .delete_lease(&stream, table, key, c)
                 .map_err(|e| err(state, e))?;

@@ -1,0 +1,169 @@
+//! The interface between the front door and the services behind it.
+//!
+//! The front door (`freshet-server`) owns what every service shares: HTTP/1.1 and h2c,
+//! admission (connections, in-flight bytes, timeouts), SigV4, request metrics and
+//! shutdown. It reads a request whole, finds the [`Service`] whose [`Route`] matches it,
+//! and hands it a [`Call`]; the service answers with a [`Reply`]. Services never import
+//! each other: what one offers another goes through an interface the front door wires.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::error::ApiError;
+use crate::value::Encoding;
+
+/// A boxed future, as services return them.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A stream of body chunks (an event stream): ends when it yields `None`.
+pub type ChunkStream = Pin<Box<dyn futures_core::Stream<Item = Bytes> + Send>>;
+
+/// How a service claims requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// AWS JSON/CBOR protocols: `POST /` whose `X-Amz-Target` starts with this prefix
+    /// (for example `Kinesis_20131202.`); the rest of the header is the operation.
+    TargetPrefix(&'static str),
+    /// REST protocols: requests whose path starts with this prefix (for example
+    /// `/2015-03-31/functions`).
+    PathPrefix(&'static str),
+}
+
+/// One request, read whole and authenticated, as a service receives it.
+#[derive(Debug)]
+pub struct Call {
+    /// The route that matched.
+    pub route: Route,
+    /// The operation: what follows the matched target prefix (`PutRecords`), or for a
+    /// path route the request path.
+    pub operation: String,
+    /// The HTTP method.
+    pub method: http::Method,
+    /// The request URI (path and query).
+    pub uri: http::Uri,
+    /// The request headers.
+    pub headers: http::HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    /// The body's encoding, from `Content-Type`.
+    pub encoding: Encoding,
+    /// When the front door gives up on the request (503): work that would commit a
+    /// change checks it first and refuses instead of committing after the client left.
+    pub deadline: Instant,
+    /// The request id sent back in `x-amzn-RequestId`.
+    pub request_id: String,
+    /// What the front door reserved for the request (its body's bytes in the in-flight
+    /// budget), released when dropped: a service keeps the call alive until its work
+    /// ends, so a request that timed out still counts while it runs.
+    pub held: Held,
+}
+
+/// Resources reserved for a request; released when dropped.
+pub struct Held(pub Box<dyn Send + Sync>);
+
+impl Held {
+    /// Nothing held.
+    pub fn none() -> Held {
+        Held(Box::new(()))
+    }
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Held")
+    }
+}
+
+impl Call {
+    /// Whether the deadline has passed.
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}
+
+/// A service's answer.
+pub enum Reply {
+    /// A whole body.
+    Full {
+        /// HTTP status.
+        status: u16,
+        /// `Content-Type`.
+        content_type: &'static str,
+        /// Extra headers.
+        headers: Vec<(&'static str, String)>,
+        /// The body.
+        body: Bytes,
+    },
+    /// A streamed body (an event stream), sent as the chunks come.
+    Stream {
+        /// `Content-Type`.
+        content_type: &'static str,
+        /// The chunks.
+        body: ChunkStream,
+    },
+    /// An error, encoded by the front door in the request's encoding.
+    Error(ApiError),
+}
+
+impl Reply {
+    /// A 200 reply with a whole body.
+    pub fn ok(content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+        Reply::Full {
+            status: 200,
+            content_type,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// The outcome label for metrics: `ok` or the error type.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Reply::Full { status, .. } if *status >= 400 => "error",
+            Reply::Full { .. } | Reply::Stream { .. } => "ok",
+            Reply::Error(e) => e.kind,
+        }
+    }
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Full { status, body, .. } => f
+                .debug_struct("Full")
+                .field("status", status)
+                .field("len", &body.len())
+                .finish(),
+            Reply::Stream { content_type, .. } => f
+                .debug_struct("Stream")
+                .field("content_type", content_type)
+                .finish(),
+            Reply::Error(e) => f.debug_tuple("Error").field(e).finish(),
+        }
+    }
+}
+
+/// A service behind the front door.
+pub trait Service: Send + Sync + 'static {
+    /// A short name for logs and metrics (`kinesis`).
+    fn name(&self) -> &'static str;
+
+    /// The requests it owns.
+    fn routes(&self) -> Vec<Route>;
+
+    /// Whether `operation` (after `route`'s target prefix) is one it knows; the front
+    /// door answers `UnknownOperationException` for the rest without calling it.
+    fn knows(&self, route: &Route, operation: &str) -> bool;
+
+    /// Answers one request.
+    fn call(&self, call: Call) -> BoxFuture<'static, Reply>;
+
+    /// Appends its metrics in the Prometheus text format.
+    fn render_metrics(&self, _out: &mut String) {}
+
+    /// Stops its long-lived work (subscriptions, pollers) when the server shuts down.
+    fn shut_down(&self) {}
+}
