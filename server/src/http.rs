@@ -305,8 +305,11 @@ async fn handle_request(
         }
         Reply::Error(e) => {
             match e.status {
-                500.. => {
+                500 => {
                     tracing::error!(service = name, %operation, request_id = %id, error = %e, "internal failure")
+                }
+                501.. => {
+                    tracing::warn!(service = name, %operation, request_id = %id, error = %e, "unavailable")
                 }
                 _ if e.kind == "SerializationException" => {
                     tracing::warn!(service = name, %operation, request_id = %id, error = %e, "malformed request")

@@ -2,7 +2,7 @@
 
 mod admin;
 pub(crate) mod consumers;
-pub(crate) mod fast;
+pub mod fast;
 pub(crate) mod leases;
 mod records;
 mod shards;
