@@ -175,7 +175,9 @@ impl Consumers {
     /// Loads the registry from the engine's catalog, first moving the consumers of a
     /// legacy `consumers.json` in the data directory into it.
     pub fn open(engine: &Engine) -> Result<Self, String> {
-        let store = engine.service_state("kinesis").map_err(|e| e.to_string())?;
+        let store = engine
+            .service_state(crate::state::SERVICE_NAMESPACE)
+            .map_err(|e| e.to_string())?;
         let data_dir = &engine.config().data_dir;
         let legacy = data_dir.join(LEGACY_FILE_NAME);
         if let Some(list) = read_legacy(&legacy)? {

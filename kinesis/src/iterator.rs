@@ -1,7 +1,7 @@
 //! Shard iterators: opaque, tamper-evident tokens. Each one carries the stream name, the
 //! stream's incarnation id, the shard index, the log offset and the issue time, sealed
-//! with an HMAC-SHA256 under a random key kept in the data directory (`iterator.key`,
-//! created once), so a forged, altered or foreign iterator is refused, one older than
+//! with an HMAC-SHA256 under a random key kept in the catalog (the Kinesis service's
+//! `iterator-key`, created once), so a forged, altered or foreign iterator is refused, one older than
 //! five minutes expires, and iterators handed out before a restart stay valid after it.
 
 use base64::Engine as _;
@@ -30,6 +30,9 @@ pub struct IteratorState {
     /// When it was issued, epoch ms.
     pub issued_ms: i64,
 }
+
+/// The catalog key (in the Kinesis service's namespace) of the iterator key.
+const KEY_NAME: &str = "iterator-key";
 
 /// Seals and opens iterators with a per-process key.
 #[derive(Clone)]
@@ -65,36 +68,37 @@ impl IteratorCodec {
         }
     }
 
-    /// A codec whose key is read from `path`, or drawn at random and written there
-    /// (synced, then renamed into place, readable by the owner only) when absent.
-    pub fn persistent(path: &std::path::Path, ttl_ms: i64) -> std::io::Result<Self> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                    std::io::Error::other(format!("{} does not hold a 32-byte key", path.display()))
-                })?;
-                return Ok(IteratorCodec { key, ttl_ms });
-            }
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            Err(_) => {}
+    /// A codec whose key is kept in the service's catalog namespace (`iterator-key`),
+    /// drawn at random the first time, so iterators handed out before a restart stay
+    /// valid after it. A key file left by an older version (`legacy`, the data
+    /// directory's `iterator.key`) is moved into the catalog first.
+    pub fn stored(
+        store: &freshet_storage::ServiceState,
+        legacy: &std::path::Path,
+        ttl_ms: i64,
+    ) -> Result<Self, String> {
+        let as_key = |bytes: &[u8], from: &str| -> Result<[u8; 32], String> {
+            bytes
+                .try_into()
+                .map_err(|_| format!("{from} does not hold a 32-byte key"))
+        };
+        if let Some(bytes) = store.get(KEY_NAME).map_err(|e| e.to_string())? {
+            return Ok(IteratorCodec {
+                key: as_key(&bytes, "the catalog's iterator-key")?,
+                ttl_ms,
+            });
         }
-        let codec = Self::with_ttl(ttl_ms);
-        let tmp = path.with_extension("key.tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&codec.key)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
+        let key = match std::fs::read(legacy) {
+            Ok(bytes) => as_key(&bytes, &legacy.display().to_string())?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => rand::random(),
+            Err(e) => return Err(format!("cannot read {}: {e}", legacy.display())),
+        };
+        store.put(KEY_NAME, &key).map_err(|e| e.to_string())?;
+        if legacy.exists() {
+            std::fs::remove_file(legacy)
+                .map_err(|e| format!("cannot remove {}: {e}", legacy.display()))?;
         }
-        Ok(codec)
+        Ok(IteratorCodec { key, ttl_ms })
     }
 
     fn mac(&self, body: &[u8]) -> Hmac<Sha256> {

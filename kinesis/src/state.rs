@@ -12,6 +12,9 @@ use crate::metrics::Metrics;
 use crate::subscribe::Subscriptions;
 use freshet_protocol::{ApiError, ApiResult};
 
+/// The Kinesis service's namespace in the catalog.
+pub const SERVICE_NAMESPACE: &str = "kinesis";
+
 /// Settings of the Kinesis service that shape its replies.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -76,11 +79,15 @@ impl KinesisState {
     /// Builds the state around an open engine and a consumer registry (see
     /// [`Consumers::open`] for one persisted in the data directory).
     pub fn with_consumers(engine: Engine, cfg: ApiConfig, consumers: Consumers) -> Arc<Self> {
-        let key_path = engine.config().data_dir.join("iterator.key");
-        let iterators = IteratorCodec::persistent(&key_path, cfg.iterator_ttl_ms).unwrap_or_else(|e| {
-            tracing::warn!(path = %key_path.display(), error = %e, "iterator key not persisted: iterators will not survive a restart");
-            IteratorCodec::with_ttl(cfg.iterator_ttl_ms)
-        });
+        let legacy = engine.config().data_dir.join("iterator.key");
+        let iterators = engine
+            .service_state(SERVICE_NAMESPACE)
+            .map_err(|e| e.to_string())
+            .and_then(|store| IteratorCodec::stored(&store, &legacy, cfg.iterator_ttl_ms))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "iterator key not persisted: iterators will not survive a restart");
+                IteratorCodec::with_ttl(cfg.iterator_ttl_ms)
+            });
         Arc::new(KinesisState {
             engine,
             consumers,

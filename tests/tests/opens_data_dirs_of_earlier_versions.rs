@@ -177,11 +177,27 @@ fn data_dir_of_v0_1_0_opens_takes_writes_and_reopens() {
         "the fixture keeps v0.1.0's consumers file"
     );
 
-    let mut server = Server::start_in(&dir, &[]);
+    // Iterators expire after five minutes; this one was handed out when the fixture was
+    // made, so the server is told to keep iterators for longer than this test lives.
+    let keep_iterators = ["--iterator-ttl-ms", "100000000000000"];
+    let mut server = Server::start_in(&dir, &keep_iterators);
     check_v0_1_0_facts(server.addr, 0);
-    // v0.1.0's consumers file moved into the catalog.
+    // A shard iterator v0.1.0 handed out opens: its key moved into the catalog.
+    let old_iterator = std::fs::read_to_string(fixture("data-v0.1.0.iterator"))
+        .unwrap_or_else(|e| panic!("the fixture's iterator: {e}"));
+    let got = ok(
+        server.addr,
+        "GetRecords",
+        json!({"ShardIterator": old_iterator.trim()}),
+    );
+    assert!(
+        !got["Records"].as_array().map(Vec::is_empty).unwrap_or(true),
+        "{got}"
+    );
+    // v0.1.0's consumers file and iterator key moved into the catalog.
     assert!(!dir.join("consumers.json").exists());
     assert!(dir.join("consumers.json.migrated").exists());
+    assert!(!dir.join("iterator.key").exists());
     let put = ok(
         server.addr,
         "PutRecords",
