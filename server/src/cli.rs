@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use freshet_storage::{Durability, Engine, EngineConfig};
+use freshet_storage::{Durability, Engine, EngineConfig, RecoveryMode};
 use tokio::net::TcpListener;
 
 use freshet_kinesis::{ApiConfig, KinesisService};
@@ -43,6 +43,12 @@ pub struct ServeArgs {
     /// When writes are acknowledged: `sync-data` (after fdatasync) or `buffered`.
     #[arg(long, env = "FRESHET_DURABILITY", default_value = "sync-data")]
     pub durability: Durability,
+    /// How opening repairs damage: `truncate-torn-tail` (cut bytes after the last
+    /// valid frame of each shard's active segment, which were never acknowledged) or
+    /// `strict` (refuse to start on any damage and change nothing, naming the file,
+    /// offset and failed check). Damage anywhere else always stops the start.
+    #[arg(long, env = "FRESHET_RECOVERY", default_value = "truncate-torn-tail")]
+    pub recovery: RecoveryMode,
     /// Size of a segment file, bytes.
     #[arg(long, env = "FRESHET_SEGMENT_BYTES", default_value_t = 128 * 1024 * 1024)]
     pub segment_bytes: u64,
@@ -168,6 +174,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let mut cfg = EngineConfig::new(&args.data_dir);
     cfg.durability = args.durability;
+    cfg.recovery = args.recovery;
     cfg.segment_bytes = args.segment_bytes;
     cfg.default_retention_hours = args.retention_hours;
     cfg.shard_limit = args.shard_limit as usize;
