@@ -6,7 +6,7 @@
 //! catalog batch. Puts that meet a parent closed mid-flight re-route to the children.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use super::{lock, read, shard_dir, write, Engine, Shard, Stream};
 use crate::catalog::{shard_key, stream_key, Batch, ShardRecord};
