@@ -66,6 +66,8 @@ struct Rule {
     errno: i32,
     persistent: bool,
     path_contains: Option<String>,
+    /// Panic instead of failing (a bug in the code under the operation).
+    panic: bool,
 }
 
 #[derive(Debug, Default)]
@@ -103,14 +105,17 @@ impl State {
                 r.skip -= 1;
                 continue;
             }
-            hit = Some((i, r.errno, r.persistent));
+            hit = Some((i, r.errno, r.persistent, r.panic));
             break;
         }
         match hit {
             None => Ok(()),
-            Some((i, errno, persistent)) => {
+            Some((i, errno, persistent, panic)) => {
                 if !persistent {
                     self.rules.remove(i);
+                }
+                if panic {
+                    panic!("injected panic in {op:?} on {}", path.display());
                 }
                 Err(io::Error::from_raw_os_error(errno))
             }
@@ -173,6 +178,20 @@ impl FaultFs {
             errno,
             persistent,
             path_contains: path_contains.map(str::to_string),
+            panic: false,
+        });
+    }
+
+    /// Makes the `skip + 1`-th next `op` (on a path containing `path_contains`, when
+    /// given) panic, as a bug in the code under it would; once.
+    pub fn panic_on(&self, op: FaultOp, skip: u64, path_contains: Option<&str>) {
+        lock(&self.state).rules.push(Rule {
+            op,
+            skip,
+            errno: 0,
+            persistent: false,
+            path_contains: path_contains.map(str::to_string),
+            panic: true,
         });
     }
 

@@ -113,9 +113,19 @@ impl std::fmt::Debug for ShardLog {
     }
 }
 
+/// Locks the commit state: plain counters and flags, left consistent by every
+/// critical section (no code that can panic runs under it).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding a log lock leaves plain data behind; keep serving.
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 impl ShardLog {
@@ -214,39 +224,91 @@ impl ShardLog {
     /// Marks the log closed to writes and returns its end offset once every record
     /// before it is durable.
     pub fn close(&self) -> Result<u64> {
-        let mut w = lock(&self.writer);
-        w.closed = true;
-        if self.cfg.durability == Durability::SyncData && !w.active_sealed {
-            self.check_poison()?;
-            if let Err(e) = w.active.sync_data() {
-                self.poison_with(&e);
-                return Err(e);
+        self.with_writer("closing the shard", |w| {
+            w.closed = true;
+            if self.cfg.durability == Durability::SyncData && !w.active_sealed {
+                self.check_poison()?;
+                if let Err(e) = w.active.sync_data() {
+                    self.poison_with(&e);
+                    return Err(e);
+                }
+                w.active.publish(w.position, w.next_offset, w.last_arrival);
+                self.publish(w.next_offset, w.last_arrival);
+                self.mark_durable(w.next_offset);
             }
-            w.active.publish(w.position, w.next_offset, w.last_arrival);
-            self.publish(w.next_offset, w.last_arrival);
-            self.mark_durable(w.next_offset);
-        }
-        Ok(w.next_offset)
+            Ok(w.next_offset)
+        })
     }
 
     /// Opens a closed log to writes again (a reshard that failed after closing it).
     pub fn reopen(&self) {
-        lock(&self.writer).closed = false;
+        let _ = self.with_writer("reopening the shard", |w| {
+            w.closed = false;
+            Ok(())
+        });
+    }
+
+    /// Runs `f` with the writer lock held. A panic inside `f` poisons the shard, as an
+    /// fsync failure does: the call and every later write fail with
+    /// [`Error::Poisoned`] naming the panic, while durable records stay readable. A
+    /// writer lock that some other path left poisoned does the same.
+    fn with_writer<T>(&self, doing: &str, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
+        let mut w = match self.writer.lock() {
+            Ok(w) => w,
+            Err(_) => {
+                self.poison_cause(format!(
+                    "a thread panicked while holding the shard's writer lock (seen while {doing})"
+                ));
+                return Err(self.poisoned());
+            }
+        };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut w))) {
+            Ok(result) => result,
+            Err(payload) => {
+                drop(w);
+                self.poison_cause(format!(
+                    "panic while {doing}: {}",
+                    panic_message(payload.as_ref())
+                ));
+                Err(self.poisoned())
+            }
+        }
+    }
+
+    /// Whether writes are refused after an I/O failure or a panic (until restart).
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.get().is_some()
     }
 
     fn check_poison(&self) -> Result<()> {
         match self.poison.get() {
-            Some(cause) => Err(Error::Poisoned {
-                shard: self.label.clone(),
-                cause: cause.clone(),
-            }),
+            Some(_) => Err(self.poisoned()),
             None => Ok(()),
         }
     }
 
+    /// The [`Error::Poisoned`] of this log (its first cause).
+    fn poisoned(&self) -> Error {
+        Error::Poisoned {
+            shard: self.label.clone(),
+            cause: self
+                .poison
+                .get()
+                .cloned()
+                .unwrap_or_else(|| "unknown cause".into()),
+        }
+    }
+
     fn poison_with(&self, e: &Error) {
-        let _ = self.poison.set(e.to_string());
-        tracing::error!(shard = %self.label, error = %e, "shard log poisoned: writes refused until restart");
+        self.poison_cause(e.to_string());
+    }
+
+    /// Refuses writes from now on (the first cause is kept) and wakes every writer
+    /// waiting for a sync so it sees the poison.
+    fn poison_cause(&self, cause: String) {
+        if self.poison.set(cause).is_ok() {
+            tracing::error!(shard = %self.label, cause = %self.poison.get().map_or("", |c| c.as_str()), "shard log poisoned: writes refused until restart");
+        }
         let _c = lock(&self.commit);
         self.committed.notify_all();
     }
@@ -303,8 +365,7 @@ impl ShardLog {
         if records.is_empty() {
             return Err(Error::invalid("an append needs at least one record"));
         }
-        {
-            let mut w = lock(&self.writer);
+        self.with_writer("appending", |w| {
             self.check_poison()?;
             if w.closed {
                 return Err(Error::ResourceInUse(format!(
@@ -316,7 +377,7 @@ impl ShardLog {
             let base = w.next_offset;
             let mut buf = std::mem::take(&mut w.buf);
             frame::encode(&mut buf, base, arrival, records);
-            let result = self.write_frame(&mut w, &buf, base, records.len() as u64, arrival);
+            let result = self.write_frame(w, &buf, base, records.len() as u64, arrival);
             w.buf = buf;
             result?;
             Ok((
@@ -326,7 +387,7 @@ impl ShardLog {
                 },
                 w.next_offset,
             ))
-        }
+        })
     }
 
     fn write_frame(
@@ -476,18 +537,40 @@ impl ShardLog {
 
     /// Syncs everything written so far; the caller has set `syncing`.
     fn run_claimed_sync(&self) {
-        let (seg, len, next, arrival, sealed) = {
-            let w = lock(&self.writer);
-            (
+        let snapshot = self.with_writer("starting a sync", |w| {
+            Ok((
                 Arc::clone(&w.active),
                 w.position,
                 w.next_offset,
                 w.last_arrival,
                 w.active_sealed,
-            )
+            ))
+        });
+        let (seg, len, next, arrival, sealed) = match snapshot {
+            Ok(s) => s,
+            Err(_) => {
+                // Poisoned: wake the waiters, who see it.
+                let mut c = lock(&self.commit);
+                c.syncing = false;
+                self.committed.notify_all();
+                return;
+            }
         };
         let started = std::time::Instant::now();
-        let result = if sealed { Ok(()) } else { seg.sync_data() };
+        let result = if sealed {
+            Ok(())
+        } else {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| seg.sync_data()))
+                .unwrap_or_else(|payload| {
+                    Err(Error::io(
+                        &seg.path,
+                        std::io::Error::other(format!(
+                            "panic while syncing: {}",
+                            panic_message(payload.as_ref())
+                        )),
+                    ))
+                })
+        };
         if !sealed {
             self.flusher.stats().record(started.elapsed());
         }
@@ -513,13 +596,14 @@ impl ShardLog {
     /// Syncs everything written and writes the active segment's index: a clean stop.
     /// Returns the active segment's valid length for the catalog.
     pub fn shutdown(&self) -> Result<u64> {
-        let w = lock(&self.writer);
-        self.check_poison()?;
-        w.active.sync_data()?;
-        w.active.publish(w.position, w.next_offset, w.last_arrival);
-        self.publish(w.next_offset, w.last_arrival);
-        w.active.store_index()?;
-        Ok(w.position)
+        self.with_writer("shutting down", |w| {
+            self.check_poison()?;
+            w.active.sync_data()?;
+            w.active.publish(w.position, w.next_offset, w.last_arrival);
+            self.publish(w.next_offset, w.last_arrival);
+            w.active.store_index()?;
+            Ok(w.position)
+        })
     }
 
     fn segments(&self) -> Vec<Arc<Segment>> {
@@ -617,13 +701,14 @@ impl ShardLog {
     /// When the newest retained record is older than `cutoff_ms`, starts a new empty
     /// segment (for an open log) so the whole old tail can expire.
     pub fn roll_if_expired(&self, cutoff_ms: i64) -> Result<()> {
-        let mut w = lock(&self.writer);
-        if w.closed || w.position == SEGMENT_HEADER || w.last_arrival >= cutoff_ms {
-            return Ok(());
-        }
-        self.check_poison()?;
-        // Anything still waiting for a sync gets it from the seal.
-        self.roll(&mut w, 0)
+        self.with_writer("rolling an expired segment", |w| {
+            if w.closed || w.position == SEGMENT_HEADER || w.last_arrival >= cutoff_ms {
+                return Ok(());
+            }
+            self.check_poison()?;
+            // Anything still waiting for a sync gets it from the seal.
+            self.roll(w, 0)
+        })
     }
 
     /// Segments whose records are all older than `cutoff_ms`, from the oldest, never the
