@@ -161,6 +161,73 @@ impl StreamDescription {
     }
 }
 
+/// A stream's settings and state without its shard list: what a put reply or a
+/// DescribeStreamSummary needs, at a cost independent of the number of shards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// Name.
+    pub name: String,
+    /// Incarnation id.
+    pub uid: u64,
+    /// Status.
+    pub status: StreamStatus,
+    /// Creation time, ms.
+    pub created_ms: i64,
+    /// Retention, hours.
+    pub retention_hours: u32,
+    /// Capacity mode.
+    pub mode: StreamMode,
+    /// Encryption settings.
+    pub encryption: Option<Encryption>,
+    /// Enhanced monitoring.
+    pub shard_level_metrics: Vec<String>,
+    /// Number of open shards.
+    pub open_shard_count: usize,
+}
+
+/// One shard's state, looked up by id without touching the stream's other shards:
+/// what a read needs to know about the shard it reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardState {
+    /// `shardId-...`.
+    pub shard_id: String,
+    /// Index in the stream.
+    pub index: u64,
+    /// Hash keys it owns (owned, while it was open).
+    pub range: HashKeyRange,
+    /// Parent, after a split or merge.
+    pub parent_shard_id: Option<String>,
+    /// Other parent, after a merge.
+    pub adjacent_parent_shard_id: Option<String>,
+    /// For a closed shard, the offset after its last record (`None`: open).
+    pub end_offset: Option<u64>,
+    /// For a closed shard, its last sequence number.
+    pub ending_sequence_number: Option<SequenceNumber>,
+    /// When a reshard closed it, ms.
+    pub closed_ms: Option<i64>,
+    /// The shards a reshard made of it (empty while it is open).
+    pub children: Vec<ChildShard>,
+    /// Offset of the oldest retained record (the trim horizon).
+    pub start_offset: u64,
+    /// Offset after the newest readable record.
+    pub next_offset: u64,
+    /// Arrival time of the newest readable record, ms (`None`: nothing written yet).
+    pub newest_arrival_ms: Option<i64>,
+}
+
+impl ShardState {
+    /// Whether a reshard closed the shard.
+    pub fn is_closed(&self) -> bool {
+        self.end_offset.is_some()
+    }
+
+    /// Whether a read from `offset` has nothing left to read, ever: the shard is closed
+    /// and `offset` is at or past its end.
+    pub fn is_finished_at(&self, offset: u64) -> bool {
+        self.end_offset.is_some_and(|end| offset >= end)
+    }
+}
+
 /// One record to put.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutRecordInput {

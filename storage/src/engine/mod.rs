@@ -6,13 +6,14 @@ pub(crate) mod reshard;
 mod retention;
 pub(crate) mod service_state;
 mod streams;
+mod summary;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 
 use crate::catalog::{clean_key, Batch, Catalog, ShardRecord, StreamRecord};
@@ -32,6 +33,9 @@ pub(crate) struct Shard {
     pub(crate) index: u64,
     pub(crate) rec: RwLock<ShardRecord>,
     pub(crate) log: Arc<ShardLog>,
+    /// Indexes of the shards a reshard made of this one (set once, when it closed):
+    /// the lineage lookup of a read at the end of a closed shard, without a scan.
+    pub(crate) children: OnceLock<Vec<u64>>,
 }
 
 impl Shard {
@@ -43,7 +47,13 @@ impl Shard {
             index: rec.index,
             rec: RwLock::new(rec),
             log,
+            children: OnceLock::new(),
         }
+    }
+
+    /// The shard's children (none while it is open).
+    pub(crate) fn children(&self) -> &[u64] {
+        self.children.get().map_or(&[], Vec::as_slice)
     }
 
     pub(crate) fn record(&self) -> ShardRecord {
@@ -95,9 +105,24 @@ impl Stream {
             dir,
         };
         stream.rebuild_routing();
+        // The children index, from the lineage the shard records hold.
+        let mut children: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for s in read(&stream.shards).values() {
+            let rec = read(&s.rec);
+            for p in rec.parent.into_iter().chain(rec.adjacent_parent) {
+                children.entry(p).or_default().push(rec.index);
+            }
+        }
+        for (parent, kids) in children {
+            if let Some(p) = stream.shard(parent) {
+                let _ = p.children.set(kids);
+            }
+        }
         stream
     }
 
+    /// Routes through the open shards; a scan of every retained shard (open and
+    /// reshard use it; a reshard updates the routing with [`Stream::reroute`]).
     pub(crate) fn rebuild_routing(&self) {
         let shards = read(&self.shards);
         let mut open: Vec<_> = shards
@@ -107,6 +132,21 @@ impl Stream {
             .collect();
         open.sort_by_key(|(r, _)| r.start);
         *write(&self.routing) = Arc::new(Routing { open });
+    }
+
+    /// Routing after a reshard closed `parents` and opened `children`: work in the
+    /// number of open shards, not retained ones.
+    pub(crate) fn reroute(&self, parents: &[Arc<Shard>], children: &[Arc<Shard>]) {
+        let mut routing = write(&self.routing);
+        let mut open: Vec<_> = routing
+            .open
+            .iter()
+            .filter(|(_, s)| !parents.iter().any(|p| Arc::ptr_eq(p, s)))
+            .cloned()
+            .chain(children.iter().map(|c| (read(&c.rec).range, Arc::clone(c))))
+            .collect();
+        open.sort_by_key(|(r, _)| r.start);
+        *routing = Arc::new(Routing { open });
     }
 
     pub(crate) fn shard(&self, index: u64) -> Option<Arc<Shard>> {

@@ -275,11 +275,17 @@ impl Engine {
         Ok(shard.log.subscribe())
     }
 
+    /// The retained children of a shard, from the children index: no scan of the
+    /// stream's shards.
     pub(crate) fn children_of(&self, stream: &Stream, index: u64) -> Vec<ChildShard> {
-        read(&stream.shards)
-            .values()
+        let Some(parent) = stream.shard(index) else {
+            return Vec::new();
+        };
+        parent
+            .children()
+            .iter()
+            .filter_map(|&c| stream.shard(c))
             .map(|s| s.record())
-            .filter(|r| r.parent == Some(index) || r.adjacent_parent == Some(index))
             .map(|r| ChildShard {
                 shard_id: shard_id(r.index),
                 parent_shards: r

@@ -273,17 +273,22 @@ impl Engine {
             remove_dirs(self.inner.cfg.fs.as_ref(), stream, &children);
             return Err(e);
         }
+        // Children first, so a reader that sees a parent closed finds its children.
+        {
+            let mut shards = write(&stream.shards);
+            for c in &children {
+                shards.insert(c.index, Arc::clone(c));
+            }
+        }
+        let child_indexes: Vec<u64> = children.iter().map(|c| c.index).collect();
+        for p in parents {
+            let _ = p.children.set(child_indexes.clone());
+        }
         for (p, rec) in &parent_recs {
             *write(&p.rec) = rec.clone();
         }
-        {
-            let mut shards = write(&stream.shards);
-            for c in children {
-                shards.insert(c.index, c);
-            }
-        }
         *write(&stream.meta) = meta;
-        stream.rebuild_routing();
+        stream.reroute(parents, &children);
         for (p, _) in &parent_recs {
             p.log.notify_subscribers();
         }

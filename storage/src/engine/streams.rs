@@ -136,11 +136,7 @@ impl Engine {
             .map(|s| describe_shard(&s.record()))
             .collect();
         StreamDescription {
-            status: if now < meta.active_at_ms {
-                StreamStatus::Creating
-            } else {
-                StreamStatus::Active
-            },
+            status: super::summary::status_of(&meta, now),
             name: meta.name,
             uid: meta.uid,
             created_ms: meta.created_ms,
