@@ -16,6 +16,13 @@ pub enum Error {
         /// The stream name asked for.
         stream: String,
     },
+    /// The stream a cursor was reading was deleted (or deleted and created again: the
+    /// new stream is another incarnation, not read on).
+    #[error("stream {stream} was deleted while it was being read")]
+    StreamDeleted {
+        /// The stream name.
+        stream: String,
+    },
     /// A stream with this name already exists.
     #[error("Stream {stream} already exists")]
     StreamExists {

@@ -40,6 +40,10 @@ pub mod validate;
 pub use catalog::{Encryption, StreamMode};
 pub use config::{Clock, Durability, EngineConfig, ManualClock, RecoveryMode, SystemClock};
 #[cfg(feature = "engine")]
+pub use engine::cursor::{
+    CursorPositions, ShardBatch, ShardPosition, StreamBatch, StreamCursor, TailFrom, Trimmed,
+};
+#[cfg(feature = "engine")]
 pub use engine::leases::{LeaseEntry, LeaseExpectation};
 #[cfg(feature = "engine")]
 pub use engine::reshard::ShardCountUpdate;

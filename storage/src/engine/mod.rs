@@ -1,5 +1,6 @@
 //! The engine: streams of shards over shard logs, with the catalog beside them.
 
+pub(crate) mod cursor;
 pub(crate) mod leases;
 mod records;
 pub(crate) mod reshard;
@@ -503,6 +504,8 @@ impl Inner {
                         first_error.get_or_insert(e);
                     }
                 }
+                // Tailing cursors waiting on the shard wake and find the engine shut down.
+                shard.log.notify_subscribers();
             }
         }
         self.flusher.stop();

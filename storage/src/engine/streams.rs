@@ -119,6 +119,8 @@ impl Engine {
         write(&self.inner.streams).remove(name);
         for shard in read(&stream.shards).values() {
             let _ = shard.log.close();
+            // Tailing cursors waiting on the shard wake and find the stream gone.
+            shard.log.notify_subscribers();
         }
         // Readers holding slices of the logs keep them; the files go now. A crash here
         // leaves a directory that the next open removes.
