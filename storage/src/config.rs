@@ -131,9 +131,15 @@ pub struct EngineConfig {
     pub index_interval_bytes: u64,
     /// Retention of new streams, in hours (24 to 8760). Default 24.
     pub default_retention_hours: u32,
-    /// How often the background retention pass runs; `None` disables the thread (call
+    /// How often the background retention pass (and the release of idle segment maps)
+    /// runs; `None` starts neither job (call
     /// [`Engine::enforce_retention`](crate::Engine::enforce_retention) yourself).
     pub retention_interval: Option<Duration>,
+    /// How long shutdown waits for the background jobs ([`Engine::jobs`]) to stop
+    /// after telling them to, all together. Default 10 s.
+    ///
+    /// [`Engine::jobs`]: crate::Engine::jobs
+    pub jobs_stop_timeout: Duration,
     /// Time source for arrival timestamps and retention.
     pub clock: Arc<dyn Clock>,
     /// Most open shards across all streams (AWS's account shard limit). Default 500.
@@ -162,6 +168,7 @@ impl EngineConfig {
             index_interval_bytes: 4096,
             default_retention_hours: 24,
             retention_interval: Some(Duration::from_secs(60)),
+            jobs_stop_timeout: Duration::from_secs(10),
             clock: Arc::new(SystemClock),
             shard_limit: 500,
             max_scaling_ops_per_day: 10,

@@ -13,14 +13,13 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::thread::JoinHandle;
 
 use crate::catalog::{clean_key, Batch, Catalog, ShardRecord, StreamRecord};
 use crate::config::EngineConfig;
 use crate::error::{Error, Result};
 use crate::hash_key::HashKeyRange;
+use crate::jobs::Jobs;
 use crate::log::recovery::{diagnose, LogDiagnosis};
 use crate::log::{Flusher, LogConfig, ShardLog};
 use crate::types::shard_id;
@@ -177,7 +176,7 @@ pub(crate) struct Inner {
     shut_down: AtomicBool,
     /// When free space was last measured, and the figure.
     disk: Mutex<Option<(std::time::Instant, u64)>>,
-    retention: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    jobs: Jobs,
     _lock_file: File,
 }
 
@@ -220,7 +219,7 @@ pub(crate) fn log_config(c: &EngineConfig) -> LogConfig {
 
 impl Engine {
     /// Opens the data directory (creating it when absent), recovers every shard log and
-    /// starts the group-commit flushers and the retention thread.
+    /// starts the group-commit flushers and the engine's background jobs.
     pub fn open(cfg: EngineConfig) -> Result<Engine> {
         if cfg.segment_bytes < crate::config::MIN_SEGMENT_BYTES {
             return Err(Error::invalid(format!(
@@ -310,11 +309,11 @@ impl Engine {
             admin: Mutex::new(()),
             shut_down: AtomicBool::new(false),
             disk: Mutex::new(None),
-            retention: Mutex::new(None),
+            jobs: Jobs::new(),
             _lock_file: lock_file,
         });
         let engine = Engine { inner };
-        engine.start_retention_thread()?;
+        engine.start_sweeps()?;
         Ok(engine)
     }
 
@@ -362,29 +361,34 @@ impl Engine {
         Ok(streams)
     }
 
-    fn start_retention_thread(&self) -> Result<()> {
+    /// Starts the engine's own sweeps as jobs: retention, and releasing the maps of
+    /// idle sealed segments, each at the retention interval. They hold the engine
+    /// weakly, so they never keep it open.
+    fn start_sweeps(&self) -> Result<()> {
         let Some(interval) = self.inner.cfg.retention_interval else {
             return Ok(());
         };
-        let (tx, rx) = mpsc::channel::<()>();
         let weak = Arc::downgrade(&self.inner);
-        let handle = std::thread::Builder::new()
-            .name("freshet-retention".into())
-            .spawn(move || loop {
-                match rx.recv_timeout(interval) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    _ => return,
-                }
-                let Some(inner) = weak.upgrade() else { return };
-                let engine = Engine { inner };
-                let _ = engine.release_idle_maps();
-                if let Err(e) = engine.enforce_retention() {
-                    tracing::warn!(error = %e, "retention pass failed");
-                }
-            })
-            .map_err(|e| Error::io(&self.inner.cfg.data_dir, e))?;
-        *lock(&self.inner.retention) = Some((tx, handle));
+        self.inner
+            .jobs
+            .spawn_periodic("retention", interval, move || match weak.upgrade() {
+                Some(inner) => Engine { inner }.enforce_retention().map(|_| ()),
+                None => Ok(()),
+            })?;
+        let weak = Arc::downgrade(&self.inner);
+        self.inner
+            .jobs
+            .spawn_periodic("map-release", interval, move || match weak.upgrade() {
+                Some(inner) => Engine { inner }.release_idle_maps().map(|_| ()),
+                None => Ok(()),
+            })?;
         Ok(())
+    }
+
+    /// The registry of background jobs that stop with the engine: the engine's sweeps
+    /// are there, and services start their deliveries and pollers there.
+    pub fn jobs(&self) -> &Jobs {
+        &self.inner.jobs
     }
 
     /// Group-commit sync counts and latencies (for metrics).
@@ -473,22 +477,16 @@ impl Engine {
         if self.inner.shut_down.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Some((tx, handle)) = lock(&self.inner.retention).take() {
-            let _ = tx.send(());
-            let _ = handle.join();
-        }
+        self.inner.jobs.stop_all(self.inner.cfg.jobs_stop_timeout);
         self.inner.flusher.stop();
     }
 }
 
 impl Inner {
     fn shutdown_now(&self) -> Result<()> {
-        if let Some((tx, handle)) = lock(&self.retention).take() {
-            let _ = tx.send(());
-            if handle.thread().id() != std::thread::current().id() {
-                let _ = handle.join();
-            }
-        }
+        // Background jobs first (they may be writing), each within the bound; the
+        // report is logged and kept (`Jobs::shutdown_report`).
+        self.jobs.stop_all(self.cfg.jobs_stop_timeout);
         let _admin = lock(&self.admin);
         let mut marks = Batch::default();
         let mut first_error = None;
