@@ -99,12 +99,11 @@ impl KinesisState {
         })
     }
 
-    /// Current time, epoch ms (the engine's clock).
+    /// Current time, epoch ms: the engine's clock (the system clock unless the
+    /// engine was opened with another, as tests do), so iterators, limits and records
+    /// share one time.
     pub fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
+        self.engine.config().clock.now_ms()
     }
 
     /// The ARN of a stream.

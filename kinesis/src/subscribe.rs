@@ -25,15 +25,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use freshet_storage::{parse_shard_id, ReadOutcome, SequenceNumber, StartingPosition};
+use freshet_storage::{ReadOutcome, SequenceNumber, StartingPosition};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::{sleep_until, Instant};
 
 use crate::actions::consumers::{by_arn, check_active};
-use crate::actions::{child_shards_value, record_value};
+use crate::actions::{child_shards_value, record_value, retained_shard};
 use crate::state::KinesisState;
 use freshet_protocol::eventstream;
+use freshet_protocol::kinesis::model;
 use freshet_protocol::request::{missing, Req};
+use freshet_protocol::validate::validate;
 use freshet_protocol::value::{decode, map, Encoding, Value};
 use freshet_protocol::{ApiError, ApiResult};
 
@@ -171,13 +173,6 @@ struct Plan {
 }
 
 fn sequence_arg(s: &str, shard_index: u64) -> ApiResult<SequenceNumber> {
-    if s.is_empty() || s.len() > 128 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::constraint(
-            s,
-            "startingPosition.sequenceNumber",
-            "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})",
-        ));
-    }
     if s.parse::<u128>().ok() == Some(before_first(shard_index)) {
         return Ok(SequenceNumber::new(shard_index, 0));
     }
@@ -209,18 +204,14 @@ fn position(pos: Req<'_>, shard_index: u64, now_ms: i64) -> ApiResult<StartingPo
                 StartingPosition::AfterSequenceNumber(seq()?)
             }
         }
-        "AT_TIMESTAMP" => {
+        _ => {
+            // AT_TIMESTAMP (validation allows no other type).
             let t = pos.opt_timestamp_ms("Timestamp")?.ok_or_else(|| {
-                ApiError::invalid("Must specify a Timestamp for a StartingPosition of type AT_TIMESTAMP.")
+                ApiError::invalid(
+                    "Must specify a Timestamp for a StartingPosition of type AT_TIMESTAMP.",
+                )
             })?;
             StartingPosition::AtTimestamp(t.min(now_ms))
-        }
-        other => {
-            return Err(ApiError::constraint(
-                other,
-                "startingPosition.type",
-                "Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]",
-            ))
         }
     })
 }
@@ -228,32 +219,18 @@ fn position(pos: Req<'_>, shard_index: u64, now_ms: i64) -> ApiResult<StartingPo
 /// Validates a request and resolves its starting offset (blocking: engine calls).
 fn plan(state: &KinesisState, enc: Encoding, body: &[u8]) -> ApiResult<Plan> {
     let doc = decode(enc, body).map_err(|e| ApiError::serialization(e.0))?;
+    let shape = model::input("SubscribeToShard")
+        .ok_or_else(|| ApiError::internal("SubscribeToShard has no input shape"))?;
+    let doc = validate(shape, &doc)?;
     let req = Req::new(&doc);
     let arn = req.str("ConsumerARN")?;
     let shard = req.str("ShardId")?;
-    if shard.is_empty() || shard.len() > 128 {
-        return Err(ApiError::constraint(
-            shard,
-            "shardId",
-            "Member must have length between 1 and 128",
-        ));
-    }
     let pos = req
         .opt_struct("StartingPosition")?
         .ok_or_else(|| missing("StartingPosition"))?;
     let consumer = by_arn(state, arn)?;
     check_active(state, &consumer, arn)?;
-    let d = state.describe(&consumer.stream)?;
-    let not_found = || {
-        ApiError::not_found(format!(
-            "Shard {shard} in stream {} under account {} does not exist",
-            consumer.stream, state.cfg.account_id
-        ))
-    };
-    let index = parse_shard_id(shard).ok_or_else(not_found)?;
-    if !d.shards.iter().any(|s| s.index == index) {
-        return Err(not_found());
-    }
+    let (_, index) = retained_shard(state, &consumer.stream, shard)?;
     let position = position(pos, index, state.now_ms())?;
     let offset = state
         .engine

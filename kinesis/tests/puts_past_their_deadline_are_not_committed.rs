@@ -44,10 +44,15 @@ fn puts_past_their_deadline_are_refused_and_nothing_is_written() {
     // The typed fast path.
     let fast_reply = fast::try_dispatch(&state, "PutRecords", put_records, past)
         .unwrap_or_else(|| panic!("a plain PutRecords takes the fast path"));
-    let e = fast_reply.err().unwrap_or_else(|| panic!("accepted past its deadline"));
+    let e = fast_reply
+        .err()
+        .unwrap_or_else(|| panic!("accepted past its deadline"));
     assert_eq!((e.kind, e.status), ("ServiceUnavailable", 503));
     // The generic path, both put actions.
-    for (action, body) in [("PutRecords", &put_records[..]), ("PutRecord", &put_record[..])] {
+    for (action, body) in [
+        ("PutRecords", &put_records[..]),
+        ("PutRecord", &put_record[..]),
+    ] {
         let doc = decode(Encoding::Json, body).unwrap_or_else(|e| panic!("{e:?}"));
         let e = dispatch(&state, action, &doc, past)
             .err()
@@ -57,9 +62,11 @@ fn puts_past_their_deadline_are_refused_and_nothing_is_written() {
     assert_eq!(records_in(&engine), 0, "nothing was written");
 
     // Before the deadline the same requests are written.
-    assert!(fast::try_dispatch(&state, "PutRecords", put_records, future)
-        .unwrap_or_else(|| panic!("fast path"))
-        .is_ok());
+    assert!(
+        fast::try_dispatch(&state, "PutRecords", put_records, future)
+            .unwrap_or_else(|| panic!("fast path"))
+            .is_ok()
+    );
     let doc = decode(Encoding::Json, put_record).unwrap_or_else(|e| panic!("{e:?}"));
     assert!(dispatch(&state, "PutRecord", &doc, future).is_ok());
     assert_eq!(records_in(&engine), 3);

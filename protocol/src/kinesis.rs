@@ -1,5 +1,9 @@
 //! Request and response types of the Kinesis API, shared by the client's
-//! `KinesisApi` implementations, the KPL format and the Kinesis service.
+//! `KinesisApi` implementations, the KPL format and the Kinesis service; the input
+//! rules ([`rules`]) and every action's input shape ([`model`]).
+
+pub mod model;
+pub mod rules;
 
 pub use crate::hash_key::HashKeyRange;
 use bytes::Bytes;

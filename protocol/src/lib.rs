@@ -1,8 +1,10 @@
 //! Freshet's wire code, shared by the client, the front door, every service and the
 //! fuzz targets. Pure: no tokio, no RocksDB, no I/O.
 //!
-//! - [`value`]: the AWS JSON 1.1 and CBOR 1.1 document codec; [`request`]: typed member
-//!   access with AWS's validation wording; [`error`]: AWS error replies.
+//! - [`value`]: the AWS JSON 1.1 and CBOR 1.1 document codec; [`validate`]: AWS's request
+//!   validation, declared per action; [`request`]: typed member access; [`writer`]: reply
+//!   documents written once for both a tree and straight JSON; [`error`]: AWS error
+//!   replies.
 //! - [`sigv4`]: SigV4 verification; [`eventstream`]: `application/vnd.amazon.eventstream`
 //!   framing.
 //! - [`kinesis`]: Kinesis request and reply types; [`hash_key`]: MD5 hash-key routing;
@@ -25,6 +27,8 @@ pub mod kpl;
 pub mod request;
 pub mod service;
 pub mod sigv4;
+pub mod validate;
 pub mod value;
+pub mod writer;
 
 pub use error::{ApiError, ApiResult};

@@ -1,5 +1,11 @@
-//! Typed access to the members of a request document, with AWS's errors for missing
-//! members (ValidationException) and members of the wrong type (SerializationException).
+//! Typed access to the members of a request document.
+//!
+//! A request is first validated against its action's input shape
+//! ([`validate`](crate::validate::validate)), which reports members of the wrong type
+//! (SerializationException) and every broken rule (ValidationException) as AWS does and
+//! normalizes the document; on what it returns, these accessors only ever meet members
+//! of their declared types. Their own errors (a missing member, a wrong type) stay for
+//! documents read without validation.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -9,11 +15,7 @@ use crate::value::Value;
 
 /// The member name as AWS spells it in validation messages: `StreamName` -> `streamName`.
 pub fn field_name(member: &str) -> String {
-    let mut chars = member.chars();
-    match chars.next() {
-        Some(c) => c.to_ascii_lowercase().to_string() + chars.as_str(),
-        None => String::new(),
-    }
+    crate::validate::path_name(member)
 }
 
 fn wrong_type(member: &str, expected: &str, got: &Value) -> ApiError {
@@ -75,28 +77,6 @@ impl<'a> Req<'a> {
     /// A required integer member.
     pub fn int(&self, name: &str) -> ApiResult<i64> {
         self.opt_int(name)?.ok_or_else(|| missing(name))
-    }
-
-    /// An optional integer member that must lie in `min..=max`.
-    pub fn opt_int_in(&self, name: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
-        let v = self.opt_int(name)?;
-        if let Some(v) = v {
-            if v < min {
-                return Err(ApiError::constraint(
-                    &v.to_string(),
-                    &field_name(name),
-                    &format!("Member must have value greater than or equal to {min}"),
-                ));
-            }
-            if v > max {
-                return Err(ApiError::constraint(
-                    &v.to_string(),
-                    &field_name(name),
-                    &format!("Member must have value less than or equal to {max}"),
-                ));
-            }
-        }
-        Ok(v)
     }
 
     /// An optional boolean member.

@@ -120,6 +120,74 @@ fn bad_requests_get_aws_errors() {
         "InvalidArgumentException",
     );
 
+    // AWS's validation: a member of the wrong type is a SerializationException before
+    // any rule is checked; every broken rule is listed in one ValidationException, in
+    // the order of AWS's model; missing required members are violations too.
+    let message = |r: &freshet_tests::RawResponse| {
+        r.json()["message"].as_str().unwrap_or_default().to_string()
+    };
+    let r = call_json(
+        a,
+        "CreateStream",
+        &json!({"StreamName": "ab cd", "ShardCount": "one"}),
+    );
+    expect(&r, 400, "SerializationException");
+    assert_eq!(
+        message(&r),
+        "class java.lang.String can not be converted to an Integer"
+    );
+    let r = call_json(
+        a,
+        "CreateStream",
+        &json!({"StreamName": "ab cd", "ShardCount": 0}),
+    );
+    expect(&r, 400, "ValidationException");
+    assert_eq!(
+        message(&r),
+        "2 validation errors detected: \
+         Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; \
+         Value 'ab cd' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+    );
+    let r = call_json(a, "PutRecords", &json!({}));
+    expect(&r, 400, "ValidationException");
+    assert_eq!(
+        message(&r),
+        "1 validation error detected: Value null at 'records' failed to satisfy constraint: Member must not be null"
+    );
+    let r = call_json(
+        a,
+        "PutRecords",
+        &json!({"StreamName": "s", "Records": [{"PartitionKey": "", "Data": "", "ExplicitHashKey": "x"}, {"Data": "AA=="}]}),
+    );
+    expect(&r, 400, "ValidationException");
+    assert_eq!(
+        message(&r),
+        "3 validation errors detected: \
+         Value '' at 'records.1.member.partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1; \
+         Value 'x' at 'records.1.member.explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38}); \
+         Value null at 'records.2.member.partitionKey' failed to satisfy constraint: Member must not be null"
+    );
+    let r = call_json(
+        a,
+        "GetShardIterator",
+        &json!({"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "SOMEWHERE", "Timestamp": "yesterday"}),
+    );
+    expect(&r, 400, "SerializationException");
+    assert_eq!(
+        message(&r),
+        "class java.lang.String can not be converted to milliseconds since epoch"
+    );
+    let r = call_json(
+        a,
+        "PutRecord",
+        &json!({"StreamName": "s", "PartitionKey": "k", "Data": "AA==", "ExplicitHashKey": "340282366920938463463374607431768211456"}),
+    );
+    expect(&r, 400, "InvalidArgumentException");
+    assert_eq!(
+        message(&r),
+        "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was 340282366920938463463374607431768211456"
+    );
+
     // Bad names and values.
     let r = call_json(
         a,
@@ -280,14 +348,15 @@ fn bad_requests_get_aws_errors() {
 
     // Oversize: one record over 1 MiB, more than 500 records, more than 10 MiB, a body over the limit.
     let big = "A".repeat(4 * ((1024 * 1024 + 3) / 3) + 4);
-    expect(
-        &call_json(
-            a,
-            "PutRecord",
-            &json!({"StreamName": "s", "PartitionKey": "k", "Data": big}),
-        ),
-        400,
-        "ValidationException",
+    let r = call_json(
+        a,
+        "PutRecord",
+        &json!({"StreamName": "s", "PartitionKey": "k", "Data": big}),
+    );
+    expect(&r, 400, "ValidationException");
+    assert_eq!(
+        message(&r),
+        "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1048581 cap=1048581]' at 'data' failed to satisfy constraint: Member must have length less than or equal to 1048576"
     );
     let records: Vec<_> = (0..501)
         .map(|_| json!({"PartitionKey": "k", "Data": "AA=="}))

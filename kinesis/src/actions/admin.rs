@@ -4,17 +4,17 @@
 use freshet_storage::Encryption;
 
 use super::streams::check_tags;
-use super::{empty, name_from_arn, parse_mode, stream_name};
+use super::{empty, name_from_resource_arn, name_from_stream_arn, parse_mode, stream_name};
 use crate::state::KinesisState;
-use freshet_protocol::request::{missing, Req};
+use freshet_protocol::request::Req;
 use freshet_protocol::value::{map, Value};
 use freshet_protocol::{ApiError, ApiResult};
 
 /// Increase/DecreaseStreamRetentionPeriod.
 pub fn retention(state: &KinesisState, req: Req<'_>, increase: bool) -> ApiResult<Value> {
-    let name = stream_name(req)?;
+    let name = stream_name(state, req)?;
     let hours = req.int("RetentionPeriodHours")?;
-    let hours = u32::try_from(hours.clamp(0, i64::from(u32::MAX))).unwrap_or(u32::MAX);
+    let hours = u32::try_from(hours.max(0)).unwrap_or(u32::MAX);
     state
         .engine
         .set_retention(&name, hours, increase)
@@ -32,13 +32,6 @@ fn tags_list(tags: impl IntoIterator<Item = (String, String)>) -> Value {
 
 fn add_tags(state: &KinesisState, name: &str, tags: Vec<(String, String)>) -> ApiResult<()> {
     check_tags(&tags)?;
-    if tags.is_empty() {
-        return Err(ApiError::constraint(
-            "{}",
-            "tags",
-            "Member must have length greater than or equal to 1",
-        ));
-    }
     let existing = state.engine.list_tags(name).map_err(|e| state.err(e))?;
     let new_keys = tags
         .iter()
@@ -57,13 +50,6 @@ fn add_tags(state: &KinesisState, name: &str, tags: Vec<(String, String)>) -> Ap
 }
 
 fn remove_tags(state: &KinesisState, name: &str, keys: Vec<String>) -> ApiResult<()> {
-    if keys.is_empty() || keys.len() > 50 {
-        return Err(ApiError::constraint(
-            &format!("{keys:?}"),
-            "tagKeys",
-            "Member must have length between 1 and 50",
-        ));
-    }
     state
         .engine
         .remove_tags(name, &keys)
@@ -72,26 +58,24 @@ fn remove_tags(state: &KinesisState, name: &str, keys: Vec<String>) -> ApiResult
 
 /// AddTagsToStream.
 pub fn add_tags_to_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = stream_name(req)?;
-    let tags = req.opt_str_map("Tags")?.ok_or_else(|| missing("Tags"))?;
+    let name = stream_name(state, req)?;
+    let tags = req.opt_str_map("Tags")?.unwrap_or_default();
     add_tags(state, &name, tags)?;
     Ok(empty())
 }
 
 /// RemoveTagsFromStream.
 pub fn remove_tags_from_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = stream_name(req)?;
-    let keys = req
-        .opt_str_list("TagKeys")?
-        .ok_or_else(|| missing("TagKeys"))?;
+    let name = stream_name(state, req)?;
+    let keys = req.opt_str_list("TagKeys")?.unwrap_or_default();
     remove_tags(state, &name, keys)?;
     Ok(empty())
 }
 
 /// ListTagsForStream.
 pub fn list_tags_for_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = stream_name(req)?;
-    let limit = req.opt_int_in("Limit", 1, 50)?.unwrap_or(50) as usize;
+    let name = stream_name(state, req)?;
+    let limit = usize::try_from(req.opt_int("Limit")?.unwrap_or(50)).unwrap_or(50);
     let start = req.opt_str("ExclusiveStartTagKey")?;
     let tags = state.engine.list_tags(&name).map_err(|e| state.err(e))?;
     let rest: Vec<(String, String)> = tags
@@ -105,41 +89,37 @@ pub fn list_tags_for_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Val
     ]))
 }
 
-fn resource(req: Req<'_>) -> ApiResult<String> {
-    let arn = req.str("ResourceARN")?;
-    name_from_arn(arn, "resourceARN")
+fn resource(state: &KinesisState, req: Req<'_>) -> ApiResult<String> {
+    name_from_resource_arn(state, req.str("ResourceARN")?)
 }
 
 /// TagResource.
 pub fn tag_resource(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = resource(req)?;
-    let tags = req.opt_str_map("Tags")?.ok_or_else(|| missing("Tags"))?;
+    let name = resource(state, req)?;
+    let tags = req.opt_str_map("Tags")?.unwrap_or_default();
     add_tags(state, &name, tags)?;
     Ok(empty())
 }
 
 /// UntagResource.
 pub fn untag_resource(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = resource(req)?;
-    let keys = req
-        .opt_str_list("TagKeys")?
-        .ok_or_else(|| missing("TagKeys"))?;
+    let name = resource(state, req)?;
+    let keys = req.opt_str_list("TagKeys")?.unwrap_or_default();
     remove_tags(state, &name, keys)?;
     Ok(empty())
 }
 
 /// ListTagsForResource.
 pub fn list_tags_for_resource(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = resource(req)?;
+    let name = resource(state, req)?;
     let tags = state.engine.list_tags(&name).map_err(|e| state.err(e))?;
     Ok(map([("Tags", tags_list(tags))]))
 }
 
 /// UpdateStreamMode.
 pub fn update_stream_mode(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let arn = req.str("StreamARN")?;
-    let name = name_from_arn(arn, "streamARN")?;
-    let mode = parse_mode(req)?.ok_or_else(|| missing("StreamModeDetails"))?;
+    let name = name_from_stream_arn(state, req.str("StreamARN")?)?;
+    let mode = parse_mode(req)?.unwrap_or(freshet_storage::StreamMode::Provisioned);
     state
         .engine
         .set_stream_mode(&name, mode)
@@ -149,23 +129,9 @@ pub fn update_stream_mode(state: &KinesisState, req: Req<'_>) -> ApiResult<Value
 
 /// Start/StopStreamEncryption.
 pub fn encryption(state: &KinesisState, req: Req<'_>, start: bool) -> ApiResult<Value> {
-    let name = stream_name(req)?;
+    let name = stream_name(state, req)?;
     let ty = req.str("EncryptionType")?;
-    if ty != "KMS" && ty != "NONE" {
-        return Err(ApiError::constraint(
-            ty,
-            "encryptionType",
-            "Member must satisfy enum value set: [KMS, NONE]",
-        ));
-    }
     let key = req.str("KeyId")?;
-    if key.is_empty() || key.len() > 2048 {
-        return Err(ApiError::constraint(
-            key,
-            "keyId",
-            "Member must have length between 1 and 2048",
-        ));
-    }
     if ty != "KMS" {
         return Err(ApiError::invalid(format!(
             "EncryptionType {ty} is not supported; use KMS."
@@ -184,31 +150,8 @@ pub fn encryption(state: &KinesisState, req: Req<'_>, start: bool) -> ApiResult<
 
 /// Enable/DisableEnhancedMonitoring.
 pub fn monitoring(state: &KinesisState, req: Req<'_>, enable: bool) -> ApiResult<Value> {
-    let name = stream_name(req)?;
-    let metrics = req
-        .opt_str_list("ShardLevelMetrics")?
-        .ok_or_else(|| missing("ShardLevelMetrics"))?;
-    if metrics.is_empty() || metrics.len() > 7 {
-        return Err(ApiError::constraint(
-            &format!("{metrics:?}"),
-            "shardLevelMetrics",
-            "Member must have length between 1 and 7",
-        ));
-    }
-    for m in &metrics {
-        if m != "ALL" && !freshet_storage::SHARD_LEVEL_METRICS.contains(&m.as_str()) {
-            return Err(ApiError::constraint(
-                m,
-                "shardLevelMetrics",
-                &format!(
-                    "Member must satisfy enum value set: [{}]",
-                    [&freshet_storage::SHARD_LEVEL_METRICS[..], &["ALL"]]
-                        .concat()
-                        .join(", ")
-                ),
-            ));
-        }
-    }
+    let name = stream_name(state, req)?;
+    let metrics = req.opt_str_list("ShardLevelMetrics")?.unwrap_or_default();
     let (before, after) = state
         .engine
         .set_enhanced_monitoring(&name, &metrics, enable)
@@ -232,7 +175,7 @@ pub fn describe_limits(state: &KinesisState) -> ApiResult<Value> {
     let open = state.engine.open_shard_count().map_err(|e| state.err(e))?;
     let mut on_demand = 0;
     for name in state.engine.list_streams().map_err(|e| state.err(e))? {
-        if let Ok(d) = state.engine.describe_stream(&name) {
+        if let Ok(d) = state.engine.stream_summary(&name) {
             if d.mode == freshet_storage::StreamMode::OnDemand {
                 on_demand += 1;
             }

@@ -3,68 +3,27 @@
 
 use base64::Engine as _;
 
-use super::name_from_arn;
+use super::name_from_stream_arn;
 use crate::consumers::{Consumer, ConsumerStatus, MAX_CONSUMERS_PER_STREAM};
 use crate::state::KinesisState;
+use freshet_protocol::kinesis::rules;
 use freshet_protocol::request::Req;
+use freshet_protocol::validate::validation_error;
 use freshet_protocol::value::{map, Value};
 use freshet_protocol::{ApiError, ApiResult};
 
 /// How long a ListStreamConsumers NextToken stays valid, ms.
 pub const NEXT_TOKEN_TTL_MS: i64 = 300_000;
 
-/// Checks a consumer name: 1 to 128 of `[a-zA-Z0-9_.-]`.
-pub(crate) fn check_consumer_name(name: &str, field: &str) -> ApiResult<()> {
-    if name.is_empty() || name.len() > 128 {
-        return Err(ApiError::constraint(
-            name,
-            field,
-            "Member must have length between 1 and 128",
-        ));
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-    {
-        return Err(ApiError::constraint(
-            name,
-            field,
-            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
-        ));
-    }
-    Ok(())
-}
-
-/// Parses `arn:aws:kinesis:REGION:ACCOUNT:stream/NAME/consumer/CONSUMER:SECONDS` into
-/// the stream and consumer names.
+/// The stream and consumer names of a consumer ARN (its pattern already checked by
+/// validation).
 pub(crate) fn parse_consumer_arn(arn: &str) -> ApiResult<(String, String)> {
-    let bad = || {
-        ApiError::constraint(
-            arn,
-            "consumerARN",
-            "Member must satisfy regular expression pattern: ^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+",
-        )
-    };
-    if arn.is_empty() || arn.len() > 2048 {
-        return Err(ApiError::constraint(
-            arn,
-            "consumerARN",
-            "Member must have length between 1 and 2048",
-        ));
+    match rules::consumer_arn(arn) {
+        Some(c) => Ok((c.stream.to_string(), c.consumer.to_string())),
+        None => Err(validation_error(
+            &rules::CONSUMER_ARN.violations(Some(&Value::str(arn)), "consumerARN"),
+        )),
     }
-    let stream = name_from_arn(arn, "consumerARN").map_err(|_| bad())?;
-    let rest = arn
-        .split_once(":stream/")
-        .map(|(_, r)| r)
-        .and_then(|r| r.strip_prefix(stream.as_str()))
-        .and_then(|r| r.strip_prefix("/consumer/"))
-        .ok_or_else(bad)?;
-    let (name, secs) = rest.rsplit_once(':').ok_or_else(bad)?;
-    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    check_consumer_name(name, "consumerARN").map_err(|_| bad())?;
-    Ok((stream, name.to_string()))
 }
 
 fn not_found(state: &KinesisState, what: &str) -> ApiError {
@@ -76,7 +35,7 @@ fn not_found(state: &KinesisState, what: &str) -> ApiError {
 
 /// The current uid of a stream, or `None` when it does not exist.
 fn stream_uid(state: &KinesisState, stream: &str) -> ApiResult<Option<u64>> {
-    match state.engine.describe_stream(stream) {
+    match state.engine.stream_summary(stream) {
         Ok(d) => Ok(Some(d.uid)),
         Err(freshet_storage::Error::StreamNotFound { .. }) => Ok(None),
         Err(e) => Err(state.err(e)),
@@ -114,8 +73,7 @@ fn named_consumer(state: &KinesisState, req: Req<'_>) -> ApiResult<Consumer> {
             "Either ConsumerARN or both StreamARN and ConsumerName must be provided.",
         ));
     };
-    let stream = name_from_arn(stream_arn, "streamARN")?;
-    check_consumer_name(name, "consumerName")?;
+    let stream = name_from_stream_arn(state, stream_arn)?;
     live_consumers(state, &stream)?
         .into_iter()
         .find(|c| c.name == name)
@@ -149,12 +107,14 @@ fn consumer_value(state: &KinesisState, c: &Consumer) -> Value {
 /// RegisterStreamConsumer.
 pub fn register(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let stream_arn = req.str("StreamARN")?;
-    let stream = name_from_arn(stream_arn, "streamARN")?;
+    let stream = name_from_stream_arn(state, stream_arn)?;
     let name = req.str("ConsumerName")?;
-    check_consumer_name(name, "consumerName")?;
     // Tags are accepted and, like stream tags on consumers, not kept.
     let _ = req.opt_str_map("Tags")?;
-    let d = state.describe(&stream)?;
+    let d = state
+        .engine
+        .stream_summary(&stream)
+        .map_err(|e| state.err(e))?;
     let now = state.now_ms();
     let mut l = state.consumers.lock();
     l.prune(&stream, Some(d.uid), now, state.cfg.create_delay_ms);
@@ -250,11 +210,8 @@ fn open_token(state: &KinesisState, token: &str, stream: &str) -> ApiResult<Stri
 /// ListStreamConsumers.
 pub fn list(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let stream_arn = req.str("StreamARN")?;
-    let stream = name_from_arn(stream_arn, "streamARN")?;
-    let max = req
-        .opt_int_in("MaxResults", 1, 10_000)?
-        .unwrap_or(100)
-        .min(100) as usize;
+    let stream = name_from_stream_arn(state, stream_arn)?;
+    let max = usize::try_from(req.opt_int("MaxResults")?.unwrap_or(100).min(100)).unwrap_or(100);
     let token = req.opt_str("NextToken")?;
     let created = req.opt_timestamp_ms("StreamCreationTimestamp")?;
     if token.is_some() && created.is_some() {
@@ -262,14 +219,10 @@ pub fn list(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
             "NextToken and StreamCreationTimestamp cannot be provided together.",
         ));
     }
-    if token.is_some_and(|t| t.is_empty() || t.len() > 1_048_576) {
-        return Err(ApiError::constraint(
-            token.unwrap_or_default(),
-            "nextToken",
-            "Member must have length between 1 and 1048576",
-        ));
-    }
-    let d = state.describe(&stream)?;
+    let d = state
+        .engine
+        .stream_summary(&stream)
+        .map_err(|e| state.err(e))?;
     if created.is_some_and(|ms| ms.div_euclid(1000) != d.created_ms.div_euclid(1000)) {
         return Err(ApiError::not_found(format!(
             "Stream {stream} under account {} created at the given StreamCreationTimestamp not found.",
@@ -318,7 +271,6 @@ mod tests {
             Some(("s-1".to_string(), "c.1".to_string()))
         );
         for bad in [
-            "",
             "arn:aws:kinesis:us-east-1:000000000000:stream/s",
             "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c",
             "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c:x",

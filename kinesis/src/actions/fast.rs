@@ -4,29 +4,31 @@
 //! written as JSON into one pre-sized buffer.
 //!
 //! The fast path only ever accepts what the generic path ([`super::dispatch`]) accepts,
-//! and does what it does. Whenever a request is anything but well formed and valid (an
+//! and does what it does: it checks members with the same declarations
+//! ([`freshet_protocol::kinesis::rules`]), runs the same steps after validation
+//! ([`super::records`]) and writes its replies with the same writers
+//! ([`super::replies`]). Whenever a request is anything but well formed and valid (an
 //! unknown or duplicate member, a string with escapes, a wrong type, a rule broken, bad
 //! base64, ...) it answers [`None`] before any side effect, and the caller runs the
-//! generic path, which gives AWS's error for it.
+//! generic path, which gives AWS's error for it. `kinesis/tests/
+//! fast_and_generic_paths_agree.rs` holds the two paths to the same bytes.
 
 use std::fmt;
 use std::time::Instant;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use freshet_storage::{PutRecordInput, MAX_PUT_RECORDS};
+use freshet_protocol::kinesis::{model, rules};
+use freshet_protocol::writer::JsonWriter;
+use freshet_storage::PutRecordInput;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::records::{
-    check_data, check_partition_key, encryption_type, explicit_hash_key, get_records_args_ok,
-    get_records_read, put_many, MAX_PUT_RECORDS_BYTES,
+    check_request_size, encryption_type, explicit_hash_key, get_records_read, put_many,
 };
-use super::stream_name_of;
+use super::{replies, stream_name_of};
 use crate::state::KinesisState;
-use freshet_protocol::value::{
-    write_json, write_json_base64, write_json_str, write_json_timestamp,
-};
 use freshet_protocol::ApiResult;
 
 /// Runs `action` on a JSON body through the typed path, or answers `None` when the
@@ -43,10 +45,6 @@ pub fn try_dispatch(
         _ => None,
     }
 }
-
-/// Bytes of a GetRecords reply entry besides its data and key: member names, quotes,
-/// a sequence number (up to 56 digits) and a timestamp.
-const RECORD_JSON_OVERHEAD: usize = 160;
 
 /// A member's value: absent/null, or a string without escapes.
 type Text<'a> = Option<&'a str>;
@@ -132,9 +130,10 @@ impl<'de> Deserialize<'de> for RecordList<'de> {
                 f.write_str("a list of records")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_PUT_RECORDS));
+                let mut v =
+                    Vec::with_capacity(seq.size_hint().unwrap_or(0).min(rules::MAX_PUT_RECORDS));
                 while let Some(r) = seq.next_element()? {
-                    if v.len() == MAX_PUT_RECORDS {
+                    if v.len() == rules::MAX_PUT_RECORDS {
                         return Err(de::Error::custom("too many records"));
                     }
                     v.push(r);
@@ -201,7 +200,8 @@ impl<'de> Deserialize<'de> for GetRecordsIn<'de> {
 }
 
 /// Decodes every record's data into one buffer and checks each record as the generic
-/// path does; `None` at the first record it would refuse.
+/// path does (the model's rules, then the hash key's range); `None` at the first record
+/// it would refuse.
 fn record_inputs(list: &[RecordIn<'_>]) -> Option<Vec<PutRecordInput>> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let capacity: usize = list
@@ -213,20 +213,29 @@ fn record_inputs(list: &[RecordIn<'_>]) -> Option<Vec<PutRecordInput>> {
     let mut at = 0usize;
     for r in list {
         let pk = r.partition_key?;
-        check_partition_key(pk, "").ok()?;
+        if !rules::PARTITION_KEY.accepts_str(pk)
+            || r.explicit_hash_key
+                .is_some_and(|k| !rules::EXPLICIT_HASH_KEY.accepts_str(k))
+        {
+            return None;
+        }
         let n = b64.decode_slice(r.data?, buf.get_mut(at..)?).ok()?;
+        if !rules::DATA.accepts_len(n) {
+            return None;
+        }
         spans.push(at..at + n);
         at += n;
     }
     let buf = Bytes::from(buf);
     let mut out = Vec::with_capacity(list.len());
     for (r, span) in list.iter().zip(spans) {
-        let data = buf.slice(span);
-        check_data(&data, "").ok()?;
         out.push(PutRecordInput {
             partition_key: r.partition_key?.to_string(),
-            explicit_hash_key: explicit_hash_key(r.explicit_hash_key, "").ok()?,
-            data,
+            explicit_hash_key: match r.explicit_hash_key {
+                Some(k) => Some(explicit_hash_key(k).ok()?),
+                None => None,
+            },
+            data: buf.slice(span),
         });
     }
     Some(out)
@@ -234,51 +243,27 @@ fn record_inputs(list: &[RecordIn<'_>]) -> Option<Vec<PutRecordInput>> {
 
 fn put_records(state: &KinesisState, body: &[u8], deadline: Instant) -> Option<ApiResult<Vec<u8>>> {
     let req: PutRecordsIn<'_> = serde_json::from_slice(body).ok()?;
-    let name = stream_name_of(req.stream_name, req.stream_arn).ok()?;
+    if req
+        .stream_name
+        .is_some_and(|n| !rules::STREAM_NAME.accepts_str(n))
+        || req
+            .stream_arn
+            .is_some_and(|a| !rules::STREAM_ARN.accepts_str(a))
+    {
+        return None;
+    }
     let list = req.records?.0;
-    if list.is_empty() {
+    if !model::RECORDS.accepts_len(list.len()) {
         return None;
     }
+    let name = stream_name_of(state, req.stream_name, req.stream_arn).ok()?;
     let records = record_inputs(&list)?;
-    let total: usize = records
-        .iter()
-        .map(|r| r.data.len() + r.partition_key.len())
-        .sum();
-    if total > MAX_PUT_RECORDS_BYTES {
-        return None;
-    }
+    check_request_size(&records).ok()?;
     drop(list);
     Some(put_many(state, &name, records, deadline).map(|results| {
-        let failed = results.iter().filter(|r| r.is_err()).count();
-        let mut out = Vec::with_capacity(64 + results.len() * 96);
-        out.extend_from_slice(b"{\"FailedRecordCount\":");
-        out.extend_from_slice(itoa::Buffer::new().format(failed).as_bytes());
-        out.extend_from_slice(b",\"Records\":[");
-        let mut num = itoa::Buffer::new();
-        for (i, r) in results.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            match r {
-                Ok(ok) => {
-                    out.extend_from_slice(b"{\"SequenceNumber\":\"");
-                    out.extend_from_slice(num.format(ok.sequence_number.to_u128()).as_bytes());
-                    out.extend_from_slice(b"\",\"ShardId\":");
-                    write_json_str(&ok.shard_id, &mut out);
-                }
-                Err(f) => {
-                    out.extend_from_slice(b"{\"ErrorCode\":");
-                    write_json_str(&f.error_code, &mut out);
-                    out.extend_from_slice(b",\"ErrorMessage\":");
-                    write_json_str(&f.message, &mut out);
-                }
-            }
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"EncryptionType\":");
-        write_json_str(&encryption_type(state, &name), &mut out);
-        out.push(b'}');
-        out
+        let mut w = JsonWriter::with_capacity(64 + results.len() * 96);
+        replies::put_records(&mut w, &results, &encryption_type(state, &name));
+        w.into_bytes()
     }))
 }
 
@@ -286,46 +271,18 @@ fn get_records(state: &KinesisState, body: &[u8]) -> Option<ApiResult<Vec<u8>>> 
     let started = Instant::now();
     let req: GetRecordsIn<'_> = serde_json::from_slice(body).ok()?;
     let token = req.shard_iterator?;
-    if !get_records_args_ok(token, req.limit) {
+    if !rules::SHARD_ITERATOR.accepts_str(token)
+        || req
+            .limit
+            .is_some_and(|l| !rules::GET_RECORDS_LIMIT.accepts_int(l))
+    {
         return None;
     }
-    let limit = req.limit.unwrap_or(10_000) as usize;
+    let limit = req.limit.unwrap_or(rules::MAX_GET_RECORDS_LIMIT);
     Some(get_records_read(state, token, limit, started).map(|got| {
-        let size: usize = got
-            .records
-            .iter()
-            .map(|r| r.data.len().div_ceil(3) * 4 + r.partition_key.len() + RECORD_JSON_OVERHEAD)
-            .sum();
-        let mut out = Vec::with_capacity(size + 1024);
-        out.extend_from_slice(b"{\"Records\":[");
-        let mut num = itoa::Buffer::new();
-        for (i, r) in got.records.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"SequenceNumber\":\"");
-            out.extend_from_slice(num.format(r.sequence_number.to_u128()).as_bytes());
-            out.extend_from_slice(b"\",\"ApproximateArrivalTimestamp\":");
-            write_json_timestamp(r.arrival_ms, &mut out);
-            out.extend_from_slice(b",\"Data\":");
-            write_json_base64(&r.data, &mut out);
-            out.extend_from_slice(b",\"PartitionKey\":");
-            write_json_str(&String::from_utf8_lossy(&r.partition_key), &mut out);
-            out.push(b'}');
-        }
-        out.push(b']');
-        if let Some(next) = &got.next {
-            out.extend_from_slice(b",\"NextShardIterator\":");
-            write_json_str(next, &mut out);
-        }
-        out.extend_from_slice(b",\"MillisBehindLatest\":");
-        out.extend_from_slice(num.format(got.millis_behind_latest).as_bytes());
-        if let Some(children) = &got.children {
-            out.extend_from_slice(b",\"ChildShards\":");
-            write_json(&super::child_shards_value(children), &mut out);
-        }
-        out.push(b'}');
-        out
+        let mut w = JsonWriter::with_capacity(got.json_size());
+        replies::get_records(&mut w, &got);
+        w.into_bytes()
     }))
 }
 
@@ -384,6 +341,9 @@ mod tests {
         assert!(record_inputs(&[rec("a", "not base64!")]).is_none());
         assert!(record_inputs(&[rec("", "aGk=")]).is_none());
         assert!(record_inputs(&[rec(&long, "aGk=")]).is_none());
+        // 256 characters of two UTF-16 units each: too long, as AWS counts.
+        assert!(record_inputs(&[rec(&"😀".repeat(200), "aGk=")]).is_none());
+        assert!(record_inputs(&[rec(&"é".repeat(256), "aGk=")]).is_some());
     }
 
     #[test]
@@ -395,8 +355,5 @@ mod tests {
             Some((Some("abc"), Some(5)))
         );
         assert!(serde_json::from_str::<GetRecordsIn<'_>>(r#"{"Limit":1.5}"#).is_err());
-        assert!(!get_records_args_ok("abc", Some(0)));
-        assert!(!get_records_args_ok("", None));
-        assert!(get_records_args_ok("abc", Some(10_000)));
     }
 }

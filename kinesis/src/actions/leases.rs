@@ -7,7 +7,9 @@ use freshet_storage::LeaseExpectation;
 
 use super::stream_name;
 use crate::state::KinesisState;
+use freshet_protocol::kinesis::rules::{STREAM_ARN, STREAM_NAME};
 use freshet_protocol::request::Req;
+use freshet_protocol::validate::{Member, Rule, Shape, Type};
 use freshet_protocol::value::{map, Value};
 use freshet_protocol::{ApiError, ApiResult};
 
@@ -24,6 +26,48 @@ pub const ACTIONS: &[&str] = &[
 /// The lease actions, after the target prefix.
 pub const OPERATIONS: &[&str] = &["ListLeases", "PutLease", "DeleteLease"];
 
+// Freshet's own members: their types and presence, no further rules.
+const TABLE_NAME: Member = Member::new("TableName", Type::String).required();
+const KEY: Member = Member::new("Key", Type::String).required();
+
+static LIST_LEASES: Shape = Shape {
+    members: &[STREAM_NAME, STREAM_ARN, TABLE_NAME],
+    shown_as: "",
+};
+static PUT_LEASE: Shape = Shape {
+    members: &[
+        STREAM_NAME,
+        STREAM_ARN,
+        TABLE_NAME,
+        KEY,
+        Member::new("Value", Type::Blob),
+        Member::new("ExpectedCounter", Type::Long).with(&[Rule::Min(0)]),
+    ],
+    shown_as: "",
+};
+static DELETE_LEASE: Shape = Shape {
+    members: &[
+        STREAM_NAME,
+        STREAM_ARN,
+        TABLE_NAME,
+        KEY,
+        Member::new("Counter", Type::Long)
+            .required()
+            .with(&[Rule::Min(0)]),
+    ],
+    shown_as: "",
+};
+
+/// The input shape of a lease action, by its full `X-Amz-Target`.
+pub fn input(action: &str) -> Option<&'static Shape> {
+    match action.strip_prefix(TARGET_PREFIX)? {
+        "ListLeases" => Some(&LIST_LEASES),
+        "PutLease" => Some(&PUT_LEASE),
+        "DeleteLease" => Some(&DELETE_LEASE),
+        _ => None,
+    }
+}
+
 fn err(state: &KinesisState, e: freshet_storage::Error) -> ApiError {
     match e {
         freshet_storage::Error::LeaseConflict { key, found } => ApiError::custom(
@@ -38,15 +82,14 @@ fn err(state: &KinesisState, e: freshet_storage::Error) -> ApiError {
     }
 }
 
+/// A (validated, non-negative) counter member.
 fn counter(req: Req<'_>, name: &str) -> ApiResult<Option<u64>> {
-    req.opt_int(name)?
-        .map(|c| u64::try_from(c).map_err(|_| ApiError::validation(format!("{name} must be >= 0"))))
-        .transpose()
+    Ok(req.opt_int(name)?.map(|c| u64::try_from(c).unwrap_or(0)))
 }
 
 /// Runs one lease action.
 pub fn dispatch(state: &KinesisState, action: &str, req: Req<'_>) -> ApiResult<Value> {
-    let stream = stream_name(req)?;
+    let stream = stream_name(state, req)?;
     let table = req.str("TableName")?;
     let engine = &state.engine;
     match action.strip_prefix(TARGET_PREFIX).unwrap_or(action) {
@@ -80,8 +123,7 @@ pub fn dispatch(state: &KinesisState, action: &str, req: Req<'_>) -> ApiResult<V
         }
         "DeleteLease" => {
             let key = req.str("Key")?;
-            let c = counter(req, "Counter")?
-                .ok_or_else(|| freshet_protocol::request::missing("Counter"))?;
+            let c = counter(req, "Counter")?.unwrap_or(0);
             engine
                 .delete_lease(&stream, table, key, c)
                 .map_err(|e| err(state, e))?;

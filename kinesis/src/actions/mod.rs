@@ -1,18 +1,24 @@
-//! The Kinesis actions: request decoding, engine calls and reply shapes.
+//! The Kinesis actions: request validation (AWS's, declared per action in
+//! [`freshet_protocol::kinesis::model`]), engine calls and reply shapes.
 
 mod admin;
 pub(crate) mod consumers;
 pub mod fast;
 pub(crate) mod leases;
 mod records;
+mod replies;
+pub(crate) use records::retained_shard;
 mod shards;
 mod streams;
 
-use freshet_storage::{ChildShard, Record, ShardDescription, StreamDescription, StreamMode};
+use freshet_storage::{ChildShard, Record, ShardDescription, StreamMode};
 
 use crate::state::KinesisState;
+use freshet_protocol::kinesis::{model, rules};
 use freshet_protocol::request::Req;
+use freshet_protocol::validate::{validate, validation_error, Shape};
 use freshet_protocol::value::{map, Value};
+use freshet_protocol::writer::ValueWriter;
 use freshet_protocol::{ApiError, ApiResult};
 
 /// Every action the server knows, by its `X-Amz-Target` suffix.
@@ -53,15 +59,27 @@ pub const ACTIONS: &[&str] = &[
     "UpdateStreamMode",
 ];
 
-/// Runs one action on a decoded request. Blocks (engine calls): run it on a blocking
-/// thread. Writes are not committed once `deadline` has passed.
+/// The input shape of an action: a Kinesis action's, or one of Freshet's lease
+/// actions'.
+pub(crate) fn input_shape(action: &str) -> Option<&'static Shape> {
+    model::input(action).or_else(|| leases::input(action))
+}
+
+/// Runs one action on a decoded request: AWS's validation of its members first (see
+/// [`freshet_protocol::validate`]), then the action on the normalized request. Blocks
+/// (engine calls): run it on a blocking thread. Writes are not committed once
+/// `deadline` has passed.
 pub fn dispatch(
     state: &KinesisState,
     action: &str,
     body: &Value,
     deadline: std::time::Instant,
 ) -> ApiResult<Value> {
-    let req = Req::new(body);
+    let Some(shape) = input_shape(action) else {
+        return Err(unknown_operation(action));
+    };
+    let doc = validate(shape, body)?;
+    let req = Req::new(&doc);
     match action {
         "CreateStream" => streams::create_stream(state, req),
         "DeleteStream" => streams::delete_stream(state, req),
@@ -96,68 +114,73 @@ pub fn dispatch(
         "ListStreamConsumers" => consumers::list(state, req),
         "DescribeAccountSettings" | "UpdateAccountSettings" => Ok(admin::account_settings()),
         a if leases::ACTIONS.contains(&a) => leases::dispatch(state, a, req),
-        other => Err(ApiError::unknown_operation(format!(
-            "The action or operation {other} is not valid for this endpoint."
-        ))),
+        // SubscribeToShard replies with an event stream: the service runs it apart.
+        other => Err(unknown_operation(other)),
     }
 }
 
-/// Checks a stream name against AWS's rules.
-pub(crate) fn check_stream_name(name: &str) -> ApiResult<()> {
-    freshet_storage::validate::stream_name(name).map_err(|e| ApiError::validation(e.to_string()))
+fn unknown_operation(action: &str) -> ApiError {
+    ApiError::unknown_operation(format!(
+        "The action or operation {action} is not valid for this endpoint."
+    ))
 }
 
-/// Parses `arn:aws:kinesis:REGION:ACCOUNT:stream/NAME` into the stream name.
-pub(crate) fn name_from_arn(arn: &str, field: &str) -> ApiResult<String> {
-    let bad = || {
-        ApiError::constraint(
-            arn,
-            field,
-            "Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-        )
-    };
-    if arn.is_empty() || arn.len() > 2048 {
-        return Err(ApiError::constraint(
-            arn,
-            field,
-            "Member must have length between 1 and 2048",
-        ));
-    }
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [arn_lit, partition, service, _region, account, resource] = parts.as_slice() else {
-        return Err(bad());
-    };
-    if *arn_lit != "arn" || !partition.starts_with("aws") || *service != "kinesis" {
-        return Err(bad());
-    }
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let name = resource.strip_prefix("stream/").ok_or_else(bad)?;
-    // A consumer ARN (stream/NAME/consumer/...) names its stream first.
-    let name = name.split('/').next().unwrap_or_default();
-    check_stream_name(name)?;
-    Ok(name.to_string())
+/// The ResourceNotFoundException of a stream that does not exist.
+pub(crate) fn stream_not_found(state: &KinesisState, name: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "Stream {name} under account {} not found.",
+        state.cfg.account_id
+    ))
 }
 
-/// The stream a request names, by StreamName or StreamARN.
-pub(crate) fn stream_name(req: Req<'_>) -> ApiResult<String> {
-    let name = req.opt_str("StreamName")?;
-    let arn = req.opt_str("StreamARN")?;
-    stream_name_of(name, arn)
+/// The stream an ARN's resource part names (`NAME`, or `NAME/consumer/...` for a
+/// consumer's ARN); a resource that is no stream name names no stream.
+fn stream_of_resource(state: &KinesisState, resource: &str) -> ApiResult<String> {
+    let name = resource.split('/').next().unwrap_or_default();
+    if rules::STREAM_NAME.accepts_str(name) {
+        Ok(name.to_string())
+    } else {
+        Err(stream_not_found(state, resource))
+    }
 }
 
-/// The stream named by a StreamName and/or a StreamARN member, checked.
-pub(crate) fn stream_name_of(name: Option<&str>, arn: Option<&str>) -> ApiResult<String> {
+/// The stream a StreamARN names (its pattern already checked by validation).
+pub(crate) fn name_from_stream_arn(state: &KinesisState, arn: &str) -> ApiResult<String> {
+    match rules::stream_arn_resource(arn) {
+        Some(resource) => stream_of_resource(state, resource),
+        None => Err(validation_error(
+            &rules::STREAM_ARN.violations(Some(&Value::str(arn)), "streamARN"),
+        )),
+    }
+}
+
+/// The stream a ResourceARN names (its pattern already checked by validation).
+pub(crate) fn name_from_resource_arn(state: &KinesisState, arn: &str) -> ApiResult<String> {
+    match rules::resource_arn_resource(arn) {
+        Some(resource) => stream_of_resource(state, resource),
+        None => Err(validation_error(
+            &rules::RESOURCE_ARN.violations(Some(&Value::str(arn)), "resourceARN"),
+        )),
+    }
+}
+
+/// The stream a (validated) request names, by StreamName or StreamARN.
+pub(crate) fn stream_name(state: &KinesisState, req: Req<'_>) -> ApiResult<String> {
+    stream_name_of(state, req.opt_str("StreamName")?, req.opt_str("StreamARN")?)
+}
+
+/// The stream named by a StreamName and/or a StreamARN member whose rules hold: both
+/// must name the same stream, and one must be given.
+pub(crate) fn stream_name_of(
+    state: &KinesisState,
+    name: Option<&str>,
+    arn: Option<&str>,
+) -> ApiResult<String> {
     match (name, arn) {
-        (Some(name), None) => {
-            check_stream_name(name)?;
-            Ok(name.to_string())
-        }
-        (None, Some(arn)) => name_from_arn(arn, "streamARN"),
+        (Some(name), None) => Ok(name.to_string()),
+        (None, Some(arn)) => name_from_stream_arn(state, arn),
         (Some(name), Some(arn)) => {
-            check_stream_name(name)?;
-            let from_arn = name_from_arn(arn, "streamARN")?;
+            let from_arn = name_from_stream_arn(state, arn)?;
             if from_arn != name {
                 return Err(ApiError::invalid(format!(
                     "StreamARN {arn} and StreamName {name} do not name the same stream."
@@ -179,20 +202,15 @@ pub(crate) fn mode_str(mode: StreamMode) -> &'static str {
     }
 }
 
-/// Parses StreamModeDetails.
+/// Parses (validated) StreamModeDetails.
 pub(crate) fn parse_mode(req: Req<'_>) -> ApiResult<Option<StreamMode>> {
     let Some(details) = req.opt_struct("StreamModeDetails")? else {
         return Ok(None);
     };
-    match details.str("StreamMode")? {
-        "PROVISIONED" => Ok(Some(StreamMode::Provisioned)),
-        "ON_DEMAND" => Ok(Some(StreamMode::OnDemand)),
-        other => Err(ApiError::constraint(
-            other,
-            "streamModeDetails.streamMode",
-            "Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]",
-        )),
-    }
+    Ok(match details.str("StreamMode")? {
+        "ON_DEMAND" => Some(StreamMode::OnDemand),
+        _ => Some(StreamMode::Provisioned),
+    })
 }
 
 /// A Shard structure.
@@ -227,17 +245,19 @@ pub(crate) fn shard_value(s: &ShardDescription) -> Value {
     ])
 }
 
-/// The EnhancedMonitoring list of a description.
-pub(crate) fn monitoring_value(d: &StreamDescription) -> Value {
+/// The EnhancedMonitoring list of a stream.
+pub(crate) fn monitoring_value(shard_level_metrics: &[String]) -> Value {
     Value::List(vec![map([(
         "ShardLevelMetrics",
-        Value::List(d.shard_level_metrics.iter().map(Value::str).collect()),
+        Value::List(shard_level_metrics.iter().map(Value::str).collect()),
     )])])
 }
 
-/// EncryptionType and KeyId of a description.
-pub(crate) fn encryption_values(d: &StreamDescription) -> (Value, Value) {
-    match &d.encryption {
+/// EncryptionType and KeyId of a stream.
+pub(crate) fn encryption_values(
+    encryption: Option<&freshet_storage::Encryption>,
+) -> (Value, Value) {
+    match encryption {
         Some(e) => (Value::str(&e.encryption_type), Value::str(&e.key_id)),
         None => (Value::str("NONE"), Value::Null),
     }
@@ -248,45 +268,18 @@ pub(crate) fn mode_value(mode: StreamMode) -> Value {
     map([("StreamMode", Value::str(mode_str(mode)))])
 }
 
-/// A Record structure (GetRecords, SubscribeToShardEvent).
+/// A Record structure (SubscribeToShardEvent), as GetRecords writes it.
 pub(crate) fn record_value(r: &Record) -> Value {
-    map([
-        ("SequenceNumber", Value::str(r.sequence_number.to_string())),
-        (
-            "ApproximateArrivalTimestamp",
-            Value::Timestamp(r.arrival_ms),
-        ),
-        ("Data", Value::Bytes(r.data.clone())),
-        (
-            "PartitionKey",
-            Value::str(String::from_utf8_lossy(&r.partition_key)),
-        ),
-    ])
+    let mut w = ValueWriter::default();
+    replies::record(&mut w, r);
+    w.finish()
 }
 
-/// A ChildShards list (GetRecords, SubscribeToShardEvent).
+/// A ChildShards list (SubscribeToShardEvent), as GetRecords writes it.
 pub(crate) fn child_shards_value(children: &[ChildShard]) -> Value {
-    Value::List(
-        children
-            .iter()
-            .map(|c| {
-                map([
-                    ("ShardId", Value::str(&c.shard_id)),
-                    (
-                        "ParentShards",
-                        Value::List(c.parent_shards.iter().map(Value::str).collect()),
-                    ),
-                    (
-                        "HashKeyRange",
-                        map([
-                            ("StartingHashKey", Value::str(c.range.start.to_string())),
-                            ("EndingHashKey", Value::str(c.range.end.to_string())),
-                        ]),
-                    ),
-                ])
-            })
-            .collect(),
-    )
+    let mut w = ValueWriter::default();
+    replies::child_shards(&mut w, children);
+    w.finish()
 }
 
 /// The reply of an action that returns nothing.

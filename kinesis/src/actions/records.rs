@@ -1,79 +1,59 @@
-//! PutRecord, PutRecords, GetShardIterator and GetRecords.
+//! PutRecord, PutRecords, GetShardIterator and GetRecords: what runs after validation,
+//! shared with the typed fast path ([`super::fast`]).
 
 use std::time::Instant;
 
-use bytes::Bytes;
+use freshet_protocol::kinesis::rules::{self, HashKeyViolation};
+use freshet_protocol::validate::validation_error;
+use freshet_protocol::writer::ValueWriter;
 use freshet_storage::{
-    hash_key::parse_hash_key, hash_key_of, parse_shard_id, shard_id, PutOutcome, PutRecordInput,
-    RecordFailure, SequenceNumber, StartingPosition, MAX_DATA_BYTES, MAX_PARTITION_KEY_CHARS,
-    MAX_PUT_RECORDS,
+    hash_key_of, shard_id, PutOutcome, PutRecordInput, RecordFailure, SequenceNumber,
+    StartingPosition,
 };
 
+use super::replies::{self, GetOutcome};
 use super::stream_name;
 use crate::iterator::IteratorState;
 use crate::state::KinesisState;
-use freshet_protocol::request::{missing, Req};
+use freshet_protocol::request::Req;
 use freshet_protocol::value::{map, Value};
 use freshet_protocol::{ApiError, ApiResult};
 
-/// Most bytes of data and partition keys in one PutRecords call.
-pub const MAX_PUT_RECORDS_BYTES: usize = 10 * 1024 * 1024;
-
-pub(crate) fn check_partition_key(key: &str, field: &str) -> ApiResult<()> {
-    let n = key.chars().count();
-    if n == 0 || n > MAX_PARTITION_KEY_CHARS {
-        return Err(ApiError::constraint(
-            key,
-            field,
-            "Member must have length between 1 and 256",
-        ));
-    }
-    Ok(())
+/// ExplicitHashKey's range, after its pattern (the model's) held.
+pub(crate) fn explicit_hash_key(v: &str) -> ApiResult<u128> {
+    rules::hash_key(v).map_err(|e| match e {
+        HashKeyViolation::OutOfRange => ApiError::invalid(format!(
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {v}"
+        )),
+        HashKeyViolation::Pattern => validation_error(
+            &rules::EXPLICIT_HASH_KEY.violations(Some(&Value::str(v)), "explicitHashKey"),
+        ),
+    })
 }
 
-pub(crate) fn check_data(data: &Bytes, field: &str) -> ApiResult<()> {
-    if data.len() > MAX_DATA_BYTES {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to {MAX_DATA_BYTES}"
-        )));
-    }
-    Ok(())
-}
-
-pub(crate) fn explicit_hash_key(value: Option<&str>, field: &str) -> ApiResult<Option<u128>> {
-    let Some(v) = value else { return Ok(None) };
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::constraint(
-            v,
-            field,
-            "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
-        ));
-    }
-    parse_hash_key(v).map(Some).ok_or_else(|| {
+/// The total size of a PutRecords call (data and partition keys) against its limit.
+pub(crate) fn check_request_size(records: &[PutRecordInput]) -> ApiResult<()> {
+    let total = records
+        .iter()
+        .map(|r| r.data.len() + r.partition_key.len())
+        .sum();
+    rules::put_records_size(total).map_err(|e| {
         ApiError::invalid(format!(
-            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 340282366920938463463374607431768211455]. Specified value was {v}"
+            "Records size exceeds 10 MiB limit: the request holds {} bytes of data and partition keys.",
+            e.bytes
         ))
     })
 }
 
-/// Reads one record of a put request.
-fn record_input(r: Req<'_>, prefix: &str) -> ApiResult<PutRecordInput> {
-    let pk = r
-        .opt_str("PartitionKey")?
-        .ok_or_else(|| missing(&format!("{prefix}PartitionKey")))?;
-    check_partition_key(pk, &format!("{prefix}partitionKey"))?;
-    let data = r
-        .opt_blob("Data")?
-        .ok_or_else(|| missing(&format!("{prefix}Data")))?;
-    check_data(&data, &format!("{prefix}data"))?;
-    let explicit = explicit_hash_key(
-        r.opt_str("ExplicitHashKey")?,
-        &format!("{prefix}explicitHashKey"),
-    )?;
+/// One (validated) record of a put request.
+fn record_input(r: Req<'_>) -> ApiResult<PutRecordInput> {
     Ok(PutRecordInput {
-        partition_key: pk.to_string(),
-        explicit_hash_key: explicit,
-        data,
+        partition_key: r.str("PartitionKey")?.to_string(),
+        explicit_hash_key: r
+            .opt_str("ExplicitHashKey")?
+            .map(explicit_hash_key)
+            .transpose()?,
+        data: r.opt_blob("Data")?.unwrap_or_default(),
     })
 }
 
@@ -104,7 +84,6 @@ pub(crate) fn put_many(
     }
     let sizes: Vec<u64> = records.iter().map(|r| r.data.len() as u64).collect();
     let results = if state.limiter.enabled() {
-        let d = state.describe(name)?;
         let now = state.now_ms();
         let mut admitted = Vec::new();
         let mut out: Vec<Option<Result<PutOutcome, RecordFailure>>> = vec![None; records.len()];
@@ -112,24 +91,31 @@ pub(crate) fn put_many(
             let key = r
                 .explicit_hash_key
                 .unwrap_or_else(|| hash_key_of(&r.partition_key));
-            let shard = d
-                .shards
-                .iter()
-                .find(|s| !s.is_closed() && s.range.contains(key));
+            // The open shard the engine will route the record to: a search over the
+            // open shards, whatever the stream retains.
+            let shard = match state.engine.route(name, key) {
+                Ok(index) => Some(index),
+                Err(e @ freshet_storage::Error::StreamNotFound { .. }) => return Err(state.err(e)),
+                // No open shard owns the key: the engine's put reports it.
+                Err(_) => None,
+            };
             match shard {
-                Some(s)
+                Some(index)
                     if !state.limiter.admit_write(
                         name,
-                        s.index,
+                        index,
                         (r.data.len() + r.partition_key.len()) as u64,
                         now,
                     ) =>
                 {
-                    state.metrics.throttled(name, &s.shard_id, true);
-                    out[i] = Some(Err(RecordFailure {
-                        error_code: "ProvisionedThroughputExceededException".into(),
-                        message: throttle_message(state, name, &s.shard_id),
-                    }));
+                    let id = shard_id(index);
+                    state.metrics.throttled(name, &id, true);
+                    if let Some(slot) = out.get_mut(i) {
+                        *slot = Some(Err(RecordFailure {
+                            error_code: "ProvisionedThroughputExceededException".into(),
+                            message: throttle_message(state, name, &id),
+                        }));
+                    }
                 }
                 _ => admitted.push((i, r)),
             }
@@ -141,7 +127,9 @@ pub(crate) fn put_many(
                 .put_records(name, recs)
                 .map_err(|e| state.err(e))?;
             for (i, g) in idx.into_iter().zip(got) {
-                out[i] = Some(g);
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = Some(g);
+                }
             }
         }
         out.into_iter()
@@ -185,17 +173,8 @@ pub(crate) fn put_many(
 
 /// PutRecord.
 pub fn put_record(state: &KinesisState, req: Req<'_>, deadline: Instant) -> ApiResult<Value> {
-    let name = stream_name(req)?;
-    let input = record_input(req, "")?;
-    if let Some(s) = req.opt_str("SequenceNumberForOrdering")? {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::constraint(
-                s,
-                "sequenceNumberForOrdering",
-                "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})",
-            ));
-        }
-    }
+    let name = stream_name(state, req)?;
+    let input = record_input(req)?;
     let mut results = put_many(state, &name, vec![input], deadline)?;
     match results.pop() {
         Some(Ok(ok)) => Ok(map([
@@ -211,10 +190,11 @@ pub fn put_record(state: &KinesisState, req: Req<'_>, deadline: Instant) -> ApiR
     }
 }
 
+/// The stream's EncryptionType, for put replies (from its summary: no shard list).
 pub(crate) fn encryption_type(state: &KinesisState, name: &str) -> String {
     state
         .engine
-        .describe_stream(name)
+        .stream_summary(name)
         .ok()
         .and_then(|d| d.encryption.map(|e| e.encryption_type))
         .unwrap_or_else(|| "NONE".into())
@@ -222,60 +202,17 @@ pub(crate) fn encryption_type(state: &KinesisState, name: &str) -> String {
 
 /// PutRecords.
 pub fn put_records(state: &KinesisState, req: Req<'_>, deadline: Instant) -> ApiResult<Value> {
-    let name = stream_name(req)?;
-    let list = req.opt_list("Records")?.ok_or_else(|| missing("Records"))?;
-    if list.is_empty() || list.len() > MAX_PUT_RECORDS {
-        let rule = if list.is_empty() {
-            "Member must have length greater than or equal to 1".to_string()
-        } else {
-            format!("Member must have length less than or equal to {MAX_PUT_RECORDS}")
-        };
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '[{} records]' at 'records' failed to satisfy constraint: {rule}",
-            list.len()
-        )));
-    }
-    let mut records = Vec::with_capacity(list.len());
-    let mut total = 0usize;
-    for (i, v) in list.iter().enumerate() {
-        let r = match v {
-            Value::Map(_) => Req::new(v),
-            other => {
-                return Err(ApiError::serialization(format!(
-                    "Unexpected {} in member Records: expected a structure",
-                    other.type_name()
-                )))
-            }
-        };
-        let input = record_input(r, &format!("records.{}.member.", i + 1))?;
-        total += input.data.len() + input.partition_key.len();
-        records.push(input);
-    }
-    if total > MAX_PUT_RECORDS_BYTES {
-        return Err(ApiError::invalid(format!(
-            "Records size exceeds 10 MiB limit: the request holds {total} bytes of data and partition keys."
-        )));
-    }
+    let name = stream_name(state, req)?;
+    let list = req.opt_list("Records")?.unwrap_or_default();
+    let records = list
+        .iter()
+        .map(|v| record_input(Req::new(v)))
+        .collect::<ApiResult<Vec<_>>>()?;
+    check_request_size(&records)?;
     let results = put_many(state, &name, records, deadline)?;
-    let failed = results.iter().filter(|r| r.is_err()).count();
-    let entries = results
-        .into_iter()
-        .map(|r| match r {
-            Ok(ok) => map([
-                ("SequenceNumber", Value::str(ok.sequence_number.to_string())),
-                ("ShardId", Value::str(ok.shard_id.as_ref())),
-            ]),
-            Err(f) => map([
-                ("ErrorCode", Value::str(f.error_code)),
-                ("ErrorMessage", Value::str(f.message)),
-            ]),
-        })
-        .collect();
-    Ok(map([
-        ("FailedRecordCount", Value::Int(failed as i128)),
-        ("Records", Value::List(entries)),
-        ("EncryptionType", Value::str(encryption_type(state, &name))),
-    ]))
+    let mut w = ValueWriter::default();
+    replies::put_records(&mut w, &results, &encryption_type(state, &name));
+    Ok(w.finish())
 }
 
 fn sequence_number(
@@ -284,13 +221,6 @@ fn sequence_number(
     stream: &str,
     state: &KinesisState,
 ) -> ApiResult<SequenceNumber> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::constraint(
-            s,
-            "startingSequenceNumber",
-            "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})",
-        ));
-    }
     s.parse().map_err(|_| {
         ApiError::invalid(format!(
             "StartingSequenceNumber {s} used in GetShardIterator on shard {shard} in stream {stream} under account {} is invalid.",
@@ -299,34 +229,67 @@ fn sequence_number(
     })
 }
 
+/// AWS's refusal of an iterator type and StartingSequenceNumber that do not go
+/// together.
+fn sequence_mismatch(ty: &str, given: bool) -> ApiError {
+    ApiError::invalid(format!(
+        "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {ty} {}.",
+        if given {
+            "and also a StartingSequenceNumber"
+        } else {
+            "and no StartingSequenceNumber"
+        }
+    ))
+}
+
+fn shard_not_found(state: &KinesisState, stream: &str, shard: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "Shard {shard} in stream {stream} under account {} does not exist",
+        state.cfg.account_id
+    ))
+}
+
+/// The incarnation of a stream and the index of a shard it retains, at a cost
+/// independent of the shards it retains (no shard list is read).
+pub(crate) fn retained_shard(
+    state: &KinesisState,
+    stream: &str,
+    shard: &str,
+) -> ApiResult<(u64, u64)> {
+    let uid = state
+        .engine
+        .stream_summary(stream)
+        .map_err(|e| state.err(e))?
+        .uid;
+    match state.engine.shard_state(stream, shard) {
+        Ok(s) => Ok((uid, s.index)),
+        Err(freshet_storage::Error::ShardNotFound { .. }) => {
+            Err(shard_not_found(state, stream, shard))
+        }
+        Err(e) => Err(state.err(e)),
+    }
+}
+
 /// GetShardIterator.
 pub fn get_shard_iterator(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = stream_name(req)?;
+    let name = stream_name(state, req)?;
     let shard = req.str("ShardId")?;
-    if shard.is_empty() || shard.len() > 128 {
-        return Err(ApiError::constraint(
-            shard,
-            "shardId",
-            "Member must have length between 1 and 128",
-        ));
-    }
     let ty = req.str("ShardIteratorType")?;
     let seq = req.opt_str("StartingSequenceNumber")?;
     let ts = req.opt_timestamp_ms("Timestamp")?;
-    let need_seq = || {
-        seq.ok_or_else(|| {
-            ApiError::invalid(format!(
-                "Must specify a StartingSequenceNumber for a shard iterator of type {ty}."
-            ))
-        })
+    let at = |s: Option<&str>| -> ApiResult<SequenceNumber> {
+        let s = s.ok_or_else(|| sequence_mismatch(ty, false))?;
+        sequence_number(s, shard, &name, state)
     };
     let now = state.now_ms();
     let position = match ty {
+        "TRIM_HORIZON" | "LATEST" if seq.is_some() => return Err(sequence_mismatch(ty, true)),
         "TRIM_HORIZON" => StartingPosition::TrimHorizon,
         "LATEST" => StartingPosition::Latest,
-        "AT_SEQUENCE_NUMBER" => StartingPosition::AtSequenceNumber(sequence_number(need_seq()?, shard, &name, state)?),
-        "AFTER_SEQUENCE_NUMBER" => StartingPosition::AfterSequenceNumber(sequence_number(need_seq()?, shard, &name, state)?),
-        "AT_TIMESTAMP" => {
+        "AT_SEQUENCE_NUMBER" => StartingPosition::AtSequenceNumber(at(seq)?),
+        "AFTER_SEQUENCE_NUMBER" => StartingPosition::AfterSequenceNumber(at(seq)?),
+        _ => {
+            // AT_TIMESTAMP (validation allows no other type).
             let t = ts.ok_or_else(|| {
                 ApiError::invalid("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
             })?;
@@ -337,32 +300,15 @@ pub fn get_shard_iterator(state: &KinesisState, req: Req<'_>) -> ApiResult<Value
             }
             StartingPosition::AtTimestamp(t)
         }
-        other => {
-            return Err(ApiError::constraint(
-                other,
-                "shardIteratorType",
-                "Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]",
-            ))
-        }
     };
-    let d = state.describe(&name)?;
-    let not_found = || {
-        ApiError::not_found(format!(
-            "Shard {shard} in stream {name} under account {} does not exist",
-            state.cfg.account_id
-        ))
-    };
-    let index = parse_shard_id(shard).ok_or_else(not_found)?;
-    if !d.shards.iter().any(|s| s.index == index) {
-        return Err(not_found());
-    }
+    let (uid, index) = retained_shard(state, &name, shard)?;
     let offset = state
         .engine
         .start_offset(&name, shard, position)
         .map_err(|e| state.err(e))?;
     let token = state.iterators.seal(&IteratorState {
         stream: name,
-        uid: d.uid,
+        uid,
         shard_index: index,
         offset,
         issued_ms: now,
@@ -370,54 +316,21 @@ pub fn get_shard_iterator(state: &KinesisState, req: Req<'_>) -> ApiResult<Value
     Ok(map([("ShardIterator", Value::str(token))]))
 }
 
-/// What a GetRecords call read, before it is encoded.
-pub(crate) struct GetOutcome {
-    /// The records read.
-    pub records: Vec<freshet_storage::Record>,
-    /// The next iterator (absent once a closed shard is read to its end).
-    pub next: Option<String>,
-    /// MillisBehindLatest.
-    pub millis_behind_latest: u64,
-    /// ChildShards, once a closed shard is read to its end.
-    pub children: Option<Vec<freshet_storage::ChildShard>>,
-}
-
-/// The checks of GetRecords' members: the iterator's length and the limit's range.
-fn get_records_args<'a>(req: Req<'a>) -> ApiResult<(&'a str, usize)> {
-    let token = req.str("ShardIterator")?;
-    if token.is_empty() || token.len() > 512 {
-        return Err(ApiError::constraint(
-            token,
-            "shardIterator",
-            "Member must have length between 1 and 512",
-        ));
-    }
-    let limit = req.opt_int_in("Limit", 1, 10_000)?.unwrap_or(10_000) as usize;
-    Ok((token, limit))
-}
-
-/// Whether GetRecords' members pass [`get_records_args`]' checks (for the typed path,
-/// which leaves every refusal to the generic path).
-pub(crate) fn get_records_args_ok(token: &str, limit: Option<i64>) -> bool {
-    !token.is_empty() && token.len() <= 512 && limit.is_none_or(|l| (1..=10_000).contains(&l))
-}
-
 /// GetRecords after its members are checked: opens the iterator and reads.
 pub(crate) fn get_records_read(
     state: &KinesisState,
     token: &str,
-    limit: usize,
+    limit: i64,
     started: Instant,
 ) -> ApiResult<GetOutcome> {
+    let limit = usize::try_from(limit.clamp(1, rules::MAX_GET_RECORDS_LIMIT)).unwrap_or(1);
     let now = state.now_ms();
     let it = state.iterators.open(token, now)?;
-    let d = state.describe(&it.stream)?;
     let shard = shard_id(it.shard_index);
-    if d.uid != it.uid || !d.shards.iter().any(|s| s.index == it.shard_index) {
-        return Err(ApiError::not_found(format!(
-            "Shard {shard} in stream {} under account {} does not exist",
-            it.stream, state.cfg.account_id
-        )));
+    let (uid, _) = retained_shard(state, &it.stream, &shard)?;
+    if uid != it.uid {
+        // The stream was deleted and created again since the iterator was issued.
+        return Err(shard_not_found(state, &it.stream, &shard));
     }
     if !state.limiter.admit_read(&it.stream, it.shard_index, now) {
         state.metrics.throttled(&it.stream, &shard, false);
@@ -464,21 +377,12 @@ pub(crate) fn get_records_read(
 /// GetRecords.
 pub fn get_records(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let started = Instant::now();
-    let (token, limit) = get_records_args(req)?;
+    let token = req.str("ShardIterator")?;
+    let limit = req
+        .opt_int("Limit")?
+        .unwrap_or(rules::MAX_GET_RECORDS_LIMIT);
     let out = get_records_read(state, token, limit, started)?;
-    let records = out.records.iter().map(super::record_value).collect();
-    Ok(map([
-        ("Records", Value::List(records)),
-        ("NextShardIterator", Value::opt_str(out.next)),
-        (
-            "MillisBehindLatest",
-            Value::Int(i128::from(out.millis_behind_latest)),
-        ),
-        (
-            "ChildShards",
-            out.children
-                .as_deref()
-                .map_or(Value::Null, super::child_shards_value),
-        ),
-    ]))
+    let mut w = ValueWriter::default();
+    replies::get_records(&mut w, &out);
+    Ok(w.finish())
 }

@@ -1,9 +1,8 @@
 //! ListShards and the resharding actions: SplitShard, MergeShards, UpdateShardCount.
 
 use base64::Engine as _;
-use freshet_storage::{
-    hash_key::parse_hash_key, parse_shard_id, ShardDescription, StreamDescription,
-};
+use freshet_protocol::kinesis::rules;
+use freshet_storage::{parse_shard_id, ShardDescription, StreamDescription};
 
 use super::{empty, shard_value, stream_name};
 use crate::state::KinesisState;
@@ -48,18 +47,16 @@ impl Filter {
             "AT_LATEST" => Filter::AtLatest,
             "AFTER_SHARD_ID" => Filter::AfterShardId(
                 shard
-                    .ok_or_else(|| ApiError::invalid("ShardId must be specified for ShardFilter type AFTER_SHARD_ID."))?
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "ShardId must be specified for ShardFilter type AFTER_SHARD_ID.",
+                        )
+                    })?
                     .to_string(),
             ),
             "AT_TIMESTAMP" => Filter::AtTimestamp(need_ts(ts)?),
-            "FROM_TIMESTAMP" => Filter::FromTimestamp(need_ts(ts)?),
-            other => {
-                return Err(ApiError::constraint(
-                    other,
-                    "shardFilter.type",
-                    "Member must satisfy enum value set: [AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP]",
-                ))
-            }
+            // FROM_TIMESTAMP: validation allows no other type.
+            _ => Filter::FromTimestamp(need_ts(ts)?),
         })
     }
 
@@ -117,10 +114,7 @@ fn keep(d: &StreamDescription, s: &ShardDescription, f: &Filter) -> bool {
             !retained(&s.parent_shard_id) && !retained(&s.adjacent_parent_shard_id)
         }
         Filter::AtLatest => !s.is_closed(),
-        Filter::AfterShardId(id) => match parse_shard_id(id) {
-            Some(i) => s.index > i,
-            None => s.shard_id.as_str() > id.as_str(),
-        },
+        Filter::AfterShardId(id) => after_shard(s, id),
         Filter::AtTimestamp(t) => {
             let t = (*t).max(d.created_ms);
             s.created_ms <= t && closed_ms(d, s).is_none_or(|c| c > t)
@@ -129,9 +123,28 @@ fn keep(d: &StreamDescription, s: &ShardDescription, f: &Filter) -> bool {
     }
 }
 
+/// Whether a shard comes after the one an ExclusiveStartShardId or AFTER_SHARD_ID
+/// names: by index for a shard id, else by its text.
+pub(crate) fn after_shard(s: &ShardDescription, id: &str) -> bool {
+    match parse_shard_id(id) {
+        Some(i) => s.index > i,
+        None => s.shard_id.as_str() > id,
+    }
+}
+
+/// Where a page of ListShards starts.
+enum After {
+    /// From the first shard.
+    Start,
+    /// After the shard of this index (a NextToken).
+    Index(u64),
+    /// After the shard an ExclusiveStartShardId names.
+    Shard(String),
+}
+
 /// ListShards.
 pub fn list_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let max = req.opt_int_in("MaxResults", 1, 10_000)?.unwrap_or(1000) as usize;
+    let max = usize::try_from(req.opt_int("MaxResults")?.unwrap_or(1000)).unwrap_or(1000);
     let now = state.now_ms();
     let (name, after, filter) = if let Some(token) = req.opt_str("NextToken")? {
         if req.has("StreamName") || req.has("StreamARN") {
@@ -166,18 +179,12 @@ pub fn list_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
         let after: u64 = after
             .parse()
             .map_err(|_| ApiError::invalid(format!("Invalid NextToken: {token}")))?;
-        (name.to_string(), Some(after), filter)
+        (name.to_string(), After::Index(after), filter)
     } else {
-        let name = stream_name(req)?;
+        let name = stream_name(state, req)?;
         let after = match req.opt_str("ExclusiveStartShardId")? {
-            Some(id) => Some(parse_shard_id(id).ok_or_else(|| {
-                ApiError::constraint(
-                    id,
-                    "exclusiveStartShardId",
-                    "Member must satisfy regular expression pattern: shardId-[0-9]+",
-                )
-            })?),
-            None => None,
+            Some(id) => After::Shard(id.to_string()),
+            None => After::Start,
         };
         (name, after, Filter::parse(req)?)
     };
@@ -185,7 +192,11 @@ pub fn list_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let picked: Vec<&ShardDescription> = d
         .shards
         .iter()
-        .filter(|s| after.is_none_or(|a| s.index > a))
+        .filter(|s| match &after {
+            After::Start => true,
+            After::Index(i) => s.index > *i,
+            After::Shard(id) => after_shard(s, id),
+        })
         .filter(|s| keep(&d, s, &filter))
         .collect();
     let more = picked.len() > max;
@@ -209,26 +220,20 @@ pub fn list_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     ]))
 }
 
-fn hash_key(value: &str, field: &str) -> ApiResult<u128> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::constraint(
-            value,
-            field,
-            "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
-        ));
-    }
-    parse_hash_key(value).ok_or_else(|| {
+/// NewStartingHashKey's range, after its pattern (the model's) held.
+fn new_starting_hash_key(value: &str) -> ApiResult<u128> {
+    rules::hash_key(value).map_err(|_| {
         ApiError::invalid(format!(
-            "Invalid {field}. It must be in the range: [0, 340282366920938463463374607431768211455]. Specified value was {value}"
+            "Invalid newStartingHashKey. It must be in the range: [0, 2^128-1]. Specified value was {value}"
         ))
     })
 }
 
 /// SplitShard.
 pub fn split_shard(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = stream_name(req)?;
+    let name = stream_name(state, req)?;
     let shard = req.str("ShardToSplit")?;
-    let key = hash_key(req.str("NewStartingHashKey")?, "newStartingHashKey")?;
+    let key = new_starting_hash_key(req.str("NewStartingHashKey")?)?;
     state
         .engine
         .split_shard(&name, shard, key)
@@ -238,7 +243,7 @@ pub fn split_shard(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
 
 /// MergeShards.
 pub fn merge_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = stream_name(req)?;
+    let name = stream_name(state, req)?;
     let a = req.str("ShardToMerge")?;
     let b = req.str("AdjacentShardToMerge")?;
     state
@@ -250,25 +255,9 @@ pub fn merge_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
 
 /// UpdateShardCount.
 pub fn update_shard_count(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = stream_name(req)?;
-    let target = req.int("TargetShardCount")?;
-    if target < 1 {
-        return Err(ApiError::constraint(
-            &target.to_string(),
-            "targetShardCount",
-            "Member must have value greater than or equal to 1",
-        ));
-    }
-    let scaling = req.str("ScalingType")?;
-    if scaling != "UNIFORM_SCALING" {
-        return Err(ApiError::constraint(
-            scaling,
-            "scalingType",
-            "Member must satisfy enum value set: [UNIFORM_SCALING]",
-        ));
-    }
-    let target =
-        u32::try_from(target).map_err(|_| ApiError::invalid("TargetShardCount is too large."))?;
+    let name = stream_name(state, req)?;
+    // At least 1 and within Integer's range: the model's rules.
+    let target = u32::try_from(req.int("TargetShardCount")?).unwrap_or(u32::MAX);
     // The engine checks AWS's rules (double/half, scaling operations per 24 hours,
     // the account shard limit) before it changes anything.
     let r = state

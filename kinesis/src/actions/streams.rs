@@ -4,8 +4,7 @@ use base64::Engine as _;
 use freshet_storage::{CreateStream, StreamMode};
 
 use super::{
-    check_stream_name, empty, encryption_values, mode_value, monitoring_value, parse_mode,
-    shard_value, stream_name,
+    empty, encryption_values, mode_value, monitoring_value, parse_mode, shard_value, stream_name,
 };
 use crate::state::KinesisState;
 use freshet_protocol::request::Req;
@@ -15,7 +14,7 @@ use freshet_protocol::{ApiError, ApiResult};
 /// Shards of an on-demand stream created without a ShardCount.
 const ON_DEMAND_SHARDS: u32 = 4;
 
-/// Checks a tag map against AWS's rules.
+/// Checks a (validated) tag map against the rules that come after the model's.
 pub(crate) fn check_tags(tags: &[(String, String)]) -> ApiResult<()> {
     if tags.len() > 50 {
         return Err(ApiError::invalid(format!(
@@ -23,21 +22,7 @@ pub(crate) fn check_tags(tags: &[(String, String)]) -> ApiResult<()> {
             tags.len()
         )));
     }
-    for (k, v) in tags {
-        if k.is_empty() || k.chars().count() > 128 {
-            return Err(ApiError::constraint(
-                k,
-                "tags.key",
-                "Member must have length between 1 and 128",
-            ));
-        }
-        if v.chars().count() > 256 {
-            return Err(ApiError::constraint(
-                v,
-                "tags.value",
-                "Member must have length less than or equal to 256",
-            ));
-        }
+    for (k, _) in tags {
         if k.starts_with("aws:") {
             return Err(ApiError::invalid(format!(
                 "Tag key {k} may not start with the reserved prefix aws:."
@@ -50,11 +35,9 @@ pub(crate) fn check_tags(tags: &[(String, String)]) -> ApiResult<()> {
 /// CreateStream.
 pub fn create_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = req.str("StreamName")?;
-    check_stream_name(name)?;
     let mode = parse_mode(req)?.unwrap_or(StreamMode::Provisioned);
-    let shard_count = req.opt_int_in("ShardCount", 1, 100_000)?;
-    let shard_count = match (shard_count, mode) {
-        (Some(n), _) => n as u32,
+    let shard_count = match (req.opt_int("ShardCount")?, mode) {
+        (Some(n), _) => u32::try_from(n).unwrap_or(u32::MAX),
         (None, StreamMode::OnDemand) => ON_DEMAND_SHARDS,
         (None, StreamMode::Provisioned) => {
             return Err(ApiError::invalid(
@@ -81,7 +64,7 @@ pub fn create_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
 
 /// DeleteStream.
 pub fn delete_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = stream_name(req)?;
+    let name = stream_name(state, req)?;
     let _ = req.opt_bool("EnforceConsumerDeletion")?;
     state
         .engine
@@ -93,29 +76,14 @@ pub fn delete_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
 
 /// DescribeStream.
 pub fn describe_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = stream_name(req)?;
-    let limit = req.opt_int_in("Limit", 1, 10_000)?.unwrap_or(100) as usize;
+    let name = stream_name(state, req)?;
+    let limit = usize::try_from(req.opt_int("Limit")?.unwrap_or(100)).unwrap_or(100);
     let start = req.opt_str("ExclusiveStartShardId")?;
-    if let Some(s) = start {
-        if s.is_empty() || s.len() > 128 {
-            return Err(ApiError::constraint(
-                s,
-                "exclusiveStartShardId",
-                "Member must have length between 1 and 128",
-            ));
-        }
-    }
     let d = state.describe(&name)?;
     let candidates: Vec<_> = d
         .shards
         .iter()
-        .filter(|s| match start {
-            None => true,
-            Some(id) => match freshet_storage::parse_shard_id(id) {
-                Some(i) => s.index > i,
-                None => s.shard_id.as_str() > id,
-            },
-        })
+        .filter(|s| start.is_none_or(|id| super::shards::after_shard(s, id)))
         .collect();
     let has_more = candidates.len() > limit;
     let shards = candidates
@@ -123,7 +91,7 @@ pub fn describe_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
         .take(limit)
         .map(shard_value)
         .collect();
-    let (enc, key) = encryption_values(&d);
+    let (enc, key) = encryption_values(d.encryption.as_ref());
     Ok(map([(
         "StreamDescription",
         map([
@@ -138,7 +106,10 @@ pub fn describe_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
                 Value::Int(i128::from(d.retention_hours)),
             ),
             ("StreamCreationTimestamp", Value::Timestamp(d.created_ms)),
-            ("EnhancedMonitoring", monitoring_value(&d)),
+            (
+                "EnhancedMonitoring",
+                monitoring_value(&d.shard_level_metrics),
+            ),
             ("EncryptionType", enc),
             ("KeyId", key),
         ]),
@@ -147,9 +118,12 @@ pub fn describe_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
 
 /// DescribeStreamSummary.
 pub fn describe_stream_summary(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let name = stream_name(req)?;
-    let d = state.describe(&name)?;
-    let (enc, key) = encryption_values(&d);
+    let name = stream_name(state, req)?;
+    let d = state
+        .engine
+        .stream_summary(&name)
+        .map_err(|e| state.err(e))?;
+    let (enc, key) = encryption_values(d.encryption.as_ref());
     Ok(map([(
         "StreamDescriptionSummary",
         map([
@@ -162,10 +136,13 @@ pub fn describe_stream_summary(state: &KinesisState, req: Req<'_>) -> ApiResult<
                 Value::Int(i128::from(d.retention_hours)),
             ),
             ("StreamCreationTimestamp", Value::Timestamp(d.created_ms)),
-            ("EnhancedMonitoring", monitoring_value(&d)),
+            (
+                "EnhancedMonitoring",
+                monitoring_value(&d.shard_level_metrics),
+            ),
             ("EncryptionType", enc),
             ("KeyId", key),
-            ("OpenShardCount", Value::Int(d.open_shard_count() as i128)),
+            ("OpenShardCount", Value::Int(d.open_shard_count as i128)),
             ("ConsumerCount", Value::Int(0)),
         ]),
     )]))
@@ -175,7 +152,7 @@ const LIST_TOKEN_PREFIX: &str = "freshet-ls1:";
 
 /// ListStreams.
 pub fn list_streams(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
-    let limit = req.opt_int_in("Limit", 1, 10_000)?.unwrap_or(100) as usize;
+    let limit = usize::try_from(req.opt_int("Limit")?.unwrap_or(100)).unwrap_or(100);
     let mut after = req.opt_str("ExclusiveStartStreamName")?.map(str::to_string);
     if let Some(token) = req.opt_str("NextToken")? {
         let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -196,7 +173,7 @@ pub fn list_streams(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let mut summaries = Vec::new();
     for n in &page {
         // A stream deleted meanwhile is left out of the summaries.
-        if let Ok(d) = state.engine.describe_stream(n) {
+        if let Ok(d) = state.engine.stream_summary(n) {
             summaries.push(map([
                 ("StreamName", Value::str(&d.name)),
                 ("StreamARN", Value::str(state.stream_arn(&d.name))),
