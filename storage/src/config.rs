@@ -152,8 +152,8 @@ pub struct EngineConfig {
     /// retention go on; puts resume by themselves once space returns). Default 256 MiB;
     /// 0 turns the check off.
     pub min_free_bytes: u64,
-    /// The file system shard logs are written through ([`RealFs`]; tests use
-    /// [`FaultFs`](crate::fs::FaultFs)).
+    /// The file system shard logs are written through ([`RealFs`]; tests use the
+    /// fault-injecting `FaultFs` of the `fault-injection` feature).
     pub fs: Arc<dyn Fs>,
 }
 

@@ -24,22 +24,34 @@
 //! default) brings the engine and its RocksDB catalog; without it the crate is the log
 //! format alone (frames, segments, indexes), as the fuzz targets use it.
 
-pub mod catalog;
-pub mod config;
+// Without the engine the crate is the log format alone, reachable through the
+// `internals` feature (the fuzz targets' build); what only the engine uses is unused.
+#![cfg_attr(not(feature = "engine"), allow(dead_code, unused_imports))]
+
+mod catalog;
+mod config;
 #[cfg(feature = "engine")]
 mod engine;
-pub mod error;
+mod error;
 pub mod fs;
 pub mod hash_key;
-pub mod jobs;
+mod jobs;
+/// The log format: frames, segments, sparse indexes, recovery and shard logs. Public
+/// only with the `internals` feature (for the fuzz targets); the engine's API is the
+/// crate root.
+#[cfg(feature = "internals")]
 pub mod log;
-pub mod sequence;
+#[cfg(not(feature = "internals"))]
+mod log;
+mod sequence;
 mod sys;
-pub mod types;
-pub mod validate;
+mod types;
+mod validate;
 
 pub use catalog::{Encryption, StreamMode};
-pub use config::{Clock, Durability, EngineConfig, ManualClock, RecoveryMode, SystemClock};
+pub use config::{
+    Clock, Durability, EngineConfig, ManualClock, RecoveryMode, SystemClock, MIN_SEGMENT_BYTES,
+};
 #[cfg(feature = "engine")]
 pub use engine::cursor::{
     CursorPositions, ShardBatch, ShardPosition, StreamBatch, StreamCursor, TailFrom, Trimmed,
@@ -55,5 +67,6 @@ pub use engine::Engine;
 pub use error::{Error, Result};
 pub use hash_key::{hash_key_of, HashKeyRange};
 pub use jobs::{JobContext, JobId, JobInfo, JobKind, JobState, Jobs, StopSignal};
+pub use log::{SyncSnapshot, SYNC_BUCKETS};
 pub use sequence::SequenceNumber;
 pub use types::*;

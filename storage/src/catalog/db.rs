@@ -77,16 +77,6 @@ impl Catalog {
         Ok(self.db.get(key.as_bytes())?)
     }
 
-    /// Reads a JSON value.
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        match self.get_raw(key)? {
-            None => Ok(None),
-            Some(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|e| Error::Catalog(format!("unreadable catalog entry {key}: {e}"))),
-        }
-    }
-
     /// Every (key, raw value) whose key starts with `prefix`, in key order.
     pub fn scan_raw(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let mut out = Vec::new();

@@ -1,7 +1,9 @@
 //! The file-system seam: every create, write, allocation, sync, rename and unlink the
-//! engine does goes through [`Fs`], so tests can swap in [`FaultFs`] to simulate power
-//! cuts and I/O errors. Reads go through read-only maps of the real files.
+//! engine does goes through [`Fs`], so tests can swap in a fault-injecting file system
+//! (`FaultFs`, with the `fault-injection` feature) to simulate power cuts and I/O
+//! errors. Reads go through read-only maps of the real files.
 
+#[cfg(feature = "fault-injection")]
 mod fault;
 mod util;
 
@@ -14,6 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+#[cfg(feature = "fault-injection")]
 pub use fault::{CrashMode, FaultFs, FaultOp};
 pub(crate) use util::{create_dir_durable, sync_dir};
 

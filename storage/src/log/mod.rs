@@ -7,5 +7,9 @@ pub mod recovery;
 pub mod segment;
 mod shard_log;
 
-pub use flusher::{Flusher, SyncSnapshot, SyncStats, SYNC_BUCKETS};
-pub use shard_log::{Appended, LogConfig, LogRead, ShardLog, StoredRecord};
+#[cfg(feature = "internals")]
+pub use flusher::SyncStats;
+pub use flusher::{Flusher, SyncSnapshot, SYNC_BUCKETS};
+#[cfg(feature = "internals")]
+pub use shard_log::{Appended, LogRead, StoredRecord};
+pub use shard_log::{LogConfig, ShardLog};

@@ -430,6 +430,7 @@ pub fn diagnose(
 
 impl LogDiagnosis {
     /// The segments found, oldest first.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn segments(&self) -> &[SegmentDiagnosis] {
         &self.segments
     }

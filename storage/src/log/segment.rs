@@ -168,6 +168,7 @@ impl Segment {
     /// [`SegmentDiagnosis::inspect`]: super::recovery::SegmentDiagnosis::inspect
     /// [`SegmentDiagnosis::repair`]: super::recovery::SegmentDiagnosis::repair
     #[allow(clippy::too_many_arguments)]
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // the fuzz targets' entry
     pub fn open(
         fs: &Arc<dyn Fs>,
         path: &Path,

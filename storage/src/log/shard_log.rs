@@ -201,11 +201,6 @@ impl ShardLog {
         }))
     }
 
-    /// The directory of the log.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Offset after the newest record visible to readers (acknowledged).
     pub fn visible_next(&self) -> u64 {
         self.visible_next.load(Ordering::Acquire)
@@ -275,11 +270,6 @@ impl ShardLog {
         }
     }
 
-    /// Whether writes are refused after an I/O failure or a panic (until restart).
-    pub fn is_poisoned(&self) -> bool {
-        self.poison.get().is_some()
-    }
-
     fn check_poison(&self) -> Result<()> {
         match self.poison.get() {
             Some(_) => Err(self.poisoned()),
@@ -341,18 +331,6 @@ impl ShardLog {
         let mut c = lock(&self.commit);
         c.durable_next = c.durable_next.max(next);
         self.committed.notify_all();
-    }
-
-    /// Appends one batch and returns once it is acknowledged per the durability.
-    pub fn append(&self, records: &[RecordRef<'_>], now_ms: i64) -> Result<Appended> {
-        if records.is_empty() {
-            return Err(Error::invalid("an append needs at least one record"));
-        }
-        let (appended, target) = self.append_unsynced(records, now_ms)?;
-        if self.cfg.durability == Durability::SyncData {
-            self.wait_durable(target)?;
-        }
-        Ok(appended)
     }
 
     /// Writes one batch without waiting for its sync; returns where it landed and the
@@ -688,16 +666,6 @@ impl ShardLog {
         Ok(visible)
     }
 
-    /// Arrival time of the record at `offset`, if it is retained and visible.
-    pub fn arrival_of(&self, offset: u64) -> Result<Option<i64>> {
-        Ok(self
-            .read(offset, 1, usize::MAX)?
-            .records
-            .first()
-            .filter(|r| r.offset == offset)
-            .map(|r| r.arrival_ms))
-    }
-
     /// When the newest retained record is older than `cutoff_ms`, starts a new empty
     /// segment (for an open log) so the whole old tail can expire.
     pub fn roll_if_expired(&self, cutoff_ms: i64) -> Result<()> {
@@ -754,13 +722,5 @@ impl ShardLog {
             .iter()
             .filter(|s| s.release_map_if_idle())
             .count()
-    }
-
-    /// Total bytes of the log's frames (for metrics).
-    pub fn size_bytes(&self) -> u64 {
-        self.segments()
-            .iter()
-            .map(|s| s.committed_len().saturating_sub(SEGMENT_HEADER))
-            .sum()
     }
 }
