@@ -119,13 +119,13 @@ impl Error {
 #[cfg(feature = "engine")]
 impl From<freshet_storage::Error> for Error {
     fn from(e: freshet_storage::Error) -> Self {
-        use freshet_storage::Error as E;
+        use freshet_storage::ErrorCategory as C;
         let message = e.to_string();
-        match e {
-            E::StreamNotFound { .. } | E::ShardNotFound { .. } => Error::ResourceNotFound(message),
-            E::StreamExists { .. } | E::ResourceInUse(_) => Error::ResourceInUse(message),
-            E::InvalidArgument(_) => Error::InvalidArgument(message),
-            E::LimitExceeded(_) => Error::LimitExceeded(message),
+        match e.category() {
+            C::NotFound => Error::ResourceNotFound(message),
+            C::InUse => Error::ResourceInUse(message),
+            C::InvalidArgument => Error::InvalidArgument(message),
+            C::LimitExceeded => Error::LimitExceeded(message),
             _ => Error::Internal(message),
         }
     }

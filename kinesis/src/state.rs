@@ -118,16 +118,18 @@ impl KinesisState {
     /// concurrent requests can lose after the action's own check passed) is reworded as
     /// AWS words it.
     pub fn err(&self, e: freshet_storage::Error) -> ApiError {
-        const ENGINE_PREFIX: &str = "This request would exceed the shard limit for the account. ";
-        if let freshet_storage::Error::LimitExceeded(m) = &e {
-            if let Some(rest) = m.strip_prefix(ENGINE_PREFIX) {
-                return ApiError::limit(format!(
-                    "This request would exceed the shard limit for the account {} in {}. {rest} {}",
-                    self.cfg.account_id,
-                    self.cfg.region,
-                    crate::error::LIMITS_PAGE
-                ));
-            }
+        if let freshet_storage::Error::ShardLimitExceeded {
+            open,
+            requested,
+            limit,
+        } = &e
+        {
+            return ApiError::limit(format!(
+                "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {requested}. {}",
+                self.cfg.account_id,
+                self.cfg.region,
+                crate::error::LIMITS_PAGE
+            ));
         }
         crate::error::from_storage(e, &self.cfg.account_id)
     }

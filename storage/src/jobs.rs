@@ -402,10 +402,8 @@ impl Jobs {
         Fut: Future<Output = std::result::Result<(), E>> + Send + 'static,
         E: std::fmt::Display + Send + 'static,
     {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::invalid(format!(
-                "job {name} is a task and needs a tokio runtime to run on"
-            ))
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime {
+            job: name.to_string(),
         })?;
         let (id, ctx) = self.register(name, JobKind::Task)?;
         let status = Arc::clone(&ctx.status);

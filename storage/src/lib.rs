@@ -64,7 +64,7 @@ pub use engine::reshard::ShardCountUpdate;
 pub use engine::service_state::{ServiceState, StateChange};
 #[cfg(feature = "engine")]
 pub use engine::Engine;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCategory, Result, StreamNameRule};
 pub use hash_key::{hash_key_of, HashKeyRange};
 pub use jobs::{JobContext, JobId, JobInfo, JobKind, JobState, Jobs, StopSignal};
 pub use log::{SyncSnapshot, SYNC_BUCKETS};

@@ -1,24 +1,25 @@
-//! Input rules, with AWS's wording for the messages.
+//! Input rules. Each refusal is a typed [`Error`] carrying what was wrong; the wording
+//! of an API's messages is the business of the service that maps them.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StreamNameRule};
 use crate::types::{MAX_DATA_BYTES, MAX_PARTITION_KEY_CHARS};
 
 /// Stream names: 1 to 128 characters of `[a-zA-Z0-9_.-]`.
 pub fn stream_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 128 {
-        return Err(Error::invalid(format!(
-            "1 validation error detected: Value '{name}' at 'streamName' failed to satisfy constraint: Member must have length between 1 and 128"
-        )));
-    }
-    if !name
+    let rule = if name.is_empty() || name.len() > 128 {
+        StreamNameRule::Length
+    } else if !name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
     {
-        return Err(Error::invalid(format!(
-            "1 validation error detected: Value '{name}' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
-        )));
-    }
-    Ok(())
+        StreamNameRule::Characters
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidStreamName {
+        name: name.to_string(),
+        rule,
+    })
 }
 
 /// Partition keys: 1 to 256 Unicode characters.
@@ -27,9 +28,10 @@ pub fn partition_key(key: &str) -> Result<()> {
     let too_long =
         key.len() > MAX_PARTITION_KEY_CHARS && key.chars().count() > MAX_PARTITION_KEY_CHARS;
     if key.is_empty() || too_long {
-        return Err(Error::invalid(format!(
-            "1 validation error detected: Value '{key}' at 'partitionKey' failed to satisfy constraint: Member must have length between 1 and 256"
-        )));
+        return Err(Error::PartitionKeyLength {
+            key: key.to_string(),
+            chars: key.chars().count(),
+        });
     }
     Ok(())
 }
@@ -37,9 +39,10 @@ pub fn partition_key(key: &str) -> Result<()> {
 /// Data blobs: at most 1 MiB.
 pub fn data(data: &[u8]) -> Result<()> {
     if data.len() > MAX_DATA_BYTES {
-        return Err(Error::invalid(format!(
-            "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {MAX_DATA_BYTES}"
-        )));
+        return Err(Error::DataTooLarge {
+            bytes: data.len(),
+            max: MAX_DATA_BYTES,
+        });
     }
     Ok(())
 }
@@ -51,14 +54,32 @@ mod tests {
     #[test]
     fn rules() {
         assert!(stream_name("a.b-c_D9").is_ok());
-        assert!(stream_name("").is_err());
+        assert!(matches!(
+            stream_name(""),
+            Err(Error::InvalidStreamName {
+                rule: StreamNameRule::Length,
+                ..
+            })
+        ));
         assert!(stream_name(&"x".repeat(129)).is_err());
-        assert!(stream_name("bad name").is_err());
+        assert!(matches!(
+            stream_name("bad name"),
+            Err(Error::InvalidStreamName {
+                rule: StreamNameRule::Characters,
+                ..
+            })
+        ));
         assert!(stream_name("ünï").is_err());
         assert!(partition_key(&"é".repeat(256)).is_ok());
-        assert!(partition_key(&"é".repeat(257)).is_err());
+        assert!(matches!(
+            partition_key(&"é".repeat(257)),
+            Err(Error::PartitionKeyLength { chars: 257, .. })
+        ));
         assert!(partition_key("").is_err());
         assert!(data(&vec![0; MAX_DATA_BYTES]).is_ok());
-        assert!(data(&vec![0; MAX_DATA_BYTES + 1]).is_err());
+        assert!(matches!(
+            data(&vec![0; MAX_DATA_BYTES + 1]),
+            Err(Error::DataTooLarge { bytes, max }) if bytes == MAX_DATA_BYTES + 1 && max == MAX_DATA_BYTES
+        ));
     }
 }

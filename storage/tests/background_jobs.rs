@@ -213,5 +213,5 @@ fn task_jobs_need_a_runtime() {
         .spawn_task("no-runtime", |_ctx: JobContext| async {
             Ok::<(), String>(())
         });
-    assert!(matches!(spawned, Err(Error::InvalidArgument(_))));
+    assert!(matches!(spawned, Err(Error::NoRuntime { job }) if job == "no-runtime"));
 }

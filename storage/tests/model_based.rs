@@ -238,7 +238,7 @@ fn run(ops: Vec<Op>, sync: bool) -> Result<(), TestCaseError> {
                 let key = s.range.start + width / 1000 * u128::from(at_permille);
                 match engine.split_shard(STREAM, &s.shard_id, key) {
                     Ok(()) => {}
-                    Err(Error::InvalidArgument(_)) => {}
+                    Err(Error::InvalidSplitKey { .. }) => {}
                     Err(e) => return Err(TestCaseError::fail(format!("split: {e}"))),
                 }
             }

@@ -108,12 +108,16 @@ fn lineage_persists_and_children_follow_parents() {
             assert!(first.sequence_number > last_parent);
         }
     }
-    // Closed shards refuse splitting again, with the AWS wording.
+    // Closed shards refuse splitting again, with a typed error naming the shard.
     match engine.split_shard("s", "shardId-000000000000", 1u128 << 125) {
-        Err(Error::ResourceInUse(m)) => {
-            assert!(m.contains("has already been merged or split"), "{m}")
+        Err(e @ Error::ShardClosed { .. }) => {
+            let m = e.to_string();
+            assert!(m.contains("has already been merged or split"), "{m}");
+            assert!(
+                matches!(e, Error::ShardClosed { ref shard, ref stream } if shard == "shardId-000000000000" && stream == "s")
+            );
         }
-        other => panic!("expected ResourceInUse, got {other:?}"),
+        other => panic!("expected ShardClosed, got {other:?}"),
     }
 }
 
@@ -189,11 +193,18 @@ fn limits_and_bad_input_are_refused_with_typed_errors() {
     let engine = Engine::open(config(dir.path(), &clock)).expect("open");
     assert!(matches!(
         engine.create_stream(CreateStream::new("bad name", 1)),
-        Err(Error::InvalidArgument(_))
+        Err(Error::InvalidStreamName {
+            rule: StreamNameRule::Characters,
+            ..
+        })
     ));
     assert!(matches!(
         engine.create_stream(CreateStream::new("s", 100_000)),
-        Err(Error::LimitExceeded(_))
+        Err(Error::ShardLimitExceeded {
+            open: 0,
+            requested: 100_000,
+            limit: 500
+        })
     ));
     assert!(
         engine.list_streams().expect("list").is_empty(),
@@ -212,11 +223,11 @@ fn limits_and_bad_input_are_refused_with_typed_errors() {
     ));
     assert!(matches!(
         engine.put_record("s", PutRecordInput::new("", "v")),
-        Err(Error::InvalidArgument(_))
+        Err(Error::PartitionKeyLength { chars: 0, .. })
     ));
     assert!(matches!(
         engine.put_record("s", PutRecordInput::new("k", vec![0u8; MAX_DATA_BYTES + 1])),
-        Err(Error::InvalidArgument(_))
+        Err(Error::DataTooLarge { .. })
     ));
     assert!(matches!(
         engine.read("s", "shardId-000000000009", 0, 1, 1),
@@ -233,20 +244,28 @@ fn limits_and_bad_input_are_refused_with_typed_errors() {
             "shardId-000000000000",
             StartingPosition::AtSequenceNumber(seq_other_shard)
         ),
-        Err(Error::InvalidArgument(_))
+        Err(Error::SequenceNumberOfOtherShard { .. })
     ));
     assert!(matches!(
         engine.update_shard_count("s", 5),
-        Err(Error::LimitExceeded(_))
+        Err(Error::ScalingBeyondRange {
+            current: 2,
+            target: 5,
+            ..
+        })
     ));
     assert!(matches!(
         engine.set_retention("s", 23, true),
-        Err(Error::InvalidArgument(_))
+        Err(Error::RetentionOutOfRange { hours: 23, .. })
     ));
     engine.set_retention("s", 48, true).expect("increase");
     assert!(matches!(
         engine.set_retention("s", 24, true),
-        Err(Error::InvalidArgument(_))
+        Err(Error::RetentionShorterThanCurrent {
+            requested: 24,
+            current: 48,
+            ..
+        })
     ));
     engine.set_retention("s", 24, false).expect("decrease");
     let scaled = engine.update_shard_count("s", 3).expect("scale 2 -> 3");

@@ -44,9 +44,7 @@ impl TryFrom<StartingPosition> for TailFrom {
             StartingPosition::Latest => Ok(TailFrom::Latest),
             StartingPosition::AtTimestamp(ts) => Ok(TailFrom::AtTimestamp(ts)),
             StartingPosition::AtSequenceNumber(_) | StartingPosition::AfterSequenceNumber(_) => {
-                Err(Error::invalid(
-                    "a stream cursor starts at TRIM_HORIZON, LATEST, a timestamp or per-shard positions, not at a sequence number",
-                ))
+                Err(Error::InvalidCursorStart { position: p })
             }
         }
     }
@@ -161,8 +159,9 @@ impl Engine {
     pub fn tail_stream(&self, name: &str, from: TailFrom) -> Result<StreamCursor> {
         let d = self.describe_stream(name)?;
         if d.status == StreamStatus::Creating {
-            return Err(Error::StreamNotFound {
+            return Err(Error::StreamNotActive {
                 stream: name.to_string(),
+                status: d.status,
             });
         }
         let mut cursor = StreamCursor {

@@ -27,11 +27,12 @@ pub enum LeaseExpectation {
     Counter(u64),
 }
 
-fn check_name(what: &str, s: &str) -> Result<()> {
+fn check_name(what: &'static str, s: &str) -> Result<()> {
     if s.is_empty() || s.len() > 256 || s.contains('/') {
-        return Err(Error::invalid(format!(
-            "{what} must be 1 to 256 characters without '/': '{s}'"
-        )));
+        return Err(Error::InvalidLeaseName {
+            what,
+            name: s.to_string(),
+        });
     }
     Ok(())
 }

@@ -222,10 +222,10 @@ impl Engine {
     /// starts the group-commit flushers and the engine's background jobs.
     pub fn open(cfg: EngineConfig) -> Result<Engine> {
         if cfg.segment_bytes < crate::config::MIN_SEGMENT_BYTES {
-            return Err(Error::invalid(format!(
-                "segment size must be at least {} bytes",
-                crate::config::MIN_SEGMENT_BYTES
-            )));
+            return Err(Error::SegmentTooSmall {
+                bytes: cfg.segment_bytes,
+                min: crate::config::MIN_SEGMENT_BYTES,
+            });
         }
         let dir = cfg.data_dir.clone();
         fs::create_dir_all(streams_dir(&dir)).map_err(|e| Error::io(&dir, e))?;

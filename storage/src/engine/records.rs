@@ -17,8 +17,9 @@ impl Engine {
     fn writable_stream(&self, name: &str) -> Result<Arc<Stream>> {
         let stream = self.stream(name)?;
         if self.now_ms() < read(&stream.meta).active_at_ms {
-            return Err(Error::StreamNotFound {
+            return Err(Error::StreamNotActive {
                 stream: name.to_string(),
+                status: StreamStatus::Creating,
             });
         }
         Ok(stream)
@@ -28,9 +29,13 @@ impl Engine {
     pub fn put_record(&self, stream: &str, record: PutRecordInput) -> Result<PutOutcome> {
         match self.put_batch(stream, vec![record])?.pop() {
             Some(Ok(outcome)) => Ok(outcome),
-            Some(Err(e)) => Err(Arc::try_unwrap(e)
-                .unwrap_or_else(|shared| Error::ResourceInUse(shared.to_string()))),
-            None => Err(Error::invalid("no record")),
+            // One record: its error is not shared with another.
+            Some(Err(e)) => Err(Arc::try_unwrap(e).unwrap_or_else(|shared| {
+                Error::Internal(format!("a put's error was shared: {shared}"))
+            })),
+            None => Err(Error::Internal(
+                "a put of one record returned no result".into(),
+            )),
         }
     }
 
@@ -61,10 +66,10 @@ impl Engine {
         records: Vec<PutRecordInput>,
     ) -> Result<Vec<Result<PutOutcome, Arc<Error>>>> {
         if records.is_empty() || records.len() > MAX_PUT_RECORDS {
-            return Err(Error::invalid(format!(
-                "1 validation error detected: Value '{}' at 'records' failed to satisfy constraint: Member must have length between 1 and {MAX_PUT_RECORDS}",
-                records.len()
-            )));
+            return Err(Error::RecordCount {
+                count: records.len(),
+                max: MAX_PUT_RECORDS,
+            });
         }
         for r in &records {
             validate::partition_key(&r.partition_key)?;
@@ -87,9 +92,9 @@ impl Engine {
             .into_iter()
             .map(|r| {
                 r.unwrap_or_else(|| {
-                    Err(Arc::new(Error::ResourceInUse(
-                        "the shard was resharded while the record was written".into(),
-                    )))
+                    Err(Arc::new(Error::ReshardRace {
+                        stream: stream_name.to_string(),
+                    }))
                 })
             })
             .collect())
@@ -119,9 +124,9 @@ impl Engine {
                     let key = r
                         .explicit_hash_key
                         .unwrap_or_else(|| hash_key_of(&r.partition_key));
-                    routing
-                        .route(key)
-                        .ok_or_else(|| Error::invalid("no open shard owns the hash key"))?
+                    routing.route(key).ok_or_else(|| {
+                        Error::Internal(format!("no open shard owns hash key {key}"))
+                    })?
                 }
             };
             match groups.iter_mut().find(|(s, _)| Arc::ptr_eq(s, shard)) {
@@ -142,7 +147,7 @@ impl Engine {
                 .collect();
             match shard.log.append_unsynced(&refs, now) {
                 Ok((appended, target)) => waits.push((shard, idxs, appended, target)),
-                Err(Error::ResourceInUse(_)) => retry.extend_from_slice(idxs),
+                Err(Error::ShardClosed { .. }) => retry.extend_from_slice(idxs),
                 Err(e) => fail_all(results, idxs, e),
             }
         }
@@ -194,14 +199,17 @@ impl Engine {
         let log = &shard.log;
         let check = |seq: SequenceNumber| -> Result<u64> {
             if seq.shard_index != shard.index {
-                return Err(Error::invalid(format!(
-                    "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
-                    shard_id(seq.shard_index),
-                    shard.id
-                )));
+                return Err(Error::SequenceNumberOfOtherShard {
+                    shard: shard.id.clone(),
+                    sequence_number: seq,
+                });
             }
             if seq.offset > log.visible_next() {
-                return Err(Error::invalid(format!("StartingSequenceNumber {seq} used in GetShardIterator on shard {} in stream {stream_name} is greater than the last sequence number of the shard", shard.id)));
+                return Err(Error::SequenceNumberBeyondEnd {
+                    stream: stream_name.to_string(),
+                    shard: shard.id.clone(),
+                    sequence_number: seq,
+                });
             }
             Ok(seq.offset.max(log.start_offset()))
         };

@@ -35,9 +35,10 @@ impl Engine {
                 shard: id.to_string(),
             })?;
         if shard.record().end_offset.is_some() {
-            return Err(Error::ResourceInUse(format!(
-                "Shard {id} in stream {name} under account has already been merged or split, and thus is not eligible for merging or splitting."
-            )));
+            return Err(Error::ShardClosed {
+                stream: name.to_string(),
+                shard: id.to_string(),
+            });
         }
         Ok(shard)
     }
@@ -51,10 +52,13 @@ impl Engine {
         if new_starting_hash_key <= range.start.saturating_add(1)
             || new_starting_hash_key >= range.end
         {
-            return Err(Error::invalid(format!(
-                "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {shard} in stream {name} under account is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
-                range.start, range.end
-            )));
+            return Err(Error::InvalidSplitKey {
+                stream: name.to_string(),
+                shard: shard.to_string(),
+                key: new_starting_hash_key,
+                start: range.start,
+                end: range.end,
+            });
         }
         self.check_shard_limit(1)?;
         let left = HashKeyRange {
@@ -86,9 +90,11 @@ impl Engine {
                 end: ra.end,
             }
         } else {
-            return Err(Error::invalid(format!(
-                "Shards {shard} and {adjacent} in stream {name} under account are not an adjacent pair of shards eligible for merging"
-            )));
+            return Err(Error::ShardsNotAdjacent {
+                stream: name.to_string(),
+                shard: shard.to_string(),
+                adjacent: adjacent.to_string(),
+            });
         };
         self.reshard(&stream, &[a, b], &[merged])
     }
@@ -97,26 +103,24 @@ impl Engine {
     /// boundaries and merging the pieces of each new range, as Kinesis's uniform
     /// scaling does (each child has at most two parents).
     ///
-    /// AWS's default rules apply, each a [`Error::LimitExceeded`] before anything
-    /// changes: the target may not exceed double the current open shard count nor fall
-    /// below half of it; the account shard limit holds; and a stream accepts at most
+    /// AWS's default rules apply, each refused before anything changes: the target may
+    /// not exceed double the current open shard count nor fall below half of it
+    /// ([`Error::ScalingBeyondRange`]); the account shard limit holds
+    /// ([`Error::ShardLimitExceeded`]); and a stream accepts at most
     /// [`EngineConfig::max_scaling_ops_per_day`](crate::EngineConfig) calls per rolling
-    /// 24 hours (each accepted call counts once, however many splits and merges it
-    /// takes).
+    /// 24 hours ([`Error::ScalingRateExceeded`]; each accepted call counts once, however
+    /// many splits and merges it takes).
     pub fn update_shard_count(&self, name: &str, target: u32) -> Result<ShardCountUpdate> {
         let stream = self.stream(name)?;
         let _admin = lock(&self.inner.admin);
         let current = read(&stream.routing).open.len();
         let t = target as usize;
-        if t > current.saturating_mul(2) {
-            return Err(Error::LimitExceeded(format!(
-                "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: {current}, Target shard count: {target}"
-            )));
-        }
-        if t == 0 || t.saturating_mul(2) < current {
-            return Err(Error::LimitExceeded(format!(
-                "UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: {current}, Target shard count: {target}"
-            )));
+        if t > current.saturating_mul(2) || t == 0 || t.saturating_mul(2) < current {
+            return Err(Error::ScalingBeyondRange {
+                stream: name.to_string(),
+                current,
+                target,
+            });
         }
         let now = self.now_ms();
         let day_ago = now - DAY_MS;
@@ -127,9 +131,11 @@ impl Engine {
             .filter(|&&ms| ms > day_ago)
             .count();
         if recent >= max_ops {
-            return Err(Error::LimitExceeded(format!(
-                "Stream {name} under account has already been scaled {recent} times in the last 24 hours. UpdateShardCount can scale a stream at most {max_ops} times per rolling 24-hour period."
-            )));
+            return Err(Error::ScalingRateExceeded {
+                stream: name.to_string(),
+                recent,
+                max_per_day: max_ops,
+            });
         }
         self.check_shard_limit(t.saturating_sub(current))?;
         let result = self.scale_uniformly(&stream, target);

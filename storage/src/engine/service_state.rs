@@ -33,9 +33,9 @@ fn check_service(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(format!(
-            "a service namespace is 1 to 64 characters of [a-z0-9-], not '{name}'"
-        )))
+        Err(Error::InvalidServiceName {
+            name: name.to_string(),
+        })
     }
 }
 

@@ -42,7 +42,9 @@ impl Engine {
         self.check_open()?;
         validate::stream_name(&req.name)?;
         if req.shard_count == 0 {
-            return Err(Error::invalid("1 validation error detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1"));
+            return Err(Error::InvalidShardCount {
+                requested: req.shard_count,
+            });
         }
         let _admin = lock(&self.inner.admin);
         if read(&self.inner.streams).contains_key(&req.name) {
@@ -189,7 +191,11 @@ impl Engine {
             let mut merged = m.tags.clone();
             merged.extend(tags);
             if merged.len() > 50 {
-                return Err(Error::LimitExceeded(format!("Failed to add tags to stream {name} under account: a stream can have at most 50 tags")));
+                return Err(Error::TagLimitExceeded {
+                    stream: name.to_string(),
+                    tags: merged.len(),
+                    limit: 50,
+                });
             }
             m.tags = merged;
             Ok(())
@@ -210,17 +216,26 @@ impl Engine {
     /// (IncreaseStreamRetentionPeriod refuses a smaller value, Decrease a larger one).
     pub fn set_retention(&self, name: &str, hours: u32, increase: bool) -> Result<()> {
         if !(MIN_RETENTION_HOURS..=MAX_RETENTION_HOURS).contains(&hours) {
-            return Err(Error::invalid(format!(
-                "Minimum allowed retention period is {MIN_RETENTION_HOURS} hours. Maximum allowed retention period is {MAX_RETENTION_HOURS} hours. Requested retention period ({hours} hours) is {}.",
-                if hours < MIN_RETENTION_HOURS { "too short" } else { "too long" }
-            )));
+            return Err(Error::RetentionOutOfRange {
+                hours,
+                min: MIN_RETENTION_HOURS,
+                max: MAX_RETENTION_HOURS,
+            });
         }
         self.update_meta(name, |m| {
             if increase && hours < m.retention_hours {
-                return Err(Error::invalid(format!("Requested retention period ({hours} hours) for stream {name} can not be shorter than existing retention period ({} hours). Use DecreaseRetentionPeriod API.", m.retention_hours)));
+                return Err(Error::RetentionShorterThanCurrent {
+                    stream: name.to_string(),
+                    requested: hours,
+                    current: m.retention_hours,
+                });
             }
             if !increase && hours > m.retention_hours {
-                return Err(Error::invalid(format!("Requested retention period ({hours} hours) for stream {name} can not be longer than existing retention period ({} hours). Use IncreaseRetentionPeriod API.", m.retention_hours)));
+                return Err(Error::RetentionLongerThanCurrent {
+                    stream: name.to_string(),
+                    requested: hours,
+                    current: m.retention_hours,
+                });
             }
             m.retention_hours = hours;
             Ok(())
@@ -275,15 +290,17 @@ impl Engine {
         Ok(out)
     }
 
-    /// Fails with [`Error::LimitExceeded`] when `additional` more open shards would
+    /// Fails with [`Error::ShardLimitExceeded`] when `additional` more open shards would
     /// pass the configured account limit.
     pub(crate) fn check_shard_limit(&self, additional: usize) -> Result<()> {
         let open = self.open_shard_count()?;
         let limit = self.inner.cfg.shard_limit;
         if open + additional > limit {
-            return Err(Error::LimitExceeded(format!(
-                "This request would exceed the shard limit for the account. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {additional}."
-            )));
+            return Err(Error::ShardLimitExceeded {
+                open,
+                requested: additional,
+                limit,
+            });
         }
         Ok(())
     }

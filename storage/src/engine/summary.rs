@@ -76,6 +76,6 @@ impl Engine {
         routing
             .route(hash_key)
             .map(|s| s.index)
-            .ok_or_else(|| Error::invalid("no open shard owns the hash key"))
+            .ok_or_else(|| Error::Internal(format!("no open shard owns hash key {hash_key}")))
     }
 }

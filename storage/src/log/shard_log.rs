@@ -160,7 +160,7 @@ impl ShardLog {
         let cfg = diagnosis.config();
         let segments = diagnosis.repair(fs)?;
         let Some(active) = segments.last().cloned() else {
-            return Err(Error::invalid("a shard log needs a segment"));
+            return Err(Error::Internal("a shard log without a segment".into()));
         };
         let next = active.committed_next();
         let arrival = segments
@@ -341,15 +341,16 @@ impl ShardLog {
         now_ms: i64,
     ) -> Result<(Appended, u64)> {
         if records.is_empty() {
-            return Err(Error::invalid("an append needs at least one record"));
+            return Err(Error::Internal("an append of no records".into()));
         }
         self.with_writer("appending", |w| {
             self.check_poison()?;
             if w.closed {
-                return Err(Error::ResourceInUse(format!(
-                    "shard {} is closed to writes",
-                    self.label
-                )));
+                let (stream, shard) = self.label.split_once('/').unwrap_or(("", &self.label));
+                return Err(Error::ShardClosed {
+                    stream: stream.to_string(),
+                    shard: shard.to_string(),
+                });
             }
             let arrival = now_ms.max(w.last_arrival);
             let base = w.next_offset;
