@@ -297,3 +297,39 @@ fn recovery_mode_parses_from_text() {
     assert!("lenient".parse::<RecoveryMode>().is_err());
     assert_eq!(RecoveryMode::default(), RecoveryMode::TruncateTornTail);
 }
+
+#[test]
+fn a_closed_shards_segment_gets_no_room_to_append_on_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(dir.path(), 1 << 20, RecoveryMode::default());
+    cfg.segment_bytes = 8 << 20;
+    let engine = Engine::open(cfg.clone()).expect("open");
+    engine
+        .create_stream(CreateStream::new(STREAM, 1))
+        .expect("create");
+    let written = fill(&engine, 5);
+    engine
+        .split_shard(STREAM, SHARD, u128::MAX / 2)
+        .expect("split");
+    engine.simulate_crash();
+    let parent = segments(dir.path())
+        .into_iter()
+        .find(|p| p.parent().is_some_and(|d| d.ends_with("000000000000")))
+        .expect("the parent's segment");
+    let (_, end) = frame_starts(&parent);
+
+    let engine = Engine::open(cfg).expect("reopen");
+    assert_eq!(
+        fs::metadata(&parent).expect("stat").len(),
+        1 << 20,
+        "the allocation made while the shard was open stays, none is added"
+    );
+    assert!(end < 1 << 20);
+    assert_eq!(
+        read_all(&engine),
+        written,
+        "the closed shard reads as before"
+    );
+    let state = engine.shard_state(STREAM, SHARD).expect("state");
+    assert!(state.is_closed());
+}

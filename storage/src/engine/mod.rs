@@ -268,7 +268,8 @@ impl Engine {
                     log_cfg,
                     rec.start_offset,
                     clean.get(&clean_key(meta.uid, rec.index)).copied(),
-                )?;
+                )?
+                .closed(rec.end_offset.is_some());
                 shards.push((rec, diagnosis));
             }
             found.push((meta, sdir, shards));

@@ -196,10 +196,16 @@ impl SegmentDiagnosis {
     }
 
     /// Applies recovery to the file and opens the segment: an active segment loses its
-    /// torn tail and gets room to append again, a sealed one loses the zero padding a
-    /// lost seal left and gets its index rewritten when it had to be walked. Returns
-    /// `None` for an unfinished segment (the caller removes the file).
-    pub fn repair(mut self, fs: &Arc<dyn Fs>, capacity: u64) -> Result<Option<Segment>> {
+    /// torn tail and, with `append_room`, gets room to append again (a closed shard's
+    /// does not); a sealed one loses the zero padding a lost seal left and gets its
+    /// index rewritten when it had to be walked. Returns `None` for an unfinished
+    /// segment (the caller removes the file).
+    pub fn repair(
+        mut self,
+        fs: &Arc<dyn Fs>,
+        capacity: u64,
+        append_room: bool,
+    ) -> Result<Option<Segment>> {
         let path = self.path.clone();
         let io = |e| Error::io(&path, e);
         let Some(file) = self.file.take() else {
@@ -231,7 +237,7 @@ impl SegmentDiagnosis {
             ))),
             Found::Trusted { len, index } => {
                 drop(map);
-                let map = grow_active(file.as_ref(), &path, len, None, capacity)?;
+                let map = grow_active(file.as_ref(), &path, len, None, capacity, append_room)?;
                 Ok(Some(assemble(
                     file,
                     map,
@@ -247,7 +253,14 @@ impl SegmentDiagnosis {
                 }
                 drop(map);
                 let cut = damage.map(|_| scan.valid_len);
-                let map = grow_active(file.as_ref(), &path, scan.valid_len, cut, capacity)?;
+                let map = grow_active(
+                    file.as_ref(),
+                    &path,
+                    scan.valid_len,
+                    cut,
+                    capacity,
+                    append_room,
+                )?;
                 Ok(Some(assemble(
                     file,
                     map,
@@ -283,19 +296,27 @@ impl SegmentDiagnosis {
     }
 }
 
-/// Cuts an active segment at `cut` when it has a torn tail, then makes sure room to
-/// append is allocated and maps `capacity` bytes.
+/// Cuts an active segment at `cut` when it has a torn tail, then (with `append_room`)
+/// makes sure room to append is allocated and maps `capacity` bytes; without, maps the
+/// valid bytes only (a closed shard's log takes no more appends).
 fn grow_active(
     file: &dyn FsFile,
     path: &Path,
     valid_len: u64,
     cut: Option<u64>,
     capacity: u64,
+    append_room: bool,
 ) -> Result<Bytes> {
     let capacity = capacity.max(valid_len);
     let io = || -> std::io::Result<Bytes> {
         if let Some(len) = cut {
             file.set_len(len)?;
+        }
+        if !append_room {
+            if cut.is_some() {
+                file.sync_all()?;
+            }
+            return file.map_read_only(valid_len);
         }
         let want = capacity.min(valid_len + INITIAL_ALLOCATION);
         if cut.is_some() || file.len()? < want {
@@ -320,6 +341,8 @@ pub struct LogDiagnosis {
     obsolete: Vec<PathBuf>,
     /// The segments of the log, oldest first.
     segments: Vec<SegmentDiagnosis>,
+    /// The log is closed (its shard was split or merged): no room to append is made.
+    closed: bool,
 }
 
 fn strict_refusal(path: &Path, offset: u64, reason: &str) -> Error {
@@ -347,6 +370,7 @@ pub fn diagnose(
         stale: Vec::new(),
         obsolete: Vec::new(),
         segments: Vec::new(),
+        closed: false,
     };
     let paths = match fs.read_dir(dir) {
         Ok(paths) => paths,
@@ -445,6 +469,13 @@ impl LogDiagnosis {
         &self.dir
     }
 
+    /// Marks the log closed (its shard was split or merged): repair then makes no room
+    /// to append in its active segment.
+    pub fn closed(mut self, closed: bool) -> Self {
+        self.closed = closed;
+        self
+    }
+
     /// The log settings it was diagnosed with.
     pub fn config(&self) -> LogConfig {
         self.cfg
@@ -467,7 +498,7 @@ impl LogDiagnosis {
         let mut segments = Vec::with_capacity(self.segments.len().max(1));
         for seg in self.segments {
             let path = seg.path.clone();
-            match seg.repair(fs, self.cfg.segment_bytes)? {
+            match seg.repair(fs, self.cfg.segment_bytes, !self.closed)? {
                 Some(s) => segments.push(Arc::new(s)),
                 None => {
                     tracing::warn!(path = %path.display(), "removing a segment whose creation never completed");

@@ -186,7 +186,7 @@ impl Segment {
             index_interval,
             trusted_len,
         )?
-        .repair(fs, capacity)
+        .repair(fs, capacity, true)
     }
 
     /// Bytes the file can hold (its mapped length).

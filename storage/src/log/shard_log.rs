@@ -589,6 +589,23 @@ impl ShardLog {
         self.segments.read().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// The segment that holds `offset`: the last one whose base is at or below it (or
+    /// the first). A binary search under the read lock: no copy of the list.
+    fn segment_for(&self, offset: u64) -> Option<Arc<Segment>> {
+        let segs = self.segments.read().ok()?;
+        let i = segs
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1);
+        segs.get(i).cloned()
+    }
+
+    /// The segment after the one based at `base`.
+    fn segment_after(&self, base: u64) -> Option<Arc<Segment>> {
+        let segs = self.segments.read().ok()?;
+        let i = segs.partition_point(|s| s.base_offset <= base);
+        segs.get(i).cloned()
+    }
+
     /// Reads up to `max_records` records and about `max_bytes` bytes (key plus data;
     /// at least one record when any is available) starting at `from`. A start below the
     /// trim horizon starts at the horizon.
@@ -602,12 +619,12 @@ impl ShardLog {
         if cur >= visible || max_records == 0 {
             return Ok(out);
         }
-        let segments = self.segments();
-        let first = segments
-            .partition_point(|s| s.base_offset <= cur)
-            .saturating_sub(1);
+        // Segment by segment, each found by a search (the cost of a read does not grow
+        // with the number of segments the shard retains).
+        let mut next_segment = self.segment_for(cur);
         let mut bytes = 0usize;
-        'segments: for seg in &segments[first..] {
+        'segments: while let Some(seg) = next_segment.take() {
+            next_segment = self.segment_after(seg.base_offset);
             if cur < seg.base_offset {
                 cur = seg.base_offset;
             }
