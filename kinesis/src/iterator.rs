@@ -168,10 +168,33 @@ impl IteratorCodec {
     }
 }
 
-/// `Wed Jan 01 00:00:00 UTC 2025`-like rendering is not needed: AWS prints a Java date;
-/// epoch milliseconds are clear enough.
+/// A time as AWS's messages print it (Java's `Date.toString` in UTC):
+/// `Wed Jan 01 00:00:00 UTC 2025`.
 fn fmt_time(ms: i64) -> String {
-    format!("{ms} (epoch ms)")
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms.div_euclid(1000);
+    let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{} {} {day:02} {:02}:{:02}:{:02} UTC {year}",
+        DAYS.get(days.rem_euclid(7) as usize).unwrap_or(&"Thu"),
+        MONTHS.get((month - 1) as usize).unwrap_or(&"Jan"),
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60,
+    )
 }
 
 #[cfg(test)]
@@ -186,6 +209,17 @@ mod tests {
             offset: 5,
             issued_ms: 1_000,
         }
+    }
+
+    #[test]
+    fn times_read_as_java_dates() {
+        assert_eq!(fmt_time(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(fmt_time(1_735_689_600_000), "Wed Jan 01 00:00:00 UTC 2025");
+        assert_eq!(
+            fmt_time(951_782_400_000 + 3_723_000),
+            "Tue Feb 29 01:02:03 UTC 2000"
+        );
+        assert_eq!(fmt_time(-1), "Wed Dec 31 23:59:59 UTC 1969");
     }
 
     #[test]

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::{sleep_until, Instant};
 
 use crate::actions::consumers::{by_arn, check_active};
-use crate::actions::{child_shards_value, record_value, retained_shard};
+use crate::actions::{child_shards_value, record_value, resolve_shard_id, retained_shard};
 use crate::state::KinesisState;
 use freshet_protocol::eventstream;
 use freshet_protocol::kinesis::model;
@@ -230,6 +230,8 @@ fn plan(state: &KinesisState, enc: Encoding, body: &[u8]) -> ApiResult<Plan> {
         .ok_or_else(|| missing("StartingPosition"))?;
     let consumer = by_arn(state, arn)?;
     check_active(state, &consumer, arn)?;
+    let (shard, _) = resolve_shard_id(state, &consumer.stream, shard)?;
+    let shard = shard.as_str();
     let (_, index) = retained_shard(state, &consumer.stream, shard)?;
     let position = position(pos, index, state.now_ms())?;
     let offset = state

@@ -177,6 +177,51 @@ fn bad_requests_get_aws_errors() {
         message(&r),
         "class java.lang.String can not be converted to milliseconds since epoch"
     );
+    // Kinesis resolves a shard id by its number ("shardId-0", "x-0" and "0" name
+    // shardId-000000000000) and says so when it cannot; it names the shard, not the
+    // stream, when neither exists.
+    let r = call_json(
+        a,
+        "GetShardIterator",
+        &json!({"StreamName": "s", "ShardId": "nonsense", "ShardIteratorType": "LATEST"}),
+    );
+    expect(&r, 400, "ResourceNotFoundException");
+    assert_eq!(
+        message(&r),
+        "Could not find shard nonsense in stream s under account 000000000000."
+    );
+    let r = call_json(
+        a,
+        "GetShardIterator",
+        &json!({"StreamName": "nope", "ShardId": "x-7", "ShardIteratorType": "LATEST"}),
+    );
+    expect(&r, 400, "ResourceNotFoundException");
+    assert_eq!(
+        message(&r),
+        "Shard shardId-000000000007 in stream nope under account 000000000000 does not exist"
+    );
+    let r = call_json(
+        a,
+        "GetShardIterator",
+        &json!({"StreamName": "s", "ShardId": "0", "ShardIteratorType": "LATEST"}),
+    );
+    assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
+    let r = call_json(
+        a,
+        "AddTagsToStream",
+        &json!({"StreamName": "s", "Tags": {"a;b": "1"}}),
+    );
+    expect(&r, 400, "InvalidArgumentException");
+    assert_eq!(
+        message(&r),
+        "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @."
+    );
+    let r = call_json(a, "ListShards", &json!({}));
+    expect(&r, 400, "InvalidArgumentException");
+    assert_eq!(
+        message(&r),
+        "Either NextToken or StreamName should be provided."
+    );
     let r = call_json(
         a,
         "PutRecord",

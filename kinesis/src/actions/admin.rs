@@ -3,7 +3,7 @@
 
 use freshet_storage::Encryption;
 
-use super::streams::check_tags;
+use super::streams::{check_tag_chars, check_tags};
 use super::{empty, name_from_resource_arn, name_from_stream_arn, parse_mode, stream_name};
 use crate::state::KinesisState;
 use freshet_protocol::request::Req;
@@ -33,6 +33,12 @@ fn tags_list(tags: impl IntoIterator<Item = (String, String)>) -> Value {
 fn add_tags(state: &KinesisState, name: &str, tags: Vec<(String, String)>) -> ApiResult<()> {
     check_tags(&tags)?;
     let existing = state.engine.list_tags(name).map_err(|e| state.err(e))?;
+    check_tag_chars(
+        state,
+        tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]),
+        name,
+        "add tags to",
+    )?;
     let new_keys = tags
         .iter()
         .filter(|(k, _)| !existing.contains_key(k))
@@ -50,6 +56,14 @@ fn add_tags(state: &KinesisState, name: &str, tags: Vec<(String, String)>) -> Ap
 }
 
 fn remove_tags(state: &KinesisState, name: &str, keys: Vec<String>) -> ApiResult<()> {
+    // The stream first: an unknown stream is reported before the keys' characters.
+    state.engine.list_tags(name).map_err(|e| state.err(e))?;
+    check_tag_chars(
+        state,
+        keys.iter().map(String::as_str),
+        name,
+        "remove tags from",
+    )?;
     state
         .engine
         .remove_tags(name, &keys)

@@ -194,6 +194,31 @@ pub(crate) fn stream_name_of(
     }
 }
 
+/// Resolves a shard id as Kinesis does: by the number after its first `-` (or the
+/// whole id without one), which must fit a Java `int`: `shardId-5`, `any-5` and `5`
+/// all name `shardId-000000000005`. Anything else is AWS's "Could not find shard".
+pub(crate) fn resolve_shard_id(
+    state: &KinesisState,
+    stream: &str,
+    raw: &str,
+) -> ApiResult<(String, u64)> {
+    let digits = match raw.split('-').nth(1) {
+        Some(d) if !d.is_empty() => d,
+        _ => raw,
+    };
+    let index = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse::<u64>().ok())
+        .flatten()
+        .filter(|&i| i <= i32::MAX as u64);
+    match index {
+        Some(i) => Ok((freshet_storage::shard_id(i), i)),
+        None => Err(ApiError::not_found(format!(
+            "Could not find shard {raw} in stream {stream} under account {}.",
+            state.cfg.account_id
+        ))),
+    }
+}
+
 /// The API spelling of a stream mode.
 pub(crate) fn mode_str(mode: StreamMode) -> &'static str {
     match mode {

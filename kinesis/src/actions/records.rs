@@ -12,7 +12,7 @@ use freshet_storage::{
 };
 
 use super::replies::{self, GetOutcome};
-use super::stream_name;
+use super::{resolve_shard_id, stream_name};
 use crate::iterator::IteratorState;
 use crate::state::KinesisState;
 use freshet_protocol::request::Req;
@@ -250,30 +250,34 @@ fn shard_not_found(state: &KinesisState, stream: &str, shard: &str) -> ApiError 
 }
 
 /// The incarnation of a stream and the index of a shard it retains, at a cost
-/// independent of the shards it retains (no shard list is read).
+/// independent of the shards it retains (no shard list is read); AWS's
+/// ResourceNotFoundException naming the shard when either is missing.
 pub(crate) fn retained_shard(
     state: &KinesisState,
     stream: &str,
     shard: &str,
 ) -> ApiResult<(u64, u64)> {
-    let uid = state
+    // AWS names the shard, not the stream, when the stream does not exist either.
+    let missing = |e: freshet_storage::Error| match e {
+        freshet_storage::Error::StreamNotFound { .. }
+        | freshet_storage::Error::ShardNotFound { .. } => shard_not_found(state, stream, shard),
+        e => state.err(e),
+    };
+    let uid = state.engine.stream_summary(stream).map_err(missing)?.uid;
+    let index = state
         .engine
-        .stream_summary(stream)
-        .map_err(|e| state.err(e))?
-        .uid;
-    match state.engine.shard_state(stream, shard) {
-        Ok(s) => Ok((uid, s.index)),
-        Err(freshet_storage::Error::ShardNotFound { .. }) => {
-            Err(shard_not_found(state, stream, shard))
-        }
-        Err(e) => Err(state.err(e)),
-    }
+        .shard_state(stream, shard)
+        .map_err(missing)?
+        .index;
+    Ok((uid, index))
 }
 
 /// GetShardIterator.
 pub fn get_shard_iterator(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(state, req)?;
-    let shard = req.str("ShardId")?;
+    let (shard, index) = resolve_shard_id(state, &name, req.str("ShardId")?)?;
+    let uid = retained_shard(state, &name, &shard)?.0;
+    let shard = shard.as_str();
     let ty = req.str("ShardIteratorType")?;
     let seq = req.opt_str("StartingSequenceNumber")?;
     let ts = req.opt_timestamp_ms("Timestamp")?;
@@ -301,7 +305,6 @@ pub fn get_shard_iterator(state: &KinesisState, req: Req<'_>) -> ApiResult<Value
             StartingPosition::AtTimestamp(t)
         }
     };
-    let (uid, index) = retained_shard(state, &name, shard)?;
     let offset = state
         .engine
         .start_offset(&name, shard, position)

@@ -4,7 +4,7 @@ use base64::Engine as _;
 use freshet_protocol::kinesis::rules;
 use freshet_storage::{parse_shard_id, ShardDescription, StreamDescription};
 
-use super::{empty, shard_value, stream_name};
+use super::{empty, resolve_shard_id, shard_value, stream_name};
 use crate::state::KinesisState;
 use freshet_protocol::request::Req;
 use freshet_protocol::value::{map, Value};
@@ -181,6 +181,11 @@ pub fn list_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
             .map_err(|_| ApiError::invalid(format!("Invalid NextToken: {token}")))?;
         (name.to_string(), After::Index(after), filter)
     } else {
+        if !req.has("StreamName") && !req.has("StreamARN") {
+            return Err(ApiError::invalid(
+                "Either NextToken or StreamName should be provided.",
+            ));
+        }
         let name = stream_name(state, req)?;
         let after = match req.opt_str("ExclusiveStartShardId")? {
             Some(id) => After::Shard(id.to_string()),
@@ -229,14 +234,28 @@ fn new_starting_hash_key(value: &str) -> ApiResult<u128> {
     })
 }
 
+/// A shard a reshard names: resolved as Kinesis resolves shard ids, and retained by
+/// the stream (AWS's "Could not find shard" otherwise).
+fn reshard_target(state: &KinesisState, stream: &str, raw: &str) -> ApiResult<String> {
+    let (shard, _) = resolve_shard_id(state, stream, raw)?;
+    match state.engine.shard_state(stream, &shard) {
+        Ok(_) => Ok(shard),
+        Err(freshet_storage::Error::ShardNotFound { .. }) => Err(ApiError::not_found(format!(
+            "Could not find shard {shard} in stream {stream} under account {}.",
+            state.cfg.account_id
+        ))),
+        Err(e) => Err(state.err(e)),
+    }
+}
+
 /// SplitShard.
 pub fn split_shard(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(state, req)?;
-    let shard = req.str("ShardToSplit")?;
+    let shard = reshard_target(state, &name, req.str("ShardToSplit")?)?;
     let key = new_starting_hash_key(req.str("NewStartingHashKey")?)?;
     state
         .engine
-        .split_shard(&name, shard, key)
+        .split_shard(&name, &shard, key)
         .map_err(|e| state.err(e))?;
     Ok(empty())
 }
@@ -244,11 +263,11 @@ pub fn split_shard(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
 /// MergeShards.
 pub fn merge_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(state, req)?;
-    let a = req.str("ShardToMerge")?;
-    let b = req.str("AdjacentShardToMerge")?;
+    let a = reshard_target(state, &name, req.str("ShardToMerge")?)?;
+    let b = reshard_target(state, &name, req.str("AdjacentShardToMerge")?)?;
     state
         .engine
-        .merge_shards(&name, a, b)
+        .merge_shards(&name, &a, &b)
         .map_err(|e| state.err(e))?;
     Ok(empty())
 }

@@ -14,6 +14,39 @@ use freshet_protocol::{ApiError, ApiResult};
 /// Shards of an on-demand stream created without a ShardCount.
 const ON_DEMAND_SHARDS: u32 = 4;
 
+/// Whether a tag key or value holds only what Kinesis allows: Unicode letters and
+/// digits, white space (not tabs or line breaks) and `_ . / = + - % @`.
+fn tag_text_ok(s: &str) -> bool {
+    s.chars().all(|c| {
+        c.is_alphanumeric()
+            || matches!(c, '_' | '.' | '/' | '=' | '+' | '-' | '%' | '@')
+            || (c.is_whitespace() && !c.is_control())
+    })
+}
+
+/// Checks the characters of tag keys and values as Kinesis does: AWS's
+/// "invalid characters", then its refusal of `%` (which its first message allows),
+/// worded for the stream and what was being done (`add tags to`, `remove tags from`).
+pub(crate) fn check_tag_chars<'a>(
+    state: &KinesisState,
+    texts: impl Iterator<Item = &'a str> + Clone,
+    stream: &str,
+    doing: &str,
+) -> ApiResult<()> {
+    if !texts.clone().all(tag_text_ok) {
+        return Err(ApiError::invalid(
+            "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.",
+        ));
+    }
+    if texts.into_iter().any(|t| t.contains('%')) {
+        return Err(ApiError::invalid(format!(
+            "Failed to {doing} stream {stream} under account {} because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.",
+            state.cfg.account_id
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a (validated) tag map against the rules that come after the model's.
 pub(crate) fn check_tags(tags: &[(String, String)]) -> ApiResult<()> {
     if tags.len() > 50 {
