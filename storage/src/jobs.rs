@@ -434,7 +434,9 @@ impl Jobs {
     /// such job). It leaves the registry.
     pub fn stop(&self, id: JobId, bound: Duration) -> Option<JobInfo> {
         let entry = lock(&self.inner.jobs).remove(&id)?;
-        Some(Self::stop_entries(vec![(id, entry)], bound).remove(0))
+        Self::stop_entries(vec![(id, entry)], bound)
+            .into_iter()
+            .next()
     }
 
     /// Stops every job: all are signalled at once, then each is joined, the whole

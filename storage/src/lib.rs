@@ -20,9 +20,15 @@
 //! # }
 //! ```
 //!
-//! The on-disk format is specified in `storage/FORMAT.md`. The `engine` feature (on by
-//! default) brings the engine and its RocksDB catalog; without it the crate is the log
-//! format alone (frames, segments, indexes), as the fuzz targets use it.
+//! In-process readers follow a whole stream with [`Engine::tail_stream`] (a
+//! [`StreamCursor`] that follows resharding and waits on the shards' watch channels),
+//! and background work runs as jobs of [`Engine::jobs`], stopped with the engine.
+//!
+//! The on-disk format is specified in `storage/FORMAT.md`. Features: `engine` (on by
+//! default) brings the engine and its RocksDB catalog; `internals` makes the log format
+//! (frames, segments, indexes, recovery) public for the fuzz targets, which build it
+//! without the engine; `fault-injection` brings [`fs`]'s fault-injecting file system for
+//! crash and I/O-error tests.
 
 // Without the engine the crate is the log format alone, reachable through the
 // `internals` feature (the fuzz targets' build); what only the engine uses is unused.
