@@ -216,6 +216,20 @@ fn bad_requests_get_aws_errors() {
         message(&r),
         "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @."
     );
+    let r = call_json(
+        a,
+        "SplitShard",
+        &json!({"StreamName": "s", "ShardToSplit": "shard-0", "NewStartingHashKey": "9".repeat(39)}),
+    );
+    expect(&r, 400, "InvalidArgumentException");
+    assert_eq!(
+        message(&r),
+        format!(
+            "NewStartingHashKey {} used in SplitShard() on shard shardId-000000000000 in stream s under account 000000000000 is not both greater than one plus the shard's StartingHashKey 0 and less than the shard's EndingHashKey {}.",
+            "9".repeat(39),
+            u128::MAX
+        )
+    );
     let r = call_json(a, "ListShards", &json!({}));
     expect(&r, 400, "InvalidArgumentException");
     assert_eq!(

@@ -225,34 +225,48 @@ pub fn list_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     ]))
 }
 
-/// NewStartingHashKey's range, after its pattern (the model's) held.
-fn new_starting_hash_key(value: &str) -> ApiResult<u128> {
-    rules::hash_key(value).map_err(|_| {
-        ApiError::invalid(format!(
-            "Invalid newStartingHashKey. It must be in the range: [0, 2^128-1]. Specified value was {value}"
-        ))
-    })
-}
-
-/// A shard a reshard names: resolved as Kinesis resolves shard ids, and retained by
-/// the stream (AWS's "Could not find shard" otherwise).
-fn reshard_target(state: &KinesisState, stream: &str, raw: &str) -> ApiResult<String> {
-    let (shard, _) = resolve_shard_id(state, stream, raw)?;
-    match state.engine.shard_state(stream, &shard) {
-        Ok(_) => Ok(shard),
-        Err(freshet_storage::Error::ShardNotFound { .. }) => Err(ApiError::not_found(format!(
-            "Could not find shard {shard} in stream {stream} under account {}.",
-            state.cfg.account_id
-        ))),
-        Err(e) => Err(state.err(e)),
+/// The shards a reshard names, resolved as Kinesis resolves shard ids (all of them
+/// before any is looked up), each retained by the stream (AWS's "Could not find
+/// shard" otherwise), with their states.
+fn reshard_targets<const N: usize>(
+    state: &KinesisState,
+    stream: &str,
+    raw: [&str; N],
+) -> ApiResult<[(String, freshet_storage::ShardState); N]> {
+    let mut ids = Vec::with_capacity(N);
+    for r in raw {
+        ids.push(resolve_shard_id(state, stream, r)?.0);
     }
+    let mut out = Vec::with_capacity(N);
+    for shard in ids {
+        match state.engine.shard_state(stream, &shard) {
+            Ok(s) => out.push((shard, s)),
+            Err(freshet_storage::Error::ShardNotFound { .. }) => {
+                return Err(ApiError::not_found(format!(
+                    "Could not find shard {shard} in stream {stream} under account {}.",
+                    state.cfg.account_id
+                )))
+            }
+            Err(e) => return Err(state.err(e)),
+        }
+    }
+    out.try_into()
+        .map_err(|_| ApiError::internal("Internal service failure."))
 }
 
 /// SplitShard.
 pub fn split_shard(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(state, req)?;
-    let shard = reshard_target(state, &name, req.str("ShardToSplit")?)?;
-    let key = new_starting_hash_key(req.str("NewStartingHashKey")?)?;
+    let [(shard, target)] = reshard_targets(state, &name, [req.str("ShardToSplit")?])?;
+    let value = req.str("NewStartingHashKey")?;
+    // Beyond 2^128 - 1 (its pattern held): outside every shard, worded as the engine
+    // words a key outside the shard's range.
+    let key = rules::hash_key(value).map_err(|_| {
+        ApiError::invalid(format!(
+            "NewStartingHashKey {value} used in SplitShard() on shard {shard} in stream {name} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
+            state.cfg.account_id, target.range.start, target.range.end
+        ))
+    })?;
     state
         .engine
         .split_shard(&name, &shard, key)
@@ -263,8 +277,11 @@ pub fn split_shard(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
 /// MergeShards.
 pub fn merge_shards(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = stream_name(state, req)?;
-    let a = reshard_target(state, &name, req.str("ShardToMerge")?)?;
-    let b = reshard_target(state, &name, req.str("AdjacentShardToMerge")?)?;
+    let [(a, _), (b, _)] = reshard_targets(
+        state,
+        &name,
+        [req.str("ShardToMerge")?, req.str("AdjacentShardToMerge")?],
+    )?;
     state
         .engine
         .merge_shards(&name, &a, &b)
