@@ -6,6 +6,7 @@ mod records;
 pub(crate) mod reshard;
 mod retention;
 pub(crate) mod service_state;
+mod shard_table;
 mod streams;
 mod summary;
 
@@ -23,6 +24,7 @@ use crate::jobs::Jobs;
 use crate::log::recovery::{diagnose, LogDiagnosis};
 use crate::log::{Flusher, LogConfig, ShardLog};
 use crate::types::shard_id;
+pub(crate) use shard_table::ShardTable;
 
 /// A shard in memory: its catalog record and its log.
 #[derive(Debug)]
@@ -86,18 +88,14 @@ impl Routing {
 pub(crate) struct Stream {
     pub(crate) meta: RwLock<StreamRecord>,
     /// Retained shards by index.
-    pub(crate) shards: RwLock<BTreeMap<u64, Arc<Shard>>>,
+    pub(crate) shards: RwLock<ShardTable>,
     pub(crate) routing: RwLock<Arc<Routing>>,
     pub(crate) dir: PathBuf,
 }
 
 impl Stream {
     /// A stream of `shards`, with its routing built.
-    pub(crate) fn new(
-        meta: StreamRecord,
-        dir: PathBuf,
-        shards: BTreeMap<u64, Arc<Shard>>,
-    ) -> Stream {
+    pub(crate) fn new(meta: StreamRecord, dir: PathBuf, shards: ShardTable) -> Stream {
         let stream = Stream {
             meta: RwLock::new(meta),
             shards: RwLock::new(shards),
@@ -150,7 +148,7 @@ impl Stream {
     }
 
     pub(crate) fn shard(&self, index: u64) -> Option<Arc<Shard>> {
-        read(&self.shards).get(&index).cloned()
+        read(&self.shards).get(index).cloned()
     }
 }
 
@@ -329,7 +327,7 @@ impl Engine {
     ) -> Result<BTreeMap<String, Arc<Stream>>> {
         let mut streams = BTreeMap::new();
         for (meta, sdir, diagnosed) in found {
-            let mut shards = BTreeMap::new();
+            let mut shards = ShardTable::default();
             for (rec, diagnosis) in diagnosed {
                 let id = shard_id(rec.index);
                 let log = ShardLog::recover(
@@ -349,7 +347,7 @@ impl Engine {
                         .file_name()
                         .to_str()
                         .and_then(|n| n.parse::<u64>().ok())
-                        .is_some_and(|i| shards.contains_key(&i));
+                        .is_some_and(|i| shards.contains(i));
                     if !known {
                         tracing::info!(path = %entry.path().display(), "removing an orphaned shard directory");
                         let _ = cfg.fs.remove_dir_all(&entry.path());

@@ -251,7 +251,7 @@ impl Engine {
         };
         let end = shard.record().end_offset;
         let child_shards = match end {
-            Some(end) if got.next_offset >= end => Some(self.children_of(&stream, shard.index)),
+            Some(end) if got.next_offset >= end => Some(self.children_of(&stream, &shard)),
             _ => None,
         };
         Ok(ReadOutcome {
@@ -285,10 +285,7 @@ impl Engine {
 
     /// The retained children of a shard, from the children index: no scan of the
     /// stream's shards.
-    pub(crate) fn children_of(&self, stream: &Stream, index: u64) -> Vec<ChildShard> {
-        let Some(parent) = stream.shard(index) else {
-            return Vec::new();
-        };
+    pub(crate) fn children_of(&self, stream: &Stream, parent: &Shard) -> Vec<ChildShard> {
         parent
             .children()
             .iter()

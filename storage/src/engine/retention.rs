@@ -50,7 +50,7 @@ impl Engine {
                     let mut batch = Batch::default();
                     batch.delete(&shard_key(meta.uid, rec.index));
                     self.inner.catalog.write(batch)?;
-                    write(&stream.shards).remove(&rec.index);
+                    write(&stream.shards).remove(rec.index);
                     let dir = shard_dir(&stream.dir, rec.index);
                     if let Err(e) = self.inner.cfg.fs.remove_dir_all(&dir) {
                         tracing::warn!(dir = %dir.display(), error = %e, "could not remove an expired shard's files");

@@ -74,7 +74,7 @@ impl Engine {
             routing: RwLock::default(),
             dir,
         };
-        let mut shards = BTreeMap::new();
+        let mut shards = super::ShardTable::default();
         for (i, range) in even_ranges(req.shard_count).into_iter().enumerate() {
             let rec = ShardRecord {
                 index: i as u64,

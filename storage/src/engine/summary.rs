@@ -61,7 +61,7 @@ impl Engine {
                 .end_offset
                 .map(|end| SequenceNumber::new(rec.index, end.max(1) - 1)),
             closed_ms: rec.closed_ms,
-            children: self.children_of(&stream, s.index),
+            children: self.children_of(&stream, &s),
             start_offset: s.log.start_offset(),
             next_offset: s.log.visible_next(),
             newest_arrival_ms: (newest != i64::MIN).then_some(newest),
