@@ -8,12 +8,12 @@ use crate::catalog::{Encryption, StreamMode};
 use crate::hash_key::HashKeyRange;
 use crate::sequence::SequenceNumber;
 
-/// Largest data blob of a record: 1 MiB.
-pub const MAX_DATA_BYTES: usize = 1024 * 1024;
-/// Longest partition key, in Unicode characters.
-pub const MAX_PARTITION_KEY_CHARS: usize = 256;
-/// Most records in one `put_records` call.
-pub const MAX_PUT_RECORDS: usize = 500;
+/// Largest data blob of a record: 1 MiB (Kinesis' rule, from `freshet-protocol`).
+pub const MAX_DATA_BYTES: usize = freshet_protocol::kinesis::rules::MAX_DATA_BYTES;
+/// Longest partition key, in Unicode characters (Kinesis' rule).
+pub const MAX_PARTITION_KEY_CHARS: usize = freshet_protocol::kinesis::rules::MAX_PARTITION_KEY_LEN;
+/// Most records in one `put_records` call (Kinesis' rule).
+pub const MAX_PUT_RECORDS: usize = freshet_protocol::kinesis::rules::MAX_PUT_RECORDS;
 /// Most records one read returns.
 pub const MAX_READ_RECORDS: usize = 10_000;
 /// Most bytes one read returns.
