@@ -319,14 +319,7 @@ mod tests {
         let uri: http::Uri = "/?Action=ListUsers&Version=2010-05-08"
             .parse()
             .unwrap_or_else(|_| unreachable!());
-        let mut cfg = AuthConfig {
-            enabled: true,
-            keys: BTreeMap::new(),
-        };
-        cfg.keys.insert(
-            "AKIDEXAMPLE".into(),
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
-        );
+        let mut cfg = example_keys();
         let now = parse_amz_date("20150830T123600Z").unwrap_or(0);
         assert_eq!(verify(&cfg, "GET", &uri, &headers, b"", now), Ok(()));
         cfg.keys.insert("AKIDEXAMPLE".into(), "wrong".into());

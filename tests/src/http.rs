@@ -40,15 +40,30 @@ impl RawResponse {
     }
 }
 
-/// POSTs `body` to `/` with the given target action and content type.
+/// POSTs `body` to `/` with the given Kinesis action and content type.
 pub fn call(
     addr: SocketAddr,
     action: &str,
     content_type: &str,
     body: &[u8],
 ) -> std::io::Result<RawResponse> {
+    call_target(
+        addr,
+        &format!("Kinesis_20131202.{action}"),
+        content_type,
+        body,
+    )
+}
+
+/// POSTs `body` to `/` with a whole `X-Amz-Target` (any service's) and content type.
+pub fn call_target(
+    addr: SocketAddr,
+    target: &str,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<RawResponse> {
     let head = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nX-Amz-Target: Kinesis_20131202.{action}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nX-Amz-Target: {target}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     raw(addr, &[head.as_bytes(), body].concat())

@@ -96,12 +96,13 @@ fn shard_ids(addr: SocketAddr, stream: &str) -> Vec<String> {
 
 fn leases(addr: SocketAddr) -> Value {
     let body = json!({"StreamName": "events", "TableName": "fixture-app"}).to_string();
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: Freshet_20261126.ListLeases\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let r = freshet_tests::http::raw(addr, format!("{head}{body}").as_bytes())
-        .unwrap_or_else(|e| panic!("ListLeases: {e}"));
+    let r = freshet_tests::http::call_target(
+        addr,
+        "Freshet_20261126.ListLeases",
+        "application/x-amz-json-1.1",
+        body.as_bytes(),
+    )
+    .unwrap_or_else(|e| panic!("ListLeases: {e}"));
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     r.json()
 }
