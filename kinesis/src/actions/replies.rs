@@ -103,7 +103,11 @@ pub(crate) fn record<W: DocWriter>(w: &mut W, r: &Record) {
     w.member("Data");
     w.blob(&r.data);
     w.member("PartitionKey");
-    w.str(&String::from_utf8_lossy(&r.partition_key));
+    // Keys were UTF-8 when put; the lossy form only guards a damaged store.
+    match std::str::from_utf8(&r.partition_key) {
+        Ok(key) => w.str(key),
+        Err(_) => w.str(&String::from_utf8_lossy(&r.partition_key)),
+    }
     w.end_structure();
 }
 

@@ -20,6 +20,9 @@ use crate::config::{Durability, RecoveryMode};
 use crate::error::{Error, Result};
 use crate::fs::{sync_dir, Fs};
 
+/// The most record slots a read reserves up front (GetRecords' own maximum).
+const READ_PREALLOCATE_MAX: usize = 10_000;
+
 /// Settings of a shard log.
 #[derive(Debug, Clone, Copy)]
 pub struct LogConfig {
@@ -612,13 +615,18 @@ impl ShardLog {
     pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<LogRead> {
         let visible = self.visible_next();
         let mut cur = from.max(self.start_offset());
+        if cur >= visible || max_records == 0 {
+            return Ok(LogRead {
+                records: Vec::new(),
+                next_offset: cur,
+            });
+        }
+        // Room for every record the call may return, so the list never regrows.
+        let expected = usize::try_from(visible - cur).unwrap_or(usize::MAX);
         let mut out = LogRead {
-            records: Vec::new(),
+            records: Vec::with_capacity(expected.min(max_records).min(READ_PREALLOCATE_MAX)),
             next_offset: cur,
         };
-        if cur >= visible || max_records == 0 {
-            return Ok(out);
-        }
         // Segment by segment, each found by a search (the cost of a read does not grow
         // with the number of segments the shard retains).
         let mut next_segment = self.segment_for(cur);
