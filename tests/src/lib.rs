@@ -3,6 +3,7 @@
 //! HTTP/1.1 client for byte-exact protocol tests.
 
 pub mod http;
+pub mod lambda;
 pub mod python;
 pub mod server;
 

@@ -1,6 +1,7 @@
-//! The Python virtual environment with boto3 and the AWS CLI that the real-client
-//! tests use: `<target dir>/py-venv`, created on first use with `python3 -m venv` and
-//! `pip install boto3 awscli` (Debian needs the `python3-venv` package).
+//! The Python virtual environment with boto3, the AWS CLI and awslambdaric that the
+//! real-client and Lambda tests use: `<target dir>/py-venv`, created on first use with
+//! `python3 -m venv` and `pip install boto3 awscli awslambdaric` (Debian needs the
+//! `python3-venv` package).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,13 +23,18 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target"))
 }
 
+/// What the venv gets from pip.
+const PACKAGES: &[&str] = &["boto3", "awscli", "awslambdaric"];
+
 /// The venv's directory, created and provisioned when missing.
 pub fn venv() -> PathBuf {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
     VENV.get_or_init(|| {
         let dir = target_dir().join("py-venv");
         let python = dir.join("bin").join("python");
-        let ready = dir.join(".freshet-ready");
+        // Renamed whenever the package list changes, so existing venvs get the new
+        // packages (`scripts/python-venv.sh` keeps its own stamp: it installs more).
+        let ready = dir.join(".freshet-ready-rs-2");
         if ready.exists() {
             return dir;
         }
@@ -43,13 +49,15 @@ pub fn venv() -> PathBuf {
             );
         }
         let ok = Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "boto3", "awscli"])
+            .args(["-m", "pip", "install", "-q"])
+            .args(PACKAGES)
             .status();
         assert!(
             matches!(ok, Ok(s) if s.success()),
-            "pip install boto3 awscli failed: {ok:?}"
+            "pip install {} failed: {ok:?}",
+            PACKAGES.join(" ")
         );
-        let _ = std::fs::write(&ready, b"boto3 awscli\n");
+        let _ = std::fs::write(&ready, format!("{}\n", PACKAGES.join(" ")));
         dir
     })
     .clone()
