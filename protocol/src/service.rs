@@ -21,6 +21,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A stream of body chunks (an event stream): ends when it yields `None`.
 pub type ChunkStream = Pin<Box<dyn futures_core::Stream<Item = Bytes> + Send>>;
 
+/// The request body limit of a service that does not name its own (16 MiB: above
+/// Kinesis' 10 MiB PutRecords, base64 included).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// How a service claims requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -160,6 +164,12 @@ pub trait Service: Send + Sync + 'static {
 
     /// Answers one request.
     fn call(&self, call: Call) -> BoxFuture<'static, Reply>;
+
+    /// The largest request body it takes (AWS's limit for its API): larger bodies are
+    /// refused before they are read.
+    fn max_body_bytes(&self) -> usize {
+        DEFAULT_MAX_BODY_BYTES
+    }
 
     /// Appends its metrics in the Prometheus text format.
     fn render_metrics(&self, _out: &mut String) {}

@@ -9,6 +9,7 @@ use freshet_storage::{Durability, Engine, EngineConfig, RecoveryMode};
 use tokio::net::TcpListener;
 
 use freshet_kinesis::{ApiConfig, KinesisService};
+use freshet_lambda::{LambdaConfig, LambdaService};
 
 use crate::admission::ResourceLimits;
 use crate::router::Router;
@@ -130,6 +131,17 @@ pub struct ServeArgs {
     /// Account id named in ARNs and error messages.
     #[arg(long, env = "FRESHET_ACCOUNT_ID", default_value = "000000000000")]
     pub account_id: String,
+    /// The Python interpreter that runs `python3.x` functions (it must import
+    /// awslambdaric).
+    #[arg(long, env = "FRESHET_LAMBDA_PYTHON", default_value = "python3")]
+    pub lambda_python: PathBuf,
+    /// Instances of one function that may run at once, unless it reserves another
+    /// number (PutFunctionConcurrency).
+    #[arg(long, env = "FRESHET_LAMBDA_CONCURRENCY", default_value_t = 10)]
+    pub lambda_concurrency: u32,
+    /// Seconds an idle function instance is kept warm before it is stopped.
+    #[arg(long, env = "FRESHET_LAMBDA_IDLE_SECS", default_value_t = 300)]
+    pub lambda_idle_secs: u64,
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -212,9 +224,25 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())??
     };
+    let lambda = {
+        let mut cfg = LambdaConfig::new(&args.data_dir);
+        cfg.region = args.region.clone();
+        cfg.account_id = args.account_id.clone();
+        cfg.python = args.lambda_python.clone();
+        cfg.default_concurrency = args.lambda_concurrency;
+        cfg.idle_timeout = Duration::from_secs(args.lambda_idle_secs.max(1));
+        let engine = engine.clone();
+        tokio::task::spawn_blocking(move || LambdaService::open(engine, cfg))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot start the Lambda service: {e}"))?
+    };
     let mut router = Router::default();
     router
         .add(std::sync::Arc::new(kinesis))
+        .map_err(|e| e.to_string())?;
+    router
+        .add(std::sync::Arc::new(lambda))
         .map_err(|e| e.to_string())?;
     let door = crate::FrontDoor::new(router, limits, auth);
     let listener = TcpListener::bind(args.addr)

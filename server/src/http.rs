@@ -202,7 +202,11 @@ async fn handle_request(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let (parts, body) = req.into_parts();
-    let (body, held) = match crate::request_body::read(&door.admission, body, declared).await {
+    let limit = routed
+        .as_ref()
+        .map_or(MAX_BODY_BYTES, |(service, _, _)| service.max_body_bytes());
+    let (body, held) = match crate::request_body::read(&door.admission, body, declared, limit).await
+    {
         Ok(x) => x,
         Err(e) => {
             door.metrics.request("-", "-", e.kind);

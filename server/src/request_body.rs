@@ -16,19 +16,17 @@ use freshet_protocol::ApiError;
 /// Largest request body accepted. A PutRecords call of 500 records of 1 MiB would be
 /// refused by Kinesis (5 MiB per call), so the largest valid request, base64-encoded
 /// as JSON (about 6.7 MiB plus keys), fits with room to spare.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = freshet_protocol::service::DEFAULT_MAX_BODY_BYTES;
 /// Most bytes of an oversize body read and discarded before the connection is closed.
 pub const MAX_DRAIN_BYTES: u64 = 4 * MAX_BODY_BYTES as u64;
 
 /// The error for an oversize body.
-pub fn too_large(declared: Option<u64>) -> ApiError {
+pub fn too_large(declared: Option<u64>, limit: usize) -> ApiError {
     let what = match declared {
         Some(n) => format!("The request body of {n} bytes"),
         None => "The request body".to_string(),
     };
-    ApiError::serialization(format!(
-        "{what} exceeds the limit of {MAX_BODY_BYTES} bytes."
-    ))
+    ApiError::serialization(format!("{what} exceeds the limit of {limit} bytes."))
 }
 
 /// The error when the in-flight byte budget stays exhausted.
@@ -49,22 +47,24 @@ pub fn timed_out(ms: u128) -> ApiError {
     )
 }
 
-/// Reads a body of at most [`MAX_BODY_BYTES`], reserving its bytes in `admission`'s
+/// Reads a body of at most `limit` bytes (the service's; [`MAX_BODY_BYTES`] for
+/// requests no service owns), reserving its bytes in `admission`'s
 /// budget first (a declared length at once, a streamed body chunk by chunk). The
 /// permit holds the bytes until dropped.
 pub async fn read(
     admission: &Admission,
     mut body: Incoming,
     declared: Option<u64>,
+    limit: usize,
 ) -> Result<(Bytes, BytesPermit), ApiError> {
     let limits = *admission.limits();
     let mut held = BytesPermit::default();
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    if declared.is_some_and(|n| n > limit as u64) {
         let _ = tokio::time::timeout(limits.body_read_timeout, drain(&mut body)).await;
-        return Err(too_large(declared));
+        return Err(too_large(declared, limit));
     }
     if let Some(n) = declared {
-        let n = usize::try_from(n).unwrap_or(MAX_BODY_BYTES);
+        let n = usize::try_from(n).unwrap_or(limit);
         admission.reserve(&mut held, n).await.map_err(|_| busy())?;
     }
     let capacity = declared.map_or(0, |n| n as usize);
@@ -77,10 +77,10 @@ pub async fn read(
             let Ok(data) = frame.into_data() else {
                 continue;
             };
-            if buf.len() + data.len() > MAX_BODY_BYTES {
+            if buf.len() + data.len() > limit {
                 drop(buf);
                 drain(&mut body).await;
-                return Err(too_large(declared));
+                return Err(too_large(declared, limit));
             }
             if declared.is_none() {
                 admission

@@ -1,0 +1,98 @@
+//! [`LambdaService`]: the Lambda API behind the front door.
+
+use std::sync::Arc;
+
+use freshet_protocol::service::{BoxFuture, Call, Reply, Route, Service};
+use freshet_storage::Engine;
+
+use crate::catalog::Catalog;
+use crate::config::LambdaConfig;
+use crate::error::LambdaResult;
+use crate::esm::Mappings;
+use crate::runtime::Runtimes;
+
+/// What every handler shares.
+pub(crate) struct Lambda {
+    pub cfg: LambdaConfig,
+    pub engine: Engine,
+    pub catalog: Catalog,
+    pub runtimes: Runtimes,
+    pub mappings: Mappings,
+}
+
+/// Lambda's REST API (`/2015-03-31/...`), served on the front door's port.
+pub struct LambdaService {
+    inner: Arc<Lambda>,
+}
+
+impl LambdaService {
+    /// Opens the service over `engine` and starts the mappings the catalog holds.
+    /// Call within a tokio runtime.
+    pub fn open(engine: Engine, cfg: LambdaConfig) -> LambdaResult<LambdaService> {
+        let catalog = Catalog::open(&engine)?;
+        let runtimes = Runtimes::new(
+            cfg.python.clone(),
+            cfg.region.clone(),
+            cfg.root.join("logs"),
+            cfg.idle_timeout,
+        );
+        let mappings = Mappings::new(
+            engine.clone(),
+            catalog.clone(),
+            runtimes.clone(),
+            cfg.clone(),
+        );
+        let inner = Arc::new(Lambda {
+            cfg,
+            engine,
+            catalog,
+            runtimes,
+            mappings,
+        });
+        inner.mappings.start_all()?;
+        Ok(LambdaService { inner })
+    }
+}
+
+impl Service for LambdaService {
+    fn name(&self) -> &'static str {
+        "lambda"
+    }
+
+    fn routes(&self) -> Vec<Route> {
+        vec![
+            Route::PathPrefix("/2015-03-31/"),
+            Route::PathPrefix("/2017-10-31/"),
+            Route::PathPrefix("/2019-09-30/"),
+        ]
+    }
+
+    fn knows(&self, _route: &Route, _operation: &str) -> bool {
+        true
+    }
+
+    fn max_body_bytes(&self) -> usize {
+        // CreateFunction and UpdateFunctionCode carry the zip (AWS: 50 MB, base64).
+        70_167_211
+    }
+
+    fn call(&self, call: Call) -> BoxFuture<'static, Reply> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move { crate::api::handle(inner, call).await })
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            out,
+            "# TYPE freshet_lambda_idle_instances gauge\nfreshet_lambda_idle_instances {}",
+            self.inner.runtimes.idle_instances()
+        );
+        self.inner.mappings.render_metrics(out);
+    }
+
+    fn shut_down(&self) {
+        self.inner.mappings.shut_down();
+        self.inner.runtimes.shut_down();
+    }
+}
