@@ -14,19 +14,55 @@ pub struct EventContext {
     pub invoke_identity_arn: String,
 }
 
-/// Bytes of a record's entry besides its data and key (member names, sequence number,
-/// event id, ARNs), for cutting batches under the payload limit.
-pub fn entry_overhead(ctx: &EventContext, shard_id: &str) -> usize {
-    360 + 2 * shard_id.len()
-        + ctx.event_source_arn.len()
-        + ctx.invoke_identity_arn.len()
-        + ctx.region.len()
+/// The exact size of each record's entry in one shard's events, without measuring
+/// the record's own parts: computed once from an entry with an empty key and data and
+/// the longest sequence number.
+#[derive(Debug, Clone, Copy)]
+pub struct EntrySizer {
+    fixed: usize,
 }
 
-/// The size of a record's entry, near enough to cut batches.
-pub fn entry_size(ctx: &EventContext, shard_id: &str, r: &Record) -> usize {
-    entry_overhead(ctx, shard_id) + r.data.len().div_ceil(3) * 4 + r.partition_key.len() * 2
+impl EntrySizer {
+    /// The sizer for a mapping's entries of `shard_id`.
+    pub fn new(ctx: &EventContext, shard_id: &str) -> EntrySizer {
+        let sample = Record {
+            sequence_number: freshet_storage::SequenceNumber {
+                shard_index: u64::MAX >> 4,
+                offset: u64::MAX,
+            },
+            arrival_ms: i64::MAX / 1_000_000,
+            partition_key: bytes::Bytes::new(),
+            data: bytes::Bytes::new(),
+        };
+        let mut out = Vec::new();
+        write_record(&mut out, ctx, shard_id, &sample);
+        // Plus the comma that separates entries.
+        EntrySizer {
+            fixed: out.len() + 1,
+        }
+    }
+
+    /// Bytes of `r`'s entry (never fewer than written).
+    pub fn size(&self, r: &Record) -> usize {
+        self.fixed + r.data.len().div_ceil(3) * 4 + json_escaped_len(&r.partition_key)
+    }
 }
+
+/// Bytes a key takes inside a JSON string (quotes not counted).
+fn json_escaped_len(key: &[u8]) -> usize {
+    key.iter()
+        .map(|&b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' => 2,
+            0..=0x1f => 6,
+            // Bytes of invalid UTF-8 become U+FFFD (3 bytes) when written.
+            0x80..=0xff => 3,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Bytes of an event around its entries (the `Records` list, a window's members).
+pub const EVENT_FRAME_BYTES: usize = 2048;
 
 /// Writes one record's entry of `Records`.
 pub fn write_record(out: &mut Vec<u8>, ctx: &EventContext, shard_id: &str, r: &Record) {
@@ -85,7 +121,8 @@ pub fn write_event(
     records: &[Record],
     window: Option<&WindowPart<'_>>,
 ) -> Vec<u8> {
-    let size: usize = records.iter().map(|r| entry_size(ctx, shard_id, r)).sum();
+    let sizer = EntrySizer::new(ctx, shard_id);
+    let size: usize = records.iter().map(|r| sizer.size(r)).sum();
     let mut out = Vec::with_capacity(size + 512);
     out.extend_from_slice(br#"{"Records":["#);
     for (i, r) in records.iter().enumerate() {
@@ -157,6 +194,8 @@ mod tests {
                 "eventSourceARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s"
             }]})
         );
-        assert!(entry_size(&ctx, "shardId-000000000001", &r) >= event.len() - 13);
+        let sizer = EntrySizer::new(&ctx, "shardId-000000000001");
+        assert!(sizer.size(&r) >= event.len() - 13);
+        assert!(sizer.size(&r) <= event.len());
     }
 }

@@ -693,7 +693,8 @@ impl Params {
                         "The provided destination config DestinationConfig(onSuccess=null, \
                          onFailure=OnFailure(destination={d})) is invalid. A Kinesis event \
                          source mapping's OnFailure destination must be an Amazon SQS queue, \
-                         Amazon SNS topic or Amazon S3 bucket ARN."
+                         Amazon SNS topic, Amazon S3 bucket or (on this server) Kinesis \
+                         stream ARN."
                     )));
                 }
             }
@@ -1036,7 +1037,9 @@ fn failure_destination_ok(d: &str) -> bool {
     let (Some("arn"), Some(_), Some(service)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    matches!(service, "sqs" | "sns" | "s3")
+    // AWS's three, and a Kinesis stream: the one this server delivers to (the service
+    // checks the stream exists; the others have no service here yet).
+    matches!(service, "sqs" | "sns" | "s3" | "kinesis")
 }
 
 /// Whether `s` matches the model's `Arn` pattern, the whole string.
@@ -1568,6 +1571,7 @@ mod tests {
             "arn:aws:sqs:us-east-1:000000000000:dlq",
             "arn:aws:sns:us-east-1:000000000000:topic",
             "arn:aws:s3:::failures",
+            "arn:aws:kinesis:us-east-1:000000000000:stream/failures",
         ] {
             let cfg = create(with(
                 "DestinationConfig",

@@ -283,6 +283,7 @@ pub(crate) async fn run_mapping(
                 shared: Arc::clone(&shared),
                 cfg: Arc::clone(&cfg),
                 filters: Arc::clone(&filters),
+                sizer: super::event::EntrySizer::new(&ctx, &id),
                 ctx: Arc::clone(&ctx),
                 stream: stream.clone(),
                 shard_id: Arc::from(id.as_str()),

@@ -14,15 +14,16 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::checkpoint::{Checkpoint, WindowState};
-use super::event::{entry_size, write_event, EventContext, WindowPart};
+use super::event::{write_event, EntrySizer, EventContext, WindowPart, EVENT_FRAME_BYTES};
 use super::failure::{failure_record, Condition, LastAttempt};
 use super::filter::{FilterCriteria, KinesisRecordView};
 use super::params::MappingConfig;
 use super::runner::{MappingStats, Shared};
-use crate::runtime::MAX_RESPONSE_BYTES;
 
 /// The largest event a mapping sends (AWS's 6 MB synchronous payload).
 const MAX_EVENT_BYTES: usize = 6_291_456;
+/// Room for a batch's records in an event.
+const MAX_ENTRIES_BYTES: usize = MAX_EVENT_BYTES - EVENT_FRAME_BYTES;
 /// First retry delay; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -44,6 +45,7 @@ pub(crate) struct ShardWorker {
     pub cfg: Arc<MappingConfig>,
     pub filters: Arc<FilterCriteria>,
     pub ctx: Arc<EventContext>,
+    pub sizer: EntrySizer,
     pub stream: String,
     pub shard_id: Arc<str>,
     pub checkpoint: Checkpoint,
@@ -86,7 +88,8 @@ impl ShardWorker {
             let mut next = self.checkpoint.next_offset;
             let mut bytes = 0usize;
             let mut closed_end;
-            loop {
+            let budget = MAX_ENTRIES_BYTES * factor;
+            'gather: loop {
                 let state = match engine.shard_state(&self.stream, &self.shard_id) {
                     Ok(s) => s,
                     Err(_) => return ShardEnd::StreamGone,
@@ -103,20 +106,31 @@ impl ShardWorker {
                     Ok(r) => r,
                     Err(_) => return ShardEnd::StreamGone,
                 };
-                next = read.next_offset;
                 self.stats.set_behind(read.millis_behind_latest);
                 for r in read.records {
-                    bytes += entry_size(&self.ctx, &self.shard_id, &r);
+                    let size = self.sizer.size(&r);
+                    if bytes + size > budget && !records.is_empty() {
+                        // The rest waits for the next batch: no short batch after a full one.
+                        next = r.sequence_number.offset;
+                        break 'gather;
+                    }
+                    bytes += size;
                     records.push(r);
                 }
-                let full = records.len() >= want || bytes >= MAX_EVENT_BYTES * factor;
+                next = read.next_offset;
+                let full = records.len() >= want || bytes >= budget;
                 let at_end = closed_end.is_some_and(|end| next >= end);
                 if full || at_end || (!records.is_empty() && first_wait.elapsed() >= window) {
                     break;
                 }
-                // Nothing more yet: wait for the shard to grow (or the window to pass).
+                // Nothing more yet: wait for the shard to grow (or the batching window to
+                // pass, or an open tumbling window to end).
                 let wait = if records.is_empty() {
-                    Duration::from_secs(3600)
+                    match self.window_ends_in() {
+                        Some(d) if d.is_zero() => break 'gather,
+                        Some(d) => d,
+                        None => Duration::from_secs(3600),
+                    }
                 } else {
                     window.saturating_sub(first_wait.elapsed())
                 };
@@ -131,6 +145,16 @@ impl ShardWorker {
                     _ = tokio::time::sleep(wait) => {}
                     _ = stop.changed() => return ShardEnd::Stopped,
                 }
+            }
+            if records.is_empty() && self.window_ends_in().is_some_and(|d| d.is_zero()) {
+                // A tumbling window whose time is up closes without waiting for a record.
+                if let Some(BatchDone::Stopped) = self.close_window_at_end().await {
+                    return ShardEnd::Stopped;
+                }
+                if self.save().await.is_err() {
+                    return ShardEnd::Stopped;
+                }
+                continue;
             }
             if records.is_empty() {
                 if closed_end.is_some_and(|end| next >= end) {
@@ -176,6 +200,14 @@ impl ShardWorker {
         }
     }
 
+    /// How long until the open tumbling window ends (zero once it has), if one is open.
+    fn window_ends_in(&self) -> Option<Duration> {
+        let w = self.checkpoint.window.as_ref()?;
+        let end = w.start_ms + i64::from(self.cfg.tumbling_window_in_seconds) * 1000;
+        let left = end - crate::time_fmt::now_ms();
+        Some(Duration::from_millis(u64::try_from(left).unwrap_or(0)))
+    }
+
     async fn save(&self) -> Result<(), ()> {
         let catalog = self.shared.catalog.clone();
         let (uuid, shard, cp) = (
@@ -213,7 +245,7 @@ impl ShardWorker {
             .into_iter()
             .filter(|l| !l.is_empty())
             .map(|lane| async move {
-                for batch in cut_batches(&self.ctx, &self.shard_id, lane, batch_size) {
+                for batch in cut_batches(&self.sizer, lane, batch_size) {
                     if let BatchDone::Stopped = self.deliver(batch).await {
                         return BatchDone::Stopped;
                     }
@@ -504,22 +536,15 @@ impl ShardWorker {
 }
 
 /// Batches of at most `batch_size` records whose event stays under the payload limit.
-fn cut_batches(
-    ctx: &EventContext,
-    shard_id: &str,
-    records: Vec<Record>,
-    batch_size: usize,
-) -> Vec<Vec<Record>> {
+fn cut_batches(sizer: &EntrySizer, records: Vec<Record>, batch_size: usize) -> Vec<Vec<Record>> {
     let mut out = Vec::new();
     let mut cur: Vec<Record> = Vec::new();
-    let mut bytes = 64usize;
+    let mut bytes = 0usize;
     for r in records {
-        let size = entry_size(ctx, shard_id, &r);
-        if !cur.is_empty()
-            && (cur.len() >= batch_size || bytes + size > MAX_EVENT_BYTES.min(MAX_RESPONSE_BYTES))
-        {
+        let size = sizer.size(&r);
+        if !cur.is_empty() && (cur.len() >= batch_size || bytes + size > MAX_ENTRIES_BYTES) {
             out.push(std::mem::take(&mut cur));
-            bytes = 64;
+            bytes = 0;
         }
         bytes += size;
         cur.push(r);

@@ -11,6 +11,8 @@
 //!   `{"exit": code}` exits the process at once; `{"print": "text"}` prints the text
 //!   to stdout and returns `{"printed": true}`; `{"env": "NAME"}` returns that
 //!   variable or null; `{"big": n}` returns a string of n `x`. Anything else is echoed.
+//! * With `FRESHET_SINK_MODE=count` (benchmarks), a Kinesis event appends one line per
+//!   invocation instead: `{"req","count","bytes","start_us"}` (when the handler began).
 //! * Kinesis events (`{"Records": [...]}`): one line per record appended to the file
 //!   `$FRESHET_SINK` (when set): `{"shard","pk","seq","data" (or "data_b64" when the
 //!   data is not UTF-8),"req"}`, each line with one `write()` on an `O_APPEND` file.
@@ -33,7 +35,51 @@ use serde_json::{json, Map, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::run(service_fn(handle)).await
+    if std::env::var("FRESHET_SINK_MODE").as_deref() == Ok("count") {
+        lambda_runtime::run(service_fn(count)).await
+    } else {
+        lambda_runtime::run(service_fn(handle)).await
+    }
+}
+
+/// A Kinesis event read into types, as functions built on `aws_lambda_events` do
+/// (only the members the benchmark uses; the rest are skipped).
+#[derive(serde::Deserialize)]
+struct CountEvent {
+    #[serde(rename = "Records")]
+    records: Vec<CountRecord>,
+}
+
+/// One record of a [`CountEvent`].
+#[derive(serde::Deserialize)]
+struct CountRecord {
+    kinesis: CountKinesis,
+}
+
+/// The `kinesis` member of a [`CountRecord`].
+#[derive(serde::Deserialize)]
+struct CountKinesis {
+    data: String,
+}
+
+/// `FRESHET_SINK_MODE=count` (benchmarks): decodes every record's data and appends one
+/// line per invocation, `{"req","count","bytes","start_us"}` (when the handler began).
+async fn count(event: LambdaEvent<CountEvent>) -> Result<Value, Diagnostic> {
+    let started_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let mut bytes = 0usize;
+    for r in &event.payload.records {
+        bytes += base64::engine::general_purpose::STANDARD
+            .decode(&r.kinesis.data)
+            .map_err(|e| fail(format!("bad base64 record data: {e}")))?
+            .len();
+    }
+    let n = event.payload.records.len();
+    sink(
+        &json!({"req": event.context.request_id, "count": n, "bytes": bytes, "start_us": started_us}),
+    )?;
+    Ok(json!({ "ok": n }))
 }
 
 /// One decoded Kinesis record of an event.
