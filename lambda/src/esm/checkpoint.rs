@@ -14,6 +14,11 @@ pub struct Checkpoint {
     /// An open tumbling window: its start (ms) and the state the function returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowState>,
+    /// The end (ms) of the last tumbling window closed: a record that arrived before it
+    /// but is read after (a put acknowledged just as its window closed) goes to the
+    /// next window; a closed window never opens again.
+    #[serde(default)]
+    pub windows_closed_until_ms: i64,
 }
 
 /// A tumbling window in progress.

@@ -41,9 +41,10 @@ pub struct StoredMapping {
 }
 
 struct Running {
-    stop: watch::Sender<bool>,
+    stop: Arc<watch::Sender<bool>>,
     stats: Arc<MappingStats>,
     generation: u64,
+    job: freshet_storage::JobId,
 }
 
 /// Every mapping that runs.
@@ -90,46 +91,77 @@ impl Mappings {
         Ok(())
     }
 
-    /// Starts (or restarts with new settings) a mapping.
+    /// Starts (or restarts with new settings) a mapping, as a job of the engine's
+    /// registry (`lambda-mapping-{uuid}`): listed while it runs, stopped and joined
+    /// with the engine, so its last checkpoint is written before the catalog closes.
     pub fn start(&self, config: MappingConfig) {
         self.stop(&config.uuid);
         let (tx, rx) = watch::channel(false);
+        let tx = Arc::new(tx);
         let stats = Arc::new(MappingStats::default());
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
-        lock(&self.running).insert(
-            config.uuid.clone(),
-            Running {
-                stop: tx,
-                stats: Arc::clone(&stats),
-                generation,
-            },
-        );
         let this = self.clone();
         let shared = Arc::clone(&self.shared);
-        tokio::spawn(async move {
-            let uuid = config.uuid.clone();
-            // Creating/Enabling/Updating become Enabled once the mapping runs.
-            this.set_state(&uuid, "Enabled", None).await;
-            let end = run_mapping(shared, Arc::new(config), rx, stats).await;
-            let current = lock(&this.running)
-                .get(&uuid)
-                .is_some_and(|r| r.generation == generation);
-            if end == RunEnd::StreamGone && current {
-                lock(&this.running).remove(&uuid);
-                this.set_state(
-                    &uuid,
-                    "Disabled",
-                    Some("PROBLEM: The event source stream was deleted."),
-                )
-                .await;
+        let uuid = config.uuid.clone();
+        let job_tx = Arc::clone(&tx);
+        let job_stats = Arc::clone(&stats);
+        let spawned = self.shared.engine.jobs().spawn_task(
+            &format!("lambda-mapping-{uuid}"),
+            move |ctx: freshet_storage::JobContext| async move {
+                let uuid = config.uuid.clone();
+                // Creating/Enabling/Updating become Enabled once the mapping runs.
+                this.set_state(&uuid, "Enabled", None).await;
+                let run = run_mapping(shared, Arc::new(config), rx, job_stats);
+                tokio::pin!(run);
+                let end = tokio::select! {
+                    end = &mut run => end,
+                    _ = ctx.stop_signal().stopped() => {
+                        let _ = job_tx.send(true);
+                        run.await
+                    }
+                };
+                let current = lock(&this.running)
+                    .get(&uuid)
+                    .is_some_and(|r| r.generation == generation);
+                if end == RunEnd::StreamGone && current {
+                    lock(&this.running).remove(&uuid);
+                    this.set_state(
+                        &uuid,
+                        "Disabled",
+                        Some("PROBLEM: The event source stream was deleted."),
+                    )
+                    .await;
+                }
+                Ok::<(), String>(())
+            },
+        );
+        match spawned {
+            Ok(job) => {
+                lock(&self.running).insert(
+                    uuid,
+                    Running {
+                        stop: tx,
+                        stats,
+                        generation,
+                        job,
+                    },
+                );
             }
-        });
+            Err(e) => {
+                tracing::warn!(mapping = %uuid, error = %e, "cannot start an event source mapping")
+            }
+        }
     }
 
-    /// Stops a mapping's run (its workers stop at their next checkpoint).
+    /// Stops a mapping's run: its workers stop at their next checkpoint; the job
+    /// leaves the registry once it has ended.
     pub fn stop(&self, uuid: &str) {
         if let Some(r) = lock(&self.running).remove(uuid) {
             let _ = r.stop.send(true);
+            let jobs = self.shared.engine.jobs().clone();
+            tokio::task::spawn_blocking(move || {
+                jobs.stop(r.job, std::time::Duration::from_secs(60))
+            });
         }
     }
 

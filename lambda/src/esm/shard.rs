@@ -27,6 +27,8 @@ const MAX_ENTRIES_BYTES: usize = MAX_EVENT_BYTES - EVENT_FRAME_BYTES;
 /// First retry delay; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long after a tumbling window's end it is closed by the clock.
+const WINDOW_GRACE_MS: i64 = 250;
 
 /// How a shard's processing ended.
 #[derive(Debug)]
@@ -203,7 +205,9 @@ impl ShardWorker {
     /// How long until the open tumbling window ends (zero once it has), if one is open.
     fn window_ends_in(&self) -> Option<Duration> {
         let w = self.checkpoint.window.as_ref()?;
-        let end = w.start_ms + i64::from(self.cfg.tumbling_window_in_seconds) * 1000;
+        // A little after the end, so records put in its last moments are read first.
+        let end =
+            w.start_ms + i64::from(self.cfg.tumbling_window_in_seconds) * 1000 + WINDOW_GRACE_MS;
         let left = end - crate::time_fmt::now_ms();
         Some(Duration::from_millis(u64::try_from(left).unwrap_or(0)))
     }
@@ -421,11 +425,14 @@ impl ShardWorker {
     /// passed from one invocation to the next; a final invocation when a window ends.
     async fn process_windowed(&mut self, records: Vec<Record>) -> BatchDone {
         let len_ms = i64::from(self.cfg.tumbling_window_in_seconds) * 1000;
+        let window_of =
+            |r: &Record, closed: i64| (r.arrival_ms.div_euclid(len_ms) * len_ms).max(closed);
         let mut i = 0;
         while i < records.len() {
-            let start = records[i].arrival_ms.div_euclid(len_ms) * len_ms;
+            let closed = self.checkpoint.windows_closed_until_ms;
+            let start = window_of(&records[i], closed);
             let mut j = i;
-            while j < records.len() && records[j].arrival_ms.div_euclid(len_ms) * len_ms == start {
+            while j < records.len() && window_of(&records[j], closed) == start {
                 j += 1;
             }
             // A record of a later window ends the open one.
@@ -452,9 +459,9 @@ impl ShardWorker {
             }
             i = j;
         }
-        // A window whose end has passed is closed at once.
+        // A window whose end (and grace) has passed is closed at once.
         if let Some(w) = self.checkpoint.window.clone() {
-            if crate::time_fmt::now_ms() >= w.start_ms + len_ms {
+            if crate::time_fmt::now_ms() >= w.start_ms + len_ms + WINDOW_GRACE_MS {
                 if let BatchDone::Stopped = self
                     .invoke_window(&[], w.start_ms, len_ms, w.state, true)
                     .await
@@ -505,7 +512,9 @@ impl ShardWorker {
             last.function_error = result.function_error.map(str::to_string);
             if result.function_error.is_none() {
                 self.stats.delivered(records.len());
-                if !is_final {
+                if is_final {
+                    self.checkpoint.windows_closed_until_ms = start_ms + len_ms;
+                } else {
                     let new_state = serde_json::from_slice::<Value>(&result.payload)
                         .ok()
                         .and_then(|v| v.get("state").cloned())
@@ -522,6 +531,9 @@ impl ShardWorker {
             if max >= 0 && attempts >= max as u32 {
                 self.give_up(Condition::RetryAttemptsExhausted, records, &last)
                     .await;
+                if is_final {
+                    self.checkpoint.windows_closed_until_ms = start_ms + len_ms;
+                }
                 return BatchDone::Done;
             }
             attempts += 1;
