@@ -3,10 +3,10 @@ delivery in order per partition key (Python function; Rust function with
 ParallelizationFactor 10 across a shard split), bisection on function errors with an
 on-failure destination stream, ReportBatchItemFailures, retries then giving up,
 filters, tumbling windows, disabling and enabling, parameter validation and a deleted
-stream.
+stream, a shard stuck on a poison batch holding back nothing else, record age.
 
 Usage: python lambda_event_source_mappings.py ENDPOINT RUST_ZIP WORK_DIR [SCENARIO...]
-Scenarios (a..i) run at once in threads, each with its own stream, function and sink
+Scenarios (a..k) run at once in threads, each with its own stream, function and sink
 file; prints "N passed, M failed" and exits non-zero when M > 0.
 """
 import json
@@ -405,9 +405,78 @@ def scenario_i():
     wait_mapping_state(lam, m["UUID"], "Disabled", timeout=30)
 
 
+def scenario_j():
+    """A shard retrying a poison batch forever holds back neither its other shards nor
+    another mapping of the stream."""
+    arn = make_stream(kin, "esm-j", 2)
+    sink_stuck, sink_free = sink_path("j-stuck"), sink_path("j-free")
+    make_function(lam, "esm-j-stuck", PY_ZIP, env={"FRESHET_SINK": sink_stuck})
+    make_function(lam, "esm-j-free", PY_ZIP, env={"FRESHET_SINK": sink_free})
+    # Keys of each shard, found by putting them.
+    probe = put(kin, "esm-j", [(f"j-k{i}", f"probe-{i}") for i in range(20)])
+    shards = sorted({r[3] for r in probe})
+    check(len(shards) == 2, f"keys landed on {shards}")
+    key_on = {sh: next(r[0] for r in probe if r[3] == sh) for sh in shards}
+    stuck_shard, free_shard = shards
+    put(kin, "esm-j", [(key_on[stuck_shard], "poison")])
+    stuck = lam.create_event_source_mapping(
+        FunctionName="esm-j-stuck", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+        BatchSize=100, MaximumRetryAttempts=-1)
+    free = lam.create_event_source_mapping(
+        FunctionName="esm-j-free", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+        BatchSize=100, MaximumRetryAttempts=0)
+    # The stuck mapping retries the poison batch (its shard's probes and the poison).
+    wait_until(lambda: len(failed_reqs(sink_records(sink_stuck))) >= 3, "the poison batch retried", timeout=30)
+    later = put(kin, "esm-j", [(key_on[free_shard], f"later-{i}") for i in range(50)]
+                + [(key_on[stuck_shard], f"behind-{i}") for i in range(5)])
+    free_seqs = [r[2] for r in probe + later if r[3] == free_shard]
+    wait_delivered(sink_stuck, free_seqs, "esm-j: the other shard of the stuck mapping")
+    everything_else = [r[2] for r in probe + later]
+    wait_delivered(sink_free, everything_else, "esm-j: the other mapping, every shard")
+    behind = {r[2] for r in later if r[3] == stuck_shard}
+    delivered_stuck = {l["seq"] for l in sink_records(sink_stuck)}
+    check(not behind & delivered_stuck, "records behind the poison batch wait for it")
+    for m in (stuck, free):
+        lam.delete_event_source_mapping(UUID=m["UUID"])
+
+
+def scenario_k():
+    """MaximumRecordAgeInSeconds 60: a batch failing forever is given up once its
+    records are 60 s old (RecordAgeExceeded on the destination), then delivery goes on."""
+    arn = make_stream(kin, "esm-k", 1)
+    dest = make_stream(kin, "esm-k-dlq", 1)
+    sink = sink_path("k")
+    make_function(lam, "esm-k-fn", PY_ZIP, env={"FRESHET_SINK": sink})
+    lam.create_event_source_mapping(
+        FunctionName="esm-k-fn", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+        BatchSize=100, MaximumRetryAttempts=-1, MaximumRecordAgeInSeconds=60,
+        DestinationConfig={"OnFailure": {"Destination": dest}})
+    poison = put(kin, "esm-k", [("k-k", "poison")])
+    wait_until(lambda: failed_reqs(sink_records(sink)), "the poison record tried", timeout=30)
+    # Put behind the failing batch: about as old as it when it expires, so each is
+    # either delivered or given up as too old too, never lost.
+    behind = put(kin, "esm-k", [("k-k", f"behind-{i}") for i in range(20)])
+    failures = wait_until(lambda: read_stream(kin, "esm-k-dlq"), "a RecordAgeExceeded record", timeout=90,
+                          interval=0.5)
+    doc = json.loads(failures[0]["Data"])
+    check(doc["requestContext"]["condition"] == "RecordAgeExceeded", doc)
+    check(doc["KinesisBatchInfo"]["startSequenceNumber"] == poison[0][2], doc)
+    check(doc["KinesisBatchInfo"]["batchSize"] == 1, doc)
+    later = put(kin, "esm-k", [("k-k", f"later-{i}") for i in range(20)])
+    wait_delivered(sink, [r[2] for r in later], "esm-k: records put after the expired batch")
+    delivered = {l["seq"] for l in sink_records(sink)}
+    given_up = set()
+    for f in read_stream(kin, "esm-k-dlq"):
+        info = json.loads(f["Data"])["KinesisBatchInfo"]
+        lo, hi = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
+        given_up |= {r[2] for r in behind if lo <= int(r[2]) <= hi}
+    lost = [r[2] for r in behind if r[2] not in delivered and r[2] not in given_up]
+    check(not lost, f"records behind the expired batch neither delivered nor given up: {lost[:3]}")
+
 SCENARIOS = {
     "a": scenario_a, "b": scenario_b, "c": scenario_c, "d": scenario_d, "e": scenario_e,
-    "f": scenario_f, "g": scenario_g, "h": scenario_h, "i": scenario_i,
+    "f": scenario_f, "g": scenario_g, "h": scenario_h, "i": scenario_i, "j": scenario_j,
+    "k": scenario_k,
 }
 
 
