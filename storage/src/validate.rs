@@ -22,6 +22,32 @@ pub fn stream_name(name: &str) -> Result<()> {
     })
 }
 
+/// The separator of an owned stream's name, `{owner}:{name}`: a character no stream
+/// name of the Kinesis API may hold, so no Kinesis client can name an owned stream.
+pub const OWNED_SEPARATOR: char = ':';
+
+/// The full name of a stream a service owns: `{owner}:{name}`, the owner
+/// `[a-z0-9-]{1,64}` (a service's name) and the name a valid stream name.
+pub fn owned_stream_name(owner: &str, name: &str) -> Result<String> {
+    let owner_ok = !owner.is_empty()
+        && owner.len() <= 64
+        && owner
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !owner_ok {
+        return Err(Error::InvalidServiceName {
+            name: owner.to_string(),
+        });
+    }
+    stream_name(name)?;
+    Ok(format!("{owner}{OWNED_SEPARATOR}{name}"))
+}
+
+/// Whether a stream's full name is an owned stream's.
+pub fn is_owned(full_name: &str) -> bool {
+    full_name.contains(OWNED_SEPARATOR)
+}
+
 /// Partition keys: 1 to 256 Unicode characters.
 pub fn partition_key(key: &str) -> Result<()> {
     // Up to 256 bytes is at most 256 characters: count only longer keys.
@@ -70,6 +96,14 @@ mod tests {
             })
         ));
         assert!(stream_name("ünï").is_err());
+        assert_eq!(
+            owned_stream_name("firehose", "d-1").ok().as_deref(),
+            Some("firehose:d-1")
+        );
+        assert!(is_owned("firehose:d-1") && !is_owned("d-1"));
+        assert!(owned_stream_name("Fire", "d").is_err());
+        assert!(owned_stream_name("firehose", "a:b").is_err());
+        assert!(stream_name("firehose:d").is_err());
         assert!(partition_key(&"é".repeat(256)).is_ok());
         assert!(matches!(
             partition_key(&"é".repeat(257)),

@@ -39,8 +39,40 @@ impl Engine {
 
     /// Creates a stream of `shard_count` shards that split the hash-key space evenly.
     pub fn create_stream(&self, req: CreateStream) -> Result<StreamDescription> {
-        self.check_open()?;
         validate::stream_name(&req.name)?;
+        self.create_named_stream(req, true)
+    }
+
+    /// Creates a stream that service `owner` owns (a delivery stream's buffer, say):
+    /// named `{owner}:{req.name}` ([`Engine::owned_stream`]), which no Kinesis client
+    /// can name; left out of [`Engine::list_streams`] and of the shard limit. Every
+    /// other call takes its full name.
+    pub fn create_owned_stream(
+        &self,
+        owner: &str,
+        mut req: CreateStream,
+    ) -> Result<StreamDescription> {
+        req.name = validate::owned_stream_name(owner, &req.name)?;
+        self.create_named_stream(req, false)
+    }
+
+    /// The full name of `owner`'s stream `name`.
+    pub fn owned_stream(owner: &str, name: &str) -> Result<String> {
+        validate::owned_stream_name(owner, name)
+    }
+
+    /// The names (without the owner) of the streams `owner` owns, sorted.
+    pub fn list_owned_streams(&self, owner: &str) -> Result<Vec<String>> {
+        self.check_open()?;
+        let prefix = format!("{owner}{}", validate::OWNED_SEPARATOR);
+        Ok(read(&self.inner.streams)
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+            .collect())
+    }
+
+    fn create_named_stream(&self, req: CreateStream, limited: bool) -> Result<StreamDescription> {
+        self.check_open()?;
         if req.shard_count == 0 {
             return Err(Error::InvalidShardCount {
                 requested: req.shard_count,
@@ -50,7 +82,9 @@ impl Engine {
         if read(&self.inner.streams).contains_key(&req.name) {
             return Err(Error::StreamExists { stream: req.name });
         }
-        self.check_shard_limit(req.shard_count as usize)?;
+        if limited {
+            self.check_shard_limit(req.shard_count as usize)?;
+        }
         let now = self.now_ms();
         let mut batch = Batch::default();
         let uid = self.inner.catalog.next_stream_uid(&mut batch)?;
@@ -158,10 +192,14 @@ impl Engine {
         Ok(self.describe(&stream))
     }
 
-    /// Names of all streams, sorted.
+    /// Names of all streams, sorted (streams a service owns are not listed).
     pub fn list_streams(&self) -> Result<Vec<String>> {
         self.check_open()?;
-        Ok(read(&self.inner.streams).keys().cloned().collect())
+        Ok(read(&self.inner.streams)
+            .keys()
+            .filter(|k| !validate::is_owned(k))
+            .cloned()
+            .collect())
     }
 
     /// Tags of a stream.
@@ -305,12 +343,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Number of open shards across all streams.
+    /// Number of open shards across all streams (streams a service owns do not count).
     pub fn open_shard_count(&self) -> Result<usize> {
         self.check_open()?;
         Ok(read(&self.inner.streams)
-            .values()
-            .map(|s| read(&s.routing).open.len())
+            .iter()
+            .filter(|(name, _)| !validate::is_owned(name))
+            .map(|(_, s)| read(&s.routing).open.len())
             .sum())
     }
 }
