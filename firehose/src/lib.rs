@@ -1,7 +1,13 @@
 //! Freshet Firehose: a delivery service in the manner of Amazon Data Firehose (formerly
 //! Kinesis Data Firehose), writing the records of a stream to S3-style object storage.
 //!
-//! This crate holds the pure building blocks shared by the service:
+//! The service ([`service`]) answers Firehose's API on the front door's port; a
+//! DirectPut delivery stream's records are acknowledged once durable in a stream it
+//! owns (`firehose:NAME`), and a job per delivery stream ([`delivery`]) reads that
+//! stream (or a Kinesis source) through the engine's tailing cursor and writes each
+//! buffer as one object, exactly once, into a bucket ([`store`]).
+//!
+//! The pure building blocks:
 //!
 //! - [`naming`]: the S3 object keys exactly as Firehose forms them
 //!   (`<evaluated prefix><name>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid><extension>`),
@@ -11,6 +17,12 @@
 //!   `Snappy`, `HADOOP_SNAPPY`) with their file extensions;
 //! - [`params`]: the parameters of a delivery stream.
 
+mod api;
 pub mod compress;
+pub mod delivery;
 pub mod naming;
 pub mod params;
+pub mod service;
+pub mod store;
+
+pub use service::{FirehoseConfig, FirehoseService};

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use freshet_storage::{Durability, Engine, EngineConfig, RecoveryMode};
 use tokio::net::TcpListener;
 
+use freshet_firehose::{FirehoseConfig, FirehoseService};
 use freshet_kinesis::{ApiConfig, KinesisService};
 use freshet_lambda::{LambdaConfig, LambdaService};
 
@@ -237,9 +238,24 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot start the Lambda service: {e}"))?
     };
+    let firehose = {
+        let cfg = FirehoseConfig {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+            buckets_root: args.data_dir.join("buckets"),
+        };
+        let engine = engine.clone();
+        tokio::task::spawn_blocking(move || FirehoseService::open(engine, cfg))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot start the Firehose service: {e}"))?
+    };
     let mut router = Router::default();
     router
         .add(std::sync::Arc::new(kinesis))
+        .map_err(|e| e.to_string())?;
+    router
+        .add(std::sync::Arc::new(firehose))
         .map_err(|e| e.to_string())?;
     router
         .add(std::sync::Arc::new(lambda))

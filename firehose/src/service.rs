@@ -1,0 +1,243 @@
+//! [`FirehoseService`]: Amazon Data Firehose's API (`Firehose_20150804.*`, JSON 1.1)
+//! behind the front door, and a delivery job per delivery stream.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use freshet_protocol::error::ApiError;
+use freshet_protocol::service::{BoxFuture, Call, Reply, Route, Service};
+use freshet_storage::{Engine, JobId, ServiceState, TailFrom};
+
+use crate::delivery::{Delivery, DeliveryStats};
+use crate::params::{DeliveryStreamConfig, StreamKind};
+use crate::store::Buckets;
+
+/// The owner name of the streams this service keeps (`firehose:NAME`).
+pub const OWNER: &str = "firehose";
+
+/// The operations it answers.
+pub const ACTIONS: &[&str] = &[
+    "CreateDeliveryStream",
+    "DescribeDeliveryStream",
+    "ListDeliveryStreams",
+    "DeleteDeliveryStream",
+    "UpdateDestination",
+    "PutRecord",
+    "PutRecordBatch",
+    "TagDeliveryStream",
+    "UntagDeliveryStream",
+    "ListTagsForDeliveryStream",
+    "StartDeliveryStreamEncryption",
+    "StopDeliveryStreamEncryption",
+];
+
+/// Settings of the service.
+#[derive(Debug, Clone)]
+pub struct FirehoseConfig {
+    /// Region in ARNs.
+    pub region: String,
+    /// Account in ARNs.
+    pub account_id: String,
+    /// Where local buckets live (`<data dir>/buckets`).
+    pub buckets_root: std::path::PathBuf,
+}
+
+struct Running {
+    job: JobId,
+    stats: Arc<DeliveryStats>,
+}
+
+/// What the handlers share.
+pub(crate) struct Firehose {
+    pub cfg: FirehoseConfig,
+    pub engine: Engine,
+    pub state: ServiceState,
+    pub buckets: Buckets,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The catalog key of a delivery stream's settings.
+pub(crate) fn stream_key(name: &str) -> String {
+    format!("stream/{name}")
+}
+
+impl Firehose {
+    /// The configs of every delivery stream.
+    pub fn all(&self) -> Result<Vec<DeliveryStreamConfig>, ApiError> {
+        self.state
+            .scan("stream/")
+            .map_err(crate::api::storage)?
+            .into_iter()
+            .map(|(k, v)| {
+                serde_json::from_slice(&v).map_err(|e| {
+                    ApiError::custom(
+                        "ServiceUnavailableException",
+                        format!("catalog entry {k}: {e}"),
+                        500,
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Starts (or restarts) a delivery stream's job.
+    pub fn start(self: &Arc<Self>, config: DeliveryStreamConfig) {
+        self.stop(&config.name);
+        let (source, first_start) = match config.kind {
+            StreamKind::DirectPut => match Engine::owned_stream(OWNER, &config.name) {
+                Ok(s) => (s, TailFrom::TrimHorizon),
+                Err(_) => return,
+            },
+            StreamKind::KinesisStreamAsSource => {
+                let stream = config
+                    .source_stream_arn
+                    .as_deref()
+                    .and_then(|a| a.split_once(":stream/"))
+                    .map(|(_, s)| s.to_string())
+                    .unwrap_or_default();
+                (stream, TailFrom::Latest)
+            }
+        };
+        let stats = Arc::new(DeliveryStats::default());
+        let delivery = Delivery {
+            engine: self.engine.clone(),
+            state: self.state.clone(),
+            buckets: self.buckets.clone(),
+            config: config.clone(),
+            source,
+            first_start,
+            stats: Arc::clone(&stats),
+        };
+        let spawned = self.engine.jobs().spawn_task(
+            &format!("firehose-{}", config.name),
+            move |ctx: freshet_storage::JobContext| {
+                let stop = ctx.stop_signal().clone();
+                async move { delivery.run(stop).await }
+            },
+        );
+        match spawned {
+            Ok(job) => {
+                lock(&self.running).insert(config.name, Running { job, stats });
+            }
+            Err(e) => {
+                tracing::warn!(delivery_stream = %config.name, error = %e, "cannot start a delivery")
+            }
+        }
+    }
+
+    /// Stops a delivery stream's job and waits for it (its object in flight is
+    /// finished or left as an intent to redo).
+    pub fn stop(&self, name: &str) {
+        if let Some(r) = lock(&self.running).remove(name) {
+            let jobs = self.engine.jobs().clone();
+            let _ = jobs.stop(r.job, std::time::Duration::from_secs(30));
+        }
+    }
+}
+
+/// Firehose behind the front door.
+pub struct FirehoseService {
+    inner: Arc<Firehose>,
+}
+
+impl FirehoseService {
+    /// Opens the service and starts every delivery stream's job. Call within a tokio
+    /// runtime (on a blocking thread: it reads the catalog).
+    pub fn open(engine: Engine, cfg: FirehoseConfig) -> Result<FirehoseService, String> {
+        let state = engine.service_state(OWNER).map_err(|e| e.to_string())?;
+        let inner = Arc::new(Firehose {
+            buckets: Buckets::local(&cfg.buckets_root),
+            cfg,
+            engine,
+            state,
+            running: Mutex::new(HashMap::new()),
+        });
+        for config in inner.all().map_err(|e| e.message)? {
+            inner.start(config);
+        }
+        Ok(FirehoseService { inner })
+    }
+}
+
+impl Service for FirehoseService {
+    fn name(&self) -> &'static str {
+        "firehose"
+    }
+
+    fn routes(&self) -> Vec<Route> {
+        vec![Route::TargetPrefix("Firehose_20150804.")]
+    }
+
+    fn knows(&self, _route: &Route, operation: &str) -> bool {
+        ACTIONS.contains(&operation)
+    }
+
+    fn call(&self, call: Call) -> BoxFuture<'static, Reply> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let op = call.operation.clone();
+            match tokio::task::spawn_blocking(move || crate::api::dispatch(&inner, &op, &call))
+                .await
+            {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => Reply::Error(e),
+                Err(e) => Reply::Error(ApiError::custom(
+                    "ServiceUnavailableException",
+                    format!("task failed: {e}"),
+                    500,
+                )),
+            }
+        })
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        for (name, r) in lock(&self.inner.running).iter() {
+            let s = &r.stats;
+            let oldest = s.oldest_undelivered_ms.load(Relaxed);
+            let freshness = if oldest == 0 {
+                0
+            } else {
+                now.saturating_sub(oldest)
+            };
+            let _ = writeln!(
+                out,
+                "freshet_firehose_records_delivered_total{{delivery_stream=\"{name}\"}} {}",
+                s.records.load(Relaxed)
+            );
+            let _ = writeln!(
+                out,
+                "freshet_firehose_bytes_delivered_total{{delivery_stream=\"{name}\"}} {}",
+                s.bytes.load(Relaxed)
+            );
+            let _ = writeln!(
+                out,
+                "freshet_firehose_objects_written_total{{delivery_stream=\"{name}\"}} {}",
+                s.objects.load(Relaxed)
+            );
+            let _ = writeln!(
+                out,
+                "freshet_firehose_upload_failures_total{{delivery_stream=\"{name}\"}} {}",
+                s.failures.load(Relaxed)
+            );
+            let _ = writeln!(
+                out,
+                "freshet_firehose_data_freshness_ms{{delivery_stream=\"{name}\"}} {freshness}"
+            );
+        }
+    }
+
+    fn shut_down(&self) {
+        // The delivery jobs are stopped and joined by the engine's shutdown, after the
+        // front door has drained: a put acknowledged while draining is still delivered
+        // (after a restart at the latest).
+    }
+}
