@@ -96,6 +96,8 @@ pub struct Delivery {
     pub source: String,
     /// Where a source read starts when there is no checkpoint yet.
     pub first_start: TailFrom,
+    /// Take KPL aggregates apart (a Kinesis source, as Firehose does).
+    pub deaggregate: bool,
     /// Counters.
     pub stats: Arc<DeliveryStats>,
 }
@@ -297,7 +299,11 @@ impl Delivery {
     ) -> bool {
         let compression = Compression::parse(&self.config.destination.compression)
             .unwrap_or(Compression::Uncompressed);
-        let datas: Vec<Bytes> = records.iter().map(|r| r.data.clone()).collect();
+        let datas: Vec<Bytes> = if self.deaggregate {
+            records.iter().flat_map(user_records).collect()
+        } else {
+            records.iter().map(|r| r.data.clone()).collect()
+        };
         let raw: usize = datas.iter().map(Bytes::len).sum();
         let body = Bytes::from(compress(compression, &datas));
         let mut backoff = FIRST_BACKOFF;
@@ -348,6 +354,24 @@ impl Delivery {
         self.stats.objects.fetch_add(1, Ordering::Relaxed);
         true
     }
+}
+
+/// The data of a Kinesis record's user records: the records of a KPL aggregate, or the
+/// record itself.
+fn user_records(r: &Record) -> Vec<Bytes> {
+    if !freshet_protocol::kpl::is_aggregated(&r.data) {
+        return vec![r.data.clone()];
+    }
+    let wire = freshet_protocol::kinesis::Record {
+        sequence_number: r.sequence_number.to_u128().to_string(),
+        approximate_arrival_ms: Some(r.arrival_ms),
+        partition_key: r.partition_key_str().to_string(),
+        data: r.data.clone(),
+    };
+    freshet_protocol::kpl::deaggregate(&wire)
+        .into_iter()
+        .map(|u| u.data)
+        .collect()
 }
 
 /// Records in shard order, each shard's in offset order: the order an intent's records

@@ -108,6 +108,7 @@ impl Firehose {
             state: self.state.clone(),
             buckets: self.buckets.clone(),
             config: config.clone(),
+            deaggregate: config.kind == StreamKind::KinesisStreamAsSource,
             source,
             first_start,
             stats: Arc::clone(&stats),

@@ -14,6 +14,7 @@ import time
 
 import boto3
 import botocore.config
+from aws_kinesis_agg.aggregator import RecordAggregator
 from botocore.exceptions import ClientError
 
 ENDPOINT, BUCKETS = sys.argv[1], sys.argv[2]
@@ -150,10 +151,19 @@ expect_error("InvalidArgumentException", fh.put_record, DeliveryStreamName="from
 time.sleep(0.5)
 krecs = [f"k-{i}\n".encode() for i in range(100)]
 kin.put_records(StreamName="src", Records=[{"PartitionKey": f"p{i % 7}", "Data": x} for i, x in enumerate(krecs)])
-got = wait_for(lambda: (lambda o: o if sum(len(v) for v in o.values()) >= len(b"".join(krecs)) else None)(objects("b-k")),
+# A KPL aggregate is taken apart: its user records are delivered, not the aggregate.
+agg = RecordAggregator()
+users = [f"agg-{i}\n".encode() for i in range(3)]
+for i, u in enumerate(users):
+    agg.add_user_record(f"u{i}", u)
+pk, ehk, blob = agg.clear_and_get().get_contents()
+extra = {"ExplicitHashKey": ehk} if ehk else {}
+kin.put_record(StreamName="src", PartitionKey=pk, Data=blob, **extra)
+want_k = krecs + users
+got = wait_for(lambda: (lambda o: o if sum(len(v) for v in o.values()) >= len(b"".join(want_k)) else None)(objects("b-k")),
                "objects from the Kinesis source")
 lines = b"".join(got.values()).splitlines(keepends=True)
-check(sorted(lines) == sorted(krecs), "every Kinesis record delivered once")
+check(sorted(lines) == sorted(want_k), "every Kinesis record delivered once, aggregates taken apart")
 
 fh.delete_delivery_stream(DeliveryStreamName="gz")
 expect_error("ResourceNotFoundException", fh.describe_delivery_stream, DeliveryStreamName="gz")
