@@ -40,6 +40,9 @@ pub struct FirehoseConfig {
     pub account_id: String,
     /// Where local buckets live (`<data dir>/buckets`).
     pub buckets_root: std::path::PathBuf,
+    /// The S3 endpoint every bucket goes to; `None`: buckets are local directories
+    /// under [`buckets_root`](Self::buckets_root).
+    pub s3: Option<crate::store::S3Settings>,
 }
 
 struct Running {
@@ -150,8 +153,12 @@ impl FirehoseService {
     /// runtime (on a blocking thread: it reads the catalog).
     pub fn open(engine: Engine, cfg: FirehoseConfig) -> Result<FirehoseService, String> {
         let state = engine.service_state(OWNER).map_err(|e| e.to_string())?;
+        let buckets = match &cfg.s3 {
+            Some(s3) => Buckets::s3(s3.clone())?,
+            None => Buckets::local(&cfg.buckets_root),
+        };
         let inner = Arc::new(Firehose {
-            buckets: Buckets::local(&cfg.buckets_root),
+            buckets,
             cfg,
             engine,
             state,

@@ -1,17 +1,91 @@
 //! Where delivered objects go: buckets as directories under the data directory (the
-//! embedded default), behind the `object_store` crate so an S3 endpoint is one more
-//! backend of the same interface.
+//! embedded default), or the buckets of an S3 endpoint, both behind the `object_store`
+//! crate's one interface.
+//!
+//! With an S3 endpoint configured ([`S3Settings`]), every bucket ARN names a bucket of
+//! that endpoint, addressed path-style (`<endpoint>/<bucket>/<key>`), as S3-compatible
+//! servers expect. One store is built per bucket and kept for every later upload.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
-use object_store::ObjectStore;
+use object_store::{BackoffConfig, ObjectStore, RetryConfig};
 
-/// The object stores of the delivery streams.
+/// An S3 endpoint every bucket goes to, and how to sign for it.
+///
+/// Settings left `None` are taken as `object_store`'s `AmazonS3Builder::from_env`
+/// takes them (the standard `AWS_*` variables; without keys, web identity, container
+/// or instance credentials).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    /// The endpoint, e.g. `http://127.0.0.1:5000` or `https://s3.eu-west-1.amazonaws.com`.
+    pub endpoint: String,
+    /// The signing region.
+    pub region: Option<String>,
+    /// The access key id.
+    pub access_key_id: Option<String>,
+    /// The secret access key.
+    pub secret_access_key: Option<String>,
+    /// The session token of temporary credentials.
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret or the token.
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "***"),
+            )
+            .field("session_token", &self.session_token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// The S3 endpoint the environment names, as the AWS SDKs read it: `AWS_ENDPOINT_URL_S3`,
+/// else `AWS_ENDPOINT_URL`; none when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is `true`.
+pub fn s3_endpoint_from_env() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    if var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return None;
+    }
+    var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL"))
+}
+
+/// How uploads are retried inside one attempt of the delivery job: briefly (a
+/// throttled or dropped request), since the job retries a failed upload itself, with
+/// its own backoff, for as long as the destination fails.
+fn retry_config() -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            base: 2.0,
+        },
+        max_retries: 2,
+        retry_timeout: Duration::from_secs(10),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Local(PathBuf),
+    S3(S3Settings),
+}
+
+/// The object stores of the delivery streams: one per bucket, built on first use.
 #[derive(Debug, Clone)]
 pub struct Buckets {
-    local_root: PathBuf,
+    backend: Backend,
+    stores: Arc<Mutex<HashMap<String, Arc<dyn ObjectStore>>>>,
 }
 
 /// The bucket an S3 bucket ARN names (`arn:aws:s3:::NAME`), if it is one.
@@ -28,24 +102,96 @@ impl Buckets {
     /// Local buckets under `root` (`<data dir>/buckets/<bucket>/<key>`).
     pub fn local(root: impl Into<PathBuf>) -> Buckets {
         Buckets {
-            local_root: root.into(),
+            backend: Backend::Local(root.into()),
+            stores: Arc::default(),
         }
     }
 
-    /// The store of one bucket.
-    pub fn store(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, String> {
-        let dir = self.local_root.join(bucket);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let fs = LocalFileSystem::new_with_prefix(&dir)
-            .map_err(|e| format!("cannot open the bucket directory {}: {e}", dir.display()))?;
-        Ok(Arc::new(fs))
+    /// The buckets of the S3 endpoint `settings` names. Fails when the settings cannot
+    /// make a client (a malformed endpoint, a secret without its key id, ...).
+    pub fn s3(settings: S3Settings) -> Result<Buckets, String> {
+        let endpoint = settings.endpoint.trim_end_matches('/').to_string();
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            return Err(format!(
+                "the S3 endpoint must be an http:// or https:// URL, not {:?}",
+                settings.endpoint
+            ));
+        }
+        let settings = S3Settings {
+            endpoint,
+            ..settings
+        };
+        // Check the settings once, up front, rather than at the first upload.
+        s3_store(&settings, "freshet-settings-check")?;
+        tracing::info!(endpoint = %settings.endpoint, region = ?settings.region, "Firehose buckets are S3 buckets");
+        Ok(Buckets {
+            backend: Backend::S3(settings),
+            stores: Arc::default(),
+        })
     }
+
+    /// The S3 endpoint, when buckets are S3 buckets.
+    pub fn s3_endpoint(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::S3(s) => Some(&s.endpoint),
+            Backend::Local(_) => None,
+        }
+    }
+
+    /// The store of one bucket (built on first use, then shared).
+    pub fn store(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, String> {
+        let mut stores = self
+            .stores
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(store) = stores.get(bucket) {
+            return Ok(Arc::clone(store));
+        }
+        let store: Arc<dyn ObjectStore> = match &self.backend {
+            Backend::Local(root) => {
+                let dir = root.join(bucket);
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                let fs = LocalFileSystem::new_with_prefix(&dir).map_err(|e| {
+                    format!("cannot open the bucket directory {}: {e}", dir.display())
+                })?;
+                Arc::new(fs)
+            }
+            Backend::S3(settings) => Arc::new(s3_store(settings, bucket)?),
+        };
+        stores.insert(bucket.to_string(), Arc::clone(&store));
+        Ok(store)
+    }
+}
+
+/// A client of one bucket of the S3 endpoint: the standard `AWS_*` variables first,
+/// then the explicit settings over them; path-style addressing.
+fn s3_store(settings: &S3Settings, bucket: &str) -> Result<object_store::aws::AmazonS3, String> {
+    let mut b = AmazonS3Builder::from_env()
+        .with_endpoint(&settings.endpoint)
+        .with_bucket_name(bucket)
+        .with_virtual_hosted_style_request(false)
+        .with_allow_http(settings.endpoint.starts_with("http://"))
+        .with_retry(retry_config());
+    if let Some(region) = &settings.region {
+        b = b.with_region(region);
+    }
+    if let Some(key) = &settings.access_key_id {
+        b = b.with_access_key_id(key);
+    }
+    if let Some(secret) = &settings.secret_access_key {
+        b = b.with_secret_access_key(secret);
+    }
+    if let Some(token) = &settings.session_token {
+        b = b.with_token(token);
+    }
+    b.build()
+        .map_err(|e| format!("cannot use the S3 endpoint {}: {e}", settings.endpoint))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::bucket_of;
+    use super::{bucket_of, Buckets, S3Settings};
 
     #[test]
     fn bucket_arns() {
@@ -54,5 +200,50 @@ mod tests {
         assert_eq!(bucket_of("arn:aws:s3:::UPPER"), None);
         assert_eq!(bucket_of("arn:aws:kinesis:::x"), None);
         assert_eq!(bucket_of("my-bucket"), None);
+    }
+
+    fn s3(endpoint: &str) -> S3Settings {
+        S3Settings {
+            endpoint: endpoint.into(),
+            region: Some("us-east-1".into()),
+            access_key_id: Some("AKIDEXAMPLE".into()),
+            secret_access_key: Some("secret".into()),
+            session_token: None,
+        }
+    }
+
+    #[test]
+    fn s3_buckets_are_built_once() {
+        let b = Buckets::s3(s3("http://127.0.0.1:9/")).unwrap();
+        assert_eq!(b.s3_endpoint(), Some("http://127.0.0.1:9"));
+        let one = b.store("bucket-a").unwrap();
+        let again = b.clone().store("bucket-a").unwrap();
+        assert!(std::sync::Arc::ptr_eq(&one, &again));
+        let other = b.store("bucket-b").unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&one, &other));
+        assert!(format!("{one}").contains("bucket-a"), "{one}");
+    }
+
+    #[test]
+    fn bad_s3_settings_are_refused() {
+        assert!(Buckets::s3(s3("127.0.0.1:9")).is_err());
+        let mut no_key = s3("https://s3.example.com");
+        no_key.access_key_id = None;
+        // A secret without its key id (unless the environment has one).
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            assert!(Buckets::s3(no_key).is_err());
+        }
+        let debug = format!("{:?}", s3("http://x"));
+        assert!(!debug.contains("secret\""), "{debug}");
+    }
+
+    #[test]
+    fn local_buckets_are_directories() {
+        let root = tempfile::tempdir().unwrap();
+        let b = Buckets::local(root.path());
+        assert_eq!(b.s3_endpoint(), None);
+        let one = b.store("bucket-a").unwrap();
+        assert!(root.path().join("bucket-a").is_dir());
+        assert!(std::sync::Arc::ptr_eq(&one, &b.store("bucket-a").unwrap()));
     }
 }

@@ -143,6 +143,45 @@ pub struct ServeArgs {
     /// Seconds an idle function instance is kept warm before it is stopped.
     #[arg(long, env = "FRESHET_LAMBDA_IDLE_SECS", default_value_t = 300)]
     pub lambda_idle_secs: u64,
+    /// Firehose's S3 destination.
+    #[command(flatten)]
+    pub s3: Box<S3Args>,
+}
+
+/// Where Firehose delivers when not to local directories: an S3 endpoint and its
+/// credentials (boxed in [`ServeArgs`], so that `Command`'s variants stay close in size).
+#[derive(Debug, Clone, Args)]
+pub struct S3Args {
+    /// The S3 endpoint Firehose delivers to (every bucket ARN names a bucket there,
+    /// addressed path-style). Without it, `AWS_ENDPOINT_URL_S3`, else
+    /// `AWS_ENDPOINT_URL`, as the AWS SDKs read them; with none, buckets are directories
+    /// under `<data dir>/buckets`.
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// The signing region of the S3 endpoint (else `AWS_DEFAULT_REGION`, else
+    /// `--region`).
+    #[arg(long, env = "AWS_REGION", value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// The access key id Firehose signs S3 requests with (without keys: web identity,
+    /// container or instance credentials, as the AWS SDKs find them).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", value_name = "ID")]
+    pub s3_access_key_id: Option<String>,
+    /// The secret access key that goes with `--s3-access-key-id`.
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub s3_secret_access_key: Option<String>,
+    /// The session token of temporary S3 credentials.
+    #[arg(
+        long,
+        env = "AWS_SESSION_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub s3_session_token: Option<String>,
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -165,6 +204,28 @@ async fn shutdown_signal() {
         _ = ctrl_c => tracing::info!("SIGINT received"),
         _ = term => tracing::info!("SIGTERM received"),
     }
+}
+
+/// Firehose's S3 destination, when an endpoint is configured (the flag, else the AWS
+/// SDKs' endpoint variables).
+fn s3_settings(args: &ServeArgs) -> Option<freshet_firehose::store::S3Settings> {
+    let set = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    let s3 = &args.s3;
+    let endpoint = set(&s3.s3_endpoint).or_else(freshet_firehose::store::s3_endpoint_from_env)?;
+    let region = set(&s3.s3_region)
+        .or_else(|| {
+            std::env::var("AWS_DEFAULT_REGION")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(|| args.region.clone());
+    Some(freshet_firehose::store::S3Settings {
+        endpoint,
+        region: Some(region),
+        access_key_id: set(&s3.s3_access_key_id),
+        secret_access_key: set(&s3.s3_secret_access_key),
+        session_token: set(&s3.s3_session_token),
+    })
 }
 
 /// Runs `freshet serve` until a signal, then shuts down cleanly.
@@ -243,6 +304,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             region: args.region.clone(),
             account_id: args.account_id.clone(),
             buckets_root: args.data_dir.join("buckets"),
+            s3: s3_settings(&args),
         };
         let engine = engine.clone();
         tokio::task::spawn_blocking(move || FirehoseService::open(engine, cfg))

@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod lambda;
+pub mod moto;
 pub mod python;
 pub mod server;
 

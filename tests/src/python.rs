@@ -1,6 +1,7 @@
-//! The Python virtual environment with boto3, the AWS CLI and awslambdaric that the
-//! real-client and Lambda tests use: `<target dir>/py-venv`, created on first use with
-//! `python3 -m venv` and `pip install boto3 awscli awslambdaric` (Debian needs the
+//! The Python virtual environment with boto3, the AWS CLI, awslambdaric and moto's S3
+//! server that the real-client, Lambda and Firehose-to-S3 tests use:
+//! `<target dir>/py-venv`, created on first use with `python3 -m venv` and
+//! `pip install boto3 awscli awslambdaric 'moto[server]'` (Debian needs the
 //! `python3-venv` package).
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// What the venv gets from pip.
-const PACKAGES: &[&str] = &["boto3", "awscli", "awslambdaric"];
+const PACKAGES: &[&str] = &["boto3", "awscli", "awslambdaric", "moto[server]"];
 
 /// The venv's directory, created and provisioned when missing.
 pub fn venv() -> PathBuf {
@@ -34,7 +35,7 @@ pub fn venv() -> PathBuf {
         let python = dir.join("bin").join("python");
         // Renamed whenever the package list changes, so existing venvs get the new
         // packages (`scripts/python-venv.sh` keeps its own stamp: it installs more).
-        let ready = dir.join(".freshet-ready-rs-2");
+        let ready = dir.join(".freshet-ready-rs-3");
         if ready.exists() {
             return dir;
         }
