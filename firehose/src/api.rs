@@ -86,6 +86,20 @@ fn now_ms() -> i64 {
 
 /// Runs one action (on a blocking thread: engine and catalog calls block).
 pub(crate) fn dispatch(f: &Arc<Firehose>, op: &str, call: &Call) -> Result<Reply, ApiError> {
+    // Plain, valid puts take the typed path (the rest, the generic one below).
+    match op {
+        "PutRecordBatch" => {
+            if let Some((name, records)) = crate::fast::put_record_batch(&call.body) {
+                return put_typed(f, name, records, true);
+            }
+        }
+        "PutRecord" => {
+            if let Some((name, record)) = crate::fast::put_record(&call.body) {
+                return put_typed(f, name, vec![record], false);
+            }
+        }
+        _ => {}
+    }
     let b = body(call)?;
     // AWS's model checks (types, lengths, ranges) come before any lookup.
     crate::params::check_input(op, &b)?;
@@ -177,6 +191,51 @@ pub(crate) fn dispatch(f: &Arc<Firehose>, op: &str, call: &Call) -> Result<Reply
     }
 }
 
+/// Puts checked records into a DirectPut delivery stream's owned stream; acknowledged
+/// once durable.
+fn put_typed(
+    f: &Firehose,
+    name: &str,
+    records: Vec<bytes::Bytes>,
+    batch: bool,
+) -> Result<Reply, ApiError> {
+    match f.kind_of(name) {
+        None => return Err(not_found(f, name)),
+        Some(StreamKind::KinesisStreamAsSource) => return Err(put_on_kinesis_source()),
+        Some(StreamKind::DirectPut) => {}
+    }
+    let stream = owned(name)?;
+    let inputs = records
+        .into_iter()
+        .map(|d| PutRecordInput::new("r", d))
+        .collect();
+    let results: Vec<Result<u128, String>> = f
+        .engine
+        .put_records(&stream, inputs)
+        .map_err(storage)?
+        .into_iter()
+        .map(|r| {
+            r.map(|o| o.sequence_number.to_u128())
+                .map_err(|e| e.message)
+        })
+        .collect();
+    if batch {
+        return Ok(Reply::ok(
+            "application/x-amz-json-1.1",
+            crate::fast::batch_reply(&results),
+        ));
+    }
+    match results.into_iter().next() {
+        Some(Ok(id)) => Ok(ok(&json!({"RecordId": id.to_string(), "Encrypted": false}))),
+        Some(Err(e)) => Err(ApiError::custom("ServiceUnavailableException", e, 503)),
+        None => Err(ApiError::custom(
+            "ServiceUnavailableException",
+            "the record was not written",
+            503,
+        )),
+    }
+}
+
 fn owned(name: &str) -> Result<String, ApiError> {
     Engine::owned_stream(OWNER, name).map_err(storage)
 }
@@ -223,6 +282,7 @@ fn create(f: &Arc<Firehose>, b: &Value) -> Result<Reply, ApiError> {
         }
     }
     save(f, &config)?;
+    f.set_kind(&config.name, Some(config.kind));
     let arn = config.arn(&f.cfg.region, &f.cfg.account_id);
     f.start(config);
     Ok(ok(&json!({ "DeliveryStreamARN": arn })))
@@ -267,6 +327,7 @@ fn list(f: &Firehose, b: &Value) -> Result<Reply, ApiError> {
 fn delete(f: &Arc<Firehose>, b: &Value) -> Result<Reply, ApiError> {
     let name = name_of(b)?;
     let config = load(f, &name)?;
+    f.set_kind(&name, None);
     f.stop(&name);
     if config.kind == StreamKind::DirectPut {
         match f.engine.delete_stream(&owned(&name)?) {

@@ -20,6 +20,7 @@
 mod api;
 pub mod compress;
 pub mod delivery;
+pub mod fast;
 pub mod naming;
 pub mod params;
 pub mod service;

@@ -57,6 +57,9 @@ pub(crate) struct Firehose {
     pub state: ServiceState,
     pub buckets: Buckets,
     running: Mutex<HashMap<String, Running>>,
+    /// Every delivery stream's kind, by name: what a put needs, without reading the
+    /// catalog per request.
+    kinds: std::sync::RwLock<HashMap<String, StreamKind>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -69,6 +72,27 @@ pub(crate) fn stream_key(name: &str) -> String {
 }
 
 impl Firehose {
+    /// A delivery stream's kind (`None`: no such delivery stream).
+    pub fn kind_of(&self, name: &str) -> Option<StreamKind> {
+        self.kinds
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .copied()
+    }
+
+    /// Records (or forgets, with `None`) a delivery stream's kind.
+    pub fn set_kind(&self, name: &str, kind: Option<StreamKind>) {
+        let mut kinds = self
+            .kinds
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match kind {
+            Some(k) => kinds.insert(name.to_string(), k),
+            None => kinds.remove(name),
+        };
+    }
+
     /// The configs of every delivery stream.
     pub fn all(&self) -> Result<Vec<DeliveryStreamConfig>, ApiError> {
         self.state
@@ -163,8 +187,10 @@ impl FirehoseService {
             engine,
             state,
             running: Mutex::new(HashMap::new()),
+            kinds: std::sync::RwLock::new(HashMap::new()),
         });
         for config in inner.all().map_err(|e| e.message)? {
+            inner.set_kind(&config.name, Some(config.kind));
             inner.start(config);
         }
         Ok(FirehoseService { inner })

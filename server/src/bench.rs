@@ -27,6 +27,9 @@ pub enum Workload {
     PutRecord,
     /// GetRecords calls draining every shard from TRIM_HORIZON.
     Get,
+    /// Firehose PutRecordBatch calls of `--batch-size` records into the delivery stream
+    /// `--stream` (created DirectPut, to the bucket `freshet-bench`, when absent).
+    FirehosePut,
 }
 
 /// Options of `freshet bench`.
@@ -83,7 +86,14 @@ async fn call_raw(
 ) -> Result<Bytes, String> {
     let req = hyper::Request::post(endpoint)
         .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", format!("Kinesis_20131202.{action}"))
+        .header(
+            "x-amz-target",
+            if action.contains('.') {
+                action.to_string()
+            } else {
+                format!("Kinesis_20131202.{action}")
+            },
+        )
         .header("x-amz-date", "20250101T000000Z")
         .header(
             "authorization",
@@ -122,6 +132,9 @@ async fn call(client: &HttpClient, endpoint: &str, action: &str, body: Bytes) ->
 struct PutReply {
     #[serde(rename = "FailedRecordCount", default)]
     failed: u64,
+    /// Firehose's name for it.
+    #[serde(rename = "FailedPutCount", default)]
+    failed_put: u64,
 }
 
 /// The part of a GetRecords reply the benchmark reads: records are counted, not built.
@@ -168,7 +181,44 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted.get(i).copied().unwrap_or(0)) / 1000.0
 }
 
+/// Creates the benchmark's delivery stream when absent (DirectPut to the bucket
+/// `freshet-bench`, Firehose's default buffering).
+async fn ensure_delivery_stream(client: &HttpClient, a: &BenchArgs) -> Result<(), String> {
+    let body = |v: J| Bytes::from(v.to_string());
+    let name = json!({"DeliveryStreamName": a.stream});
+    if call(
+        client,
+        &a.endpoint,
+        "Firehose_20150804.DescribeDeliveryStream",
+        body(name),
+    )
+    .await
+    .is_ok()
+    {
+        return Ok(());
+    }
+    call(
+        client,
+        &a.endpoint,
+        "Firehose_20150804.CreateDeliveryStream",
+        body(json!({
+            "DeliveryStreamName": a.stream,
+            "DeliveryStreamType": "DirectPut",
+            "ExtendedS3DestinationConfiguration": {
+                "RoleARN": "arn:aws:iam::000000000000:role/bench",
+                "BucketARN": "arn:aws:s3:::freshet-bench",
+            },
+        })),
+    )
+    .await
+    .map(|_| ())
+}
+
 async fn ensure_stream(client: &HttpClient, a: &BenchArgs) -> Result<Vec<String>, String> {
+    if a.workload == Workload::FirehosePut {
+        ensure_delivery_stream(client, a).await?;
+        return Ok(Vec::new());
+    }
     let body = |v: J| Bytes::from(v.to_string());
     if call(
         client,
@@ -231,6 +281,12 @@ pub async fn run(a: BenchArgs) -> Result<(), String> {
                         .collect();
                     Bytes::from(json!({"StreamName": a.stream, "Records": records}).to_string())
                 }
+                Workload::FirehosePut => {
+                    let records: Vec<J> = (0..a.batch_size.clamp(1, 500))
+                        .map(|_| json!({"Data": data}))
+                        .collect();
+                    Bytes::from(json!({"DeliveryStreamName": a.stream, "Records": records}).to_string())
+                }
                 _ => Bytes::from(json!({"StreamName": a.stream, "PartitionKey": format!("pk-{v}"), "Data": data}).to_string()),
             })
             .collect(),
@@ -268,6 +324,10 @@ pub async fn run(a: BenchArgs) -> Result<(), String> {
                 let result = match a.workload {
                     Workload::Put => call_raw(&client, &a.endpoint, "PutRecords", bodies[n % bodies.len()].clone()).await.map(|body| {
                         let failed = serde_json::from_slice::<PutReply>(&body).map_or(0, |r| r.failed);
+                        (a.batch_size as u64 - failed.min(a.batch_size as u64), failed)
+                    }),
+                    Workload::FirehosePut => call_raw(&client, &a.endpoint, "Firehose_20150804.PutRecordBatch", bodies[n % bodies.len()].clone()).await.map(|body| {
+                        let failed = serde_json::from_slice::<PutReply>(&body).map_or(0, |r| r.failed_put);
                         (a.batch_size as u64 - failed.min(a.batch_size as u64), failed)
                     }),
                     Workload::PutRecord => call(&client, &a.endpoint, "PutRecord", bodies[n % bodies.len()].clone()).await.map(|_| (1, 0)),
