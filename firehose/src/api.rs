@@ -15,6 +15,9 @@ use crate::params::{
 };
 use crate::service::{stream_key, Firehose, OWNER};
 
+/// How long a DirectPut delivery stream's buffer keeps records.
+const BUFFER_RETENTION_HOURS: u32 = 48;
+
 /// A storage failure as the service's 500.
 pub(crate) fn storage(e: freshet_storage::Error) -> ApiError {
     ApiError::custom("ServiceUnavailableException", format!("storage: {e}"), 500)
@@ -265,6 +268,11 @@ fn create(f: &Arc<Firehose>, b: &Value) -> Result<Reply, ApiError> {
                 Ok(_) | Err(freshet_storage::Error::StreamExists { .. }) => {}
                 Err(e) => return Err(storage(e)),
             }
+            // Firehose retries a failing destination for up to 24 hours: the buffer
+            // keeps records twice that long, so an outage cannot trim undelivered ones.
+            f.engine
+                .set_retention(&owned(&config.name)?, BUFFER_RETENTION_HOURS, true)
+                .map_err(storage)?;
         }
         StreamKind::KinesisStreamAsSource => {
             let stream = config

@@ -81,6 +81,10 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
+            // A developer's shell may point the AWS tools somewhere (at a Freshet, say):
+            // the server under test must not send its S3 deliveries there.
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_S3")
             .env(
                 "RUST_LOG",
                 "info,freshet_server=debug,freshet_kinesis=debug",
