@@ -6,11 +6,13 @@ Usage: python firehose_delivery.py ENDPOINT BUCKETS_DIR
 Prints "N passed, 0 failed" at the end; exits non-zero on the first failed check.
 """
 import gzip
+import io
 import json
 import os
 import re
 import sys
 import time
+import zipfile
 
 import boto3
 import botocore.config
@@ -139,6 +141,31 @@ check(all(k.endswith(".gz") for k in got), list(got))
 plain = [gzip.decompress(v) for v in got.values()]
 whole = b"".join(recs)
 check(b"".join(sorted(plain, key=whole.find)) == whole, "gzip objects decompress to the records")
+
+# --- ZIP and a prefix with expressions ---------------------------------------------------
+fh.create_delivery_stream(DeliveryStreamName="zipped", ExtendedS3DestinationConfiguration=dict(
+    s3_config("b-zip", 1, 0, "ZIP", prefix="data/!{timestamp:yyyy-MM-dd}/"),
+    ErrorOutputPrefix="errors/!{firehose:error-output-type}/"))
+expect_error("InvalidArgumentException", fh.create_delivery_stream, DeliveryStreamName="badprefix",
+             ExtendedS3DestinationConfiguration=s3_config("b-zip", 1, 0, prefix="data/!{timestamp:yyyy}/"))
+zrecs = [f"zip-{i}\n".encode() for i in range(50)]
+fh.put_record_batch(DeliveryStreamName="zipped", Records=[{"Data": x} for x in zrecs])
+
+
+def unzipped(o):
+    out = []
+    for v in o.values():
+        with zipfile.ZipFile(io.BytesIO(v)) as z:
+            out.append(b"".join(z.read(n) for n in z.namelist()))
+    return out
+
+
+got = wait_for(lambda: (lambda o: o if sum(map(len, unzipped(o))) >= len(b"".join(zrecs)) else None)(objects("b-zip")),
+               "zip objects")
+day = time.strftime("%Y-%m-%d", time.gmtime())
+check(all(k.startswith(f"data/{day}/zipped-1-") and k.endswith(".zip") for k in got), list(got))
+whole = b"".join(zrecs)
+check(b"".join(sorted(unzipped(got), key=whole.find)) == whole, "zip objects hold the records")
 
 # --- Kinesis stream as source: records put after creation --------------------------------
 kin.create_stream(StreamName="src", ShardCount=2)
