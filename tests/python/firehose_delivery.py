@@ -186,7 +186,16 @@ for i, u in enumerate(users):
 pk, ehk, blob = agg.clear_and_get().get_contents()
 extra = {"ExplicitHashKey": ehk} if ehk else {}
 kin.put_record(StreamName="src", PartitionKey=pk, Data=blob, **extra)
-want_k = krecs + users
+# Through a reshard: the source's first shard splits, and records put after go to its
+# children, read once the parent is finished.
+shard0 = kin.list_shards(StreamName="src")["Shards"][0]
+lo, hi = int(shard0["HashKeyRange"]["StartingHashKey"]), int(shard0["HashKeyRange"]["EndingHashKey"])
+kin.split_shard(StreamName="src", ShardToSplit=shard0["ShardId"], NewStartingHashKey=str((lo + hi) // 2))
+wait_for(lambda: kin.describe_stream_summary(StreamName="src")["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE",
+         "src ACTIVE after the split")
+after = [f"after-split-{i}\n".encode() for i in range(100)]
+kin.put_records(StreamName="src", Records=[{"PartitionKey": f"q{i}", "Data": x} for i, x in enumerate(after)])
+want_k = krecs + users + after
 got = wait_for(lambda: (lambda o: o if sum(len(v) for v in o.values()) >= len(b"".join(want_k)) else None)(objects("b-k")),
                "objects from the Kinesis source")
 lines = b"".join(got.values()).splitlines(keepends=True)
