@@ -70,6 +70,9 @@ pub struct DeliveryStats {
     pub failures: AtomicU64,
     /// Arrival (ms) of the oldest record not yet delivered; 0 when none is waiting.
     pub oldest_undelivered_ms: AtomicU64,
+    /// Times retention removed records before they were delivered (a destination that
+    /// failed longer than the buffer keeps records): counted and logged, never silent.
+    pub trimmed: AtomicU64,
 }
 
 /// The catalog keys of a delivery stream's state.
@@ -181,6 +184,22 @@ impl Delivery {
                 ) => return Ok(()),
                 Err(e) => return Err(e.to_string()),
             };
+            for t in &batch.trimmed {
+                self.stats.trimmed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    delivery_stream = %self.config.name, shard = %t.shard_id, from = t.from,
+                    resumed_at = ?t.resumed_at,
+                    "records expired from the buffer before they could be delivered"
+                );
+            }
+            for t in &batch.trimmed {
+                self.stats.trimmed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    delivery_stream = %self.config.name, shard = %t.shard_id, from = t.from,
+                    resumed_at = ?t.resumed_at,
+                    "records expired from the buffer before they could be delivered"
+                );
+            }
             for sb in batch.shards {
                 for r in sb.records {
                     buffered_bytes += r.data.len();

@@ -266,6 +266,11 @@ impl Service for FirehoseService {
                 out,
                 "freshet_firehose_data_freshness_ms{{delivery_stream=\"{name}\"}} {freshness}"
             );
+            let _ = writeln!(
+                out,
+                "freshet_firehose_buffer_expiries_total{{delivery_stream=\"{name}\"}} {}",
+                s.trimmed.load(Relaxed)
+            );
         }
     }
 
