@@ -201,6 +201,22 @@ got = wait_for(lambda: (lambda o: o if sum(len(v) for v in o.values()) >= len(b"
 lines = b"".join(got.values()).splitlines(keepends=True)
 check(sorted(lines) == sorted(want_k), "every Kinesis record delivered once, aggregates taken apart")
 
+# --- UpdateDestination: the version goes up, and new objects carry it ------------------
+d = fh.describe_delivery_stream(DeliveryStreamName="time")["DeliveryStreamDescription"]
+fh.update_destination(DeliveryStreamName="time", CurrentDeliveryStreamVersionId=d["VersionId"],
+                      DestinationId=d["Destinations"][0]["DestinationId"],
+                      ExtendedS3DestinationUpdate={"BufferingHints": {"SizeInMBs": 2, "IntervalInSeconds": 0}})
+d2 = fh.describe_delivery_stream(DeliveryStreamName="time")["DeliveryStreamDescription"]
+check(d2["VersionId"] == "2", d2["VersionId"])
+check(d2["Destinations"][0]["ExtendedS3DestinationDescription"]["BufferingHints"] == {"SizeInMBs": 2, "IntervalInSeconds": 0}, d2)
+expect_error("ConcurrentModificationException", fh.update_destination, DeliveryStreamName="time",
+             CurrentDeliveryStreamVersionId="1", DestinationId=d["Destinations"][0]["DestinationId"],
+             ExtendedS3DestinationUpdate={"BufferingHints": {"SizeInMBs": 3, "IntervalInSeconds": 0}})
+before = set(objects("b-time"))
+fh.put_record(DeliveryStreamName="time", Record={"Data": b"after-update\n"})
+new = wait_for(lambda: set(objects("b-time")) - before, "an object after the update")
+check(all(KEY.match(k) and KEY.match(k).group("version") == "2" for k in new), new)
+
 fh.delete_delivery_stream(DeliveryStreamName="gz")
 expect_error("ResourceNotFoundException", fh.describe_delivery_stream, DeliveryStreamName="gz")
 print(f"{checks} passed, 0 failed")
