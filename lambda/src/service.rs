@@ -71,6 +71,10 @@ impl Service for LambdaService {
         true
     }
 
+    fn auth_error_status(&self) -> u16 {
+        403
+    }
+
     fn max_body_bytes(&self) -> usize {
         // CreateFunction and UpdateFunctionCode carry the zip (AWS: 50 MB, base64).
         70_167_211

@@ -165,6 +165,13 @@ pub trait Service: Send + Sync + 'static {
     /// Answers one request.
     fn call(&self, call: Call) -> BoxFuture<'static, Reply>;
 
+    /// The HTTP status of its authentication errors (`InvalidSignatureException`,
+    /// `UnrecognizedClientException`, ...): 400 for the JSON protocols, 403 for REST
+    /// services such as Lambda, as AWS answers.
+    fn auth_error_status(&self) -> u16 {
+        400
+    }
+
     /// The largest request body it takes (AWS's limit for its API): larger bodies are
     /// refused before they are read.
     fn max_body_bytes(&self) -> usize {

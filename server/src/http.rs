@@ -214,7 +214,12 @@ async fn handle_request(
             return error_reply(enc, id, &e);
         }
     };
-    if let Err(e) = crate::auth::verify(&door.auth, &parts, &body, now_ms()).await {
+    if let Err(mut e) = crate::auth::verify(&door.auth, &parts, &body, now_ms()).await {
+        if let Some((service, _, _)) = &routed {
+            if e.status == 400 {
+                e.status = service.auth_error_status();
+            }
+        }
         door.metrics.request("-", "-", e.kind);
         tracing::debug!(request_id = %id, error = %e, "authentication failed");
         return error_reply(enc, id, &e);

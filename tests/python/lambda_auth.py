@@ -54,4 +54,6 @@ for key, secret, code in [(KEY, "wrong", "InvalidSignatureException"),
         check(False, f"{key}/{secret} was accepted")
     except ClientError as e:
         check(e.response["Error"]["Code"] == code, f"{key}/{secret}: {e.response['Error']}")
+        check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 403,
+              f"Lambda answers authentication errors with 403: {e.response['ResponseMetadata']}")
 print(f"{checks} passed, 0 failed")
