@@ -105,18 +105,20 @@ impl std::fmt::Display for Compression {
     }
 }
 
-/// The object of `records` (concatenated, no delimiter) in the format `c`; a `ZIP`
-/// object's entry is named [`DEFAULT_ZIP_ENTRY_NAME`].
-///
-/// All compression happens in memory, where the encoders cannot fail; should one ever
-/// report an error all the same, this panics rather than deliver a damaged object
-/// ([`try_compress`] returns the error instead).
-pub fn compress(c: Compression, records: &[Bytes]) -> Vec<u8> {
+/// [`try_compress`] with the default `ZIP` entry name, for tests: panics on an encoder
+/// error (the service calls [`try_compress`] and retries instead).
+#[cfg(test)]
+pub(crate) fn compress(c: Compression, records: &[Bytes]) -> Vec<u8> {
     compress_with_zip_entry(c, records, DEFAULT_ZIP_ENTRY_NAME)
 }
 
 /// [`compress`], with the name of a `ZIP` object's entry.
-pub fn compress_with_zip_entry(c: Compression, records: &[Bytes], zip_entry: &str) -> Vec<u8> {
+#[cfg(test)]
+pub(crate) fn compress_with_zip_entry(
+    c: Compression,
+    records: &[Bytes],
+    zip_entry: &str,
+) -> Vec<u8> {
     match try_compress(c, records, zip_entry) {
         Ok(v) => v,
         // In-memory writers do not fail; see the doc comment.

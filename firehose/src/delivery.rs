@@ -22,7 +22,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::PutPayload;
 use serde::{Deserialize, Serialize};
 
-use crate::compress::{compress, Compression};
+use crate::compress::{try_compress, Compression, DEFAULT_ZIP_ENTRY_NAME};
 use crate::naming;
 use crate::params::DeliveryStreamConfig;
 use crate::store::{bucket_of, Buckets};
@@ -335,7 +335,16 @@ impl Delivery {
         let raw: usize = datas.iter().map(Bytes::len).sum();
         // One buffer: a payload of one chunk per record would cost the local store a
         // write call per record (measured: 4x slower for 100 B records).
-        let body = PutPayload::from(Bytes::from(compress(compression, &datas)));
+        let body = match try_compress(compression, &datas, DEFAULT_ZIP_ENTRY_NAME) {
+            Ok(b) => PutPayload::from(Bytes::from(b)),
+            Err(e) => {
+                // In memory this does not happen; if it did, the records stay in the
+                // buffer and the intent is redone at the next start.
+                self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(delivery_stream = %self.config.name, key = %intent.key, error = %e, "compression failed");
+                return false;
+            }
+        };
         let mut backoff = FIRST_BACKOFF;
         loop {
             let uploaded = match self.buckets.store(&intent.bucket) {

@@ -242,35 +242,19 @@ impl Service for FirehoseService {
             } else {
                 now.saturating_sub(oldest)
             };
-            let _ = writeln!(
-                out,
-                "freshet_firehose_records_delivered_total{{delivery_stream=\"{name}\"}} {}",
-                s.records.load(Relaxed)
-            );
-            let _ = writeln!(
-                out,
-                "freshet_firehose_bytes_delivered_total{{delivery_stream=\"{name}\"}} {}",
-                s.bytes.load(Relaxed)
-            );
-            let _ = writeln!(
-                out,
-                "freshet_firehose_objects_written_total{{delivery_stream=\"{name}\"}} {}",
-                s.objects.load(Relaxed)
-            );
-            let _ = writeln!(
-                out,
-                "freshet_firehose_upload_failures_total{{delivery_stream=\"{name}\"}} {}",
-                s.failures.load(Relaxed)
-            );
-            let _ = writeln!(
-                out,
-                "freshet_firehose_data_freshness_ms{{delivery_stream=\"{name}\"}} {freshness}"
-            );
-            let _ = writeln!(
-                out,
-                "freshet_firehose_buffer_expiries_total{{delivery_stream=\"{name}\"}} {}",
-                s.trimmed.load(Relaxed)
-            );
+            for (metric, value) in [
+                ("records_delivered_total", s.records.load(Relaxed)),
+                ("bytes_delivered_total", s.bytes.load(Relaxed)),
+                ("objects_written_total", s.objects.load(Relaxed)),
+                ("upload_failures_total", s.failures.load(Relaxed)),
+                ("data_freshness_ms", freshness),
+                ("buffer_expiries_total", s.trimmed.load(Relaxed)),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "freshet_firehose_{metric}{{delivery_stream=\"{name}\"}} {value}"
+                );
+            }
         }
     }
 

@@ -25,3 +25,8 @@ mod time_fmt;
 
 pub use config::LambdaConfig;
 pub use service::LambdaService;
+
+/// Locks a mutex, taking the data of one a panicking holder left.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -15,6 +15,7 @@ pub mod params;
 pub(crate) mod runner;
 pub(crate) mod shard;
 
+use crate::lock;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -53,10 +54,6 @@ pub struct Mappings {
     shared: Arc<Shared>,
     running: Arc<Mutex<HashMap<String, Running>>>,
     generations: Arc<std::sync::atomic::AtomicU64>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Mappings {
@@ -205,31 +202,19 @@ impl Mappings {
         let _ = writeln!(out, "# TYPE freshet_lambda_mapping_records_total counter");
         for (uuid, r) in running.iter() {
             let s = &r.stats;
-            let _ = writeln!(
-                out,
-                "freshet_lambda_mapping_records_total{{uuid=\"{uuid}\"}} {}",
-                s.records.load(Ordering::Relaxed)
-            );
-            let _ = writeln!(
-                out,
-                "freshet_lambda_mapping_invocations_total{{uuid=\"{uuid}\"}} {}",
-                s.invocations.load(Ordering::Relaxed)
-            );
-            let _ = writeln!(
-                out,
-                "freshet_lambda_mapping_errors_total{{uuid=\"{uuid}\"}} {}",
-                s.errors.load(Ordering::Relaxed)
-            );
-            let _ = writeln!(
-                out,
-                "freshet_lambda_mapping_discarded_records_total{{uuid=\"{uuid}\"}} {}",
-                s.discarded.load(Ordering::Relaxed)
-            );
-            let _ = writeln!(
-                out,
-                "freshet_lambda_mapping_iterator_age_ms{{uuid=\"{uuid}\"}} {}",
-                s.behind_ms.load(Ordering::Relaxed)
-            );
+            for (metric, counter) in [
+                ("records_total", &s.records),
+                ("invocations_total", &s.invocations),
+                ("errors_total", &s.errors),
+                ("discarded_records_total", &s.discarded),
+                ("iterator_age_ms", &s.behind_ms),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "freshet_lambda_mapping_{metric}{{uuid=\"{uuid}\"}} {}",
+                    counter.load(Ordering::Relaxed)
+                );
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! or merge), from where (its checkpoints, else the starting position, fixed durably
 //! the first time), and a worker per shard.
 
+use crate::lock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -114,10 +115,6 @@ impl Shared {
             _ => String::new(),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Counters of one mapping (metrics, LastProcessingResult).

@@ -3,6 +3,7 @@
 //! `POST .../invocation/{id}/error` and `POST .../init/error`. Posts answer 202 at
 //! once (awslambdaric waits 100 ms at most).
 
+use crate::lock;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
@@ -220,8 +221,4 @@ async fn read(req: Request<Incoming>) -> Result<Bytes, usize> {
         Ok(c) => Ok(c.to_bytes()),
         Err(_) => Err(declared.unwrap_or(MAX_RESPONSE_BYTES + 1)),
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

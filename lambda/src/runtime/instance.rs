@@ -1,5 +1,6 @@
 //! One instance: a child process, its Runtime API, and its output lines.
 
+use crate::lock;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -57,10 +58,6 @@ pub(crate) enum StartError {
     Timeout,
     /// Our side failed (no listener).
     Internal(String),
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Appends lines to the function's log and, during an invocation, to its capture.

@@ -1,6 +1,7 @@
 //! Warm instances per function: reuse, a bound on how many run at once, timeouts,
 //! crashes, and stopping instances left idle.
 
+use crate::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
@@ -99,10 +100,6 @@ impl std::fmt::Debug for Runtimes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtimes").finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn error_doc(error_type: &str, message: &str) -> Bytes {
@@ -409,14 +406,10 @@ impl Runtimes {
     fn environment(&self, spec: &FunctionSpec) -> BTreeMap<String, String> {
         let mut env = spec.environment.clone();
         let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+        // `2026/11/30/[$LATEST]<id>`, as Lambda names log streams.
         let date = crate::time_fmt::lambda_timestamp(now_ms());
-        let stream = format!(
-            "{}/{}/{}/[$LATEST]{}",
-            &date[0..4],
-            &date[5..7],
-            &date[8..10],
-            uuid::Uuid::new_v4().simple()
-        );
+        let day = date.get(..10).unwrap_or("1970-01-01").replace('-', "/");
+        let stream = format!("{day}/[$LATEST]{}", uuid::Uuid::new_v4().simple());
         let task_root = spec.task_root.display().to_string();
         for (k, v) in [
             ("PATH", path),
