@@ -58,11 +58,20 @@ find_libclang_in "${dirs[@]}" >/dev/null || missing_apt+=(libclang-dev)
 command -v c++ >/dev/null 2>&1 || missing_apt+=(g++)
 command -v make >/dev/null 2>&1 || missing_apt+=(make)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing_apt+=(python3-venv)
+# A real PostgreSQL for the Redshift-destination tests (tests/src/postgres.rs). Debian
+# keeps initdb and pg_ctl in /usr/lib/postgresql/<version>/bin, off PATH, so look there.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing_apt+=(postgresql)
+command -v psql >/dev/null 2>&1 || missing_apt+=(postgresql-client)
 
 if [ ${#missing_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "prereqs: installing ${missing_apt[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
+    if [[ " ${missing_apt[*]} " == *" postgresql "* ]]; then
+      # The tests make their own clusters: no default cluster created (and started).
+      mkdir -p /etc/postgresql-common/createcluster.d
+      echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/freshet.conf
+    fi
     apt-get update -qq
     apt-get install -y -qq "${missing_apt[@]}" >/dev/null
   else

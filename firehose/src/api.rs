@@ -111,7 +111,7 @@ pub(crate) fn dispatch(f: &Arc<Firehose>, op: &str, call: &Call) -> Result<Reply
         "DescribeDeliveryStream" => {
             let config = load(f, &name_of(&b)?)?;
             Ok(ok(&json!({
-                "DeliveryStreamDescription": config.description_json("ACTIVE", &f.cfg.region, &f.cfg.account_id)
+                "DeliveryStreamDescription": config.description_json(f.status(&config.name), &f.cfg.region, &f.cfg.account_id)
             })))
         }
         "ListDeliveryStreams" => list(f, &b),

@@ -1,15 +1,18 @@
 //! One delivery stream at work: read its source (the owned stream a DirectPut writes,
 //! or a Kinesis stream) through the engine's tailing cursor, buffer by size and time,
-//! and write each buffer as one object, exactly once.
+//! run each buffer through the processors ([`crate::pipeline`]) and hand it to the
+//! destination ([`crate::sink`]).
 //!
-//! Exactly once, keeping Firehose's key format: before an object is uploaded, its
-//! intent (the key with its random part, the record range of every shard, the cursor
-//! positions after it) is written to the catalog; the upload goes; then one atomic
-//! catalog write moves the checkpoint to those positions and removes the intent. After
-//! a crash at any point, an intent left over is redone: the same records are read
-//! again by range, the same bytes built (compression is deterministic), and put to the
-//! same key, which replaces any copy a first attempt left. A record is therefore in
-//! exactly one object: never two keys, never none.
+//! Exactly once into S3, keeping Firehose's key format: before a buffer's objects are
+//! uploaded, its intent (the record range of every shard, the cursor positions after
+//! it, a seed the keys' random parts derive from, and the keys) is written to the
+//! catalog; the uploads go; then one atomic catalog write moves the checkpoint and
+//! removes the intent. After a crash, an intent left over is redone: the same records
+//! are read again by range and processed again; each partition gets the key derived
+//! from the seed and its partition keys (the same key as before when it had one), and
+//! any key of the first attempt not written again is deleted. A record is therefore in
+//! exactly one object. Into PostgreSQL, the position commits in the same transaction
+//! as the rows; to an HTTP endpoint, delivery is at least once, as Firehose's.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,24 +20,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use freshet_storage::{CursorPositions, Engine, Record, ServiceState, StateChange, TailFrom};
-use object_store::path::Path as ObjectPath;
-use object_store::PutPayload;
+use freshet_storage::{
+    CursorPositions, Engine, Record, ServiceState, ShardPosition, StopSignal, TailFrom,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::compress::{try_compress, Compression, DEFAULT_ZIP_ENTRY_NAME};
-use crate::naming;
 use crate::params::DeliveryStreamConfig;
-use crate::store::{bucket_of, Buckets};
+use crate::pipeline::{Item, Pipeline};
+use crate::sink::{Flush, Sink};
+use crate::store::Buckets;
+use crate::transform::KinesisMetadata;
 
 /// Most records one read of the source takes.
 const READ_RECORDS: usize = 10_000;
 
-/// First retry delay of a failing upload; doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// One shard's records in an object: offsets `from..to`.
+/// One shard's records in a buffer: offsets `from..to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardRange {
     /// The shard.
@@ -45,19 +45,50 @@ pub struct ShardRange {
     pub to: u64,
 }
 
-/// An object about to be written (`svc/firehose/intent/{name}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Intent {
+/// An object of an intent.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ObjectRef {
     /// The bucket.
     pub bucket: String,
-    /// The object key.
+    /// The key.
     pub key: String,
+}
+
+/// A buffer about to be delivered (`svc/firehose/intent/{name}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
     /// Its records, shard by shard in shard order.
     pub ranges: Vec<ShardRange>,
-    /// Where the cursor stands after them: the checkpoint once the object is written.
+    /// Where the cursor stands after them: the checkpoint once delivered.
     pub positions_after: CursorPositions,
-    /// Records in the object.
+    /// Records in the buffer.
     pub records: u64,
+    /// What the objects' random parts derive from.
+    #[serde(default)]
+    pub seed: String,
+    /// The objects being written.
+    #[serde(default)]
+    pub objects: Vec<ObjectRef>,
+    /// (Before error output existed) the one object's bucket.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub bucket: String,
+    /// (Before error output existed) the one object's key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key: String,
+}
+
+impl Intent {
+    /// Every object the intent names (the single one of an older intent included).
+    pub fn all_objects(&self) -> Vec<ObjectRef> {
+        let mut all = self.objects.clone();
+        if !self.key.is_empty() {
+            all.push(ObjectRef {
+                bucket: self.bucket.clone(),
+                key: self.key.clone(),
+            });
+        }
+        all
+    }
 }
 
 /// Counters of one delivery stream (for /metrics).
@@ -67,10 +98,16 @@ pub struct DeliveryStats {
     pub records: AtomicU64,
     /// Bytes of records delivered (before compression).
     pub bytes: AtomicU64,
-    /// Objects written.
+    /// Objects written (or requests, or COPY transactions, by destination).
     pub objects: AtomicU64,
-    /// Failed upload attempts.
+    /// Failed attempts to deliver.
     pub failures: AtomicU64,
+    /// Records sent to the error output.
+    pub errors: AtomicU64,
+    /// Records a transform dropped.
+    pub dropped: AtomicU64,
+    /// Whether the delivery has opened its source and reached its destination.
+    pub active: std::sync::atomic::AtomicBool,
     /// Arrival (ms) of the oldest record not yet delivered; 0 when none is waiting.
     pub oldest_undelivered_ms: AtomicU64,
     /// Times retention removed records before they were delivered (a destination that
@@ -78,12 +115,12 @@ pub struct DeliveryStats {
     pub trimmed: AtomicU64,
 }
 
-/// The catalog keys of a delivery stream's state.
+/// The catalog key of a delivery stream's checkpoint.
 pub fn checkpoint_key(name: &str) -> String {
     format!("checkpoint/{name}")
 }
 
-/// The key of a delivery stream's pending object.
+/// The key of a delivery stream's pending buffer.
 pub fn intent_key(name: &str) -> String {
     format!("intent/{name}")
 }
@@ -104,6 +141,10 @@ pub struct Delivery {
     pub first_start: TailFrom,
     /// Take KPL aggregates apart (a Kinesis source, as Firehose does).
     pub deaggregate: bool,
+    /// The processors.
+    pub pipeline: Arc<Pipeline>,
+    /// The destination.
+    pub sink: Sink,
     /// Counters.
     pub stats: Arc<DeliveryStats>,
 }
@@ -120,8 +161,8 @@ impl Delivery {
             .map_err(|e| e.to_string())
     }
 
-    /// Runs until `stop` fires: redoes a pending object, then delivers as records come.
-    pub async fn run(self, stop: freshet_storage::StopSignal) -> Result<(), String> {
+    /// Runs until `stop` fires: redoes a pending buffer, then delivers as records come.
+    pub async fn run(mut self, stop: StopSignal) -> Result<(), String> {
         let name = self.config.name.clone();
         let intent_key = intent_key(&name);
         if let Some(bytes) = self
@@ -133,11 +174,11 @@ impl Delivery {
         {
             let intent: Intent = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
             let records = self.read_ranges(&intent.ranges)?;
-            if !self.write_object(&intent, &records, &stop).await {
+            if !self.flush(records, intent, &stop).await {
                 return Ok(());
             }
         }
-        let start = match self
+        let mut start = match self
             .blocking({
                 let k = checkpoint_key(&name);
                 move |s| s.get(&k)
@@ -145,8 +186,18 @@ impl Delivery {
             .await?
         {
             Some(bytes) => {
-                TailFrom::Positions(serde_json::from_slice(&bytes).map_err(|e| e.to_string())?)
+                Some(serde_json::from_slice::<CursorPositions>(&bytes).map_err(|e| e.to_string())?)
             }
+            None => None,
+        };
+        // A destination that keeps its own position (PostgreSQL) knows best.
+        match self.sink.position(&name, &stop).await {
+            Ok(Some(theirs)) => start = Some(merge_positions(start, theirs)),
+            Ok(None) => {}
+            Err(()) => return Ok(()),
+        }
+        let start = match start {
+            Some(p) => TailFrom::Positions(p),
             None => self.first_start.clone(),
         };
         let mut cursor = match self.engine.tail_stream(&self.source, start) {
@@ -161,8 +212,11 @@ impl Delivery {
             move |s| s.put(&k, &v)
         })
         .await?;
-        let size_limit = self.config.destination.size_in_mbs as usize * 1024 * 1024;
-        let interval = Duration::from_secs(u64::from(self.config.destination.interval_in_seconds));
+        self.stats.active.store(true, Ordering::Relaxed);
+        let (size_mbs, interval_s) = self.sink.buffering(&self.config);
+        let size_limit = size_mbs as usize * 1024 * 1024;
+        let max_records = self.sink.max_records();
+        let interval = Duration::from_secs(u64::from(interval_s));
         let mut buffer: Vec<(Arc<str>, Record)> = Vec::new();
         let mut buffered_bytes = 0usize;
         let mut buffer_started: Option<Instant> = None;
@@ -175,8 +229,9 @@ impl Delivery {
                 None => Duration::from_secs(3600),
             };
             let room = size_limit.saturating_sub(buffered_bytes).max(1);
+            let want = READ_RECORDS.min(max_records.saturating_sub(buffer.len()).max(1));
             let batch = tokio::select! {
-                b = cursor.next_within(READ_RECORDS, room, wait) => b,
+                b = cursor.next_within(want, room, wait) => b,
                 _ = stop.stopped() => return Ok(()),
             };
             let batch = match batch {
@@ -187,14 +242,6 @@ impl Delivery {
                 ) => return Ok(()),
                 Err(e) => return Err(e.to_string()),
             };
-            for t in &batch.trimmed {
-                self.stats.trimmed.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(
-                    delivery_stream = %self.config.name, shard = %t.shard_id, from = t.from,
-                    resumed_at = ?t.resumed_at,
-                    "records expired from the buffer before they could be delivered"
-                );
-            }
             for t in &batch.trimmed {
                 self.stats.trimmed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(
@@ -219,81 +266,98 @@ impl Delivery {
             }
             let due = buffer_started.is_some_and(|t| t.elapsed() >= interval);
             // A read that came back full means more is waiting right now (a backlog):
-            // take it into this object, up to the size, before the interval's flush.
-            let read_full =
-                read_records >= READ_RECORDS || buffered_bytes - read_bytes_before >= room;
-            if buffer.is_empty() || !(buffered_bytes >= size_limit || (due && !read_full)) {
+            // take it into this buffer, up to the size, before the interval's flush.
+            let read_full = read_records >= want || buffered_bytes - read_bytes_before >= room;
+            let full = buffered_bytes >= size_limit || buffer.len() >= max_records;
+            if buffer.is_empty() || !(full || (due && !read_full)) {
                 continue;
             }
-            let records = std::mem::take(&mut buffer);
+            let records = sort_by_shard(std::mem::take(&mut buffer));
             buffered_bytes = 0;
             buffer_started = None;
-            let intent = self.intent_for(&records, cursor.positions())?;
-            let sorted = sort_by_shard(records);
-            let bytes = self
-                .blocking({
-                    let k = intent_key.clone();
-                    let v = serde_json::to_vec(&intent).map_err(|e| e.to_string())?;
-                    move |s| s.put(&k, &v)
-                })
-                .await;
-            bytes?;
-            if !self.write_object(&intent, &sorted, &stop).await {
+            let intent = Intent {
+                ranges: ranges_of(&records),
+                positions_after: cursor.positions(),
+                records: records.len() as u64,
+                seed: crate::naming::random_string(),
+                objects: Vec::new(),
+                bucket: String::new(),
+                key: String::new(),
+            };
+            if !self.flush(records, intent, &stop).await {
                 return Ok(());
             }
             self.stats.oldest_undelivered_ms.store(0, Ordering::Relaxed);
         }
     }
 
-    /// The intent of an object holding `records` (any order).
-    fn intent_for(
-        &self,
-        records: &[(Arc<str>, Record)],
-        positions_after: CursorPositions,
-    ) -> Result<Intent, String> {
-        let dest = &self.config.destination;
-        let bucket = bucket_of(&dest.bucket_arn)
-            .ok_or_else(|| format!("{} is not an S3 bucket ARN", dest.bucket_arn))?
-            .to_string();
-        let mut ranges: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-        let mut oldest = i64::MAX;
-        for (shard, r) in records {
-            let o = r.sequence_number.offset;
-            let e = ranges.entry(shard).or_insert((o, o + 1));
-            e.0 = e.0.min(o);
-            e.1 = e.1.max(o + 1);
-            oldest = oldest.min(r.arrival_ms);
+    /// Processes and delivers one buffer, then commits the checkpoint; `false` when
+    /// stopped first (the buffer is redone at the next start).
+    async fn flush(
+        &mut self,
+        records: Vec<(Arc<str>, Record)>,
+        intent: Intent,
+        stop: &StopSignal,
+    ) -> bool {
+        let items = self.items(&records);
+        let raw_records = items.len() as u64;
+        let raw_bytes: u64 = items.iter().map(|i| i.data.len() as u64).sum();
+        let processed = self.pipeline.run(items.clone()).await;
+        self.stats
+            .dropped
+            .fetch_add(processed.dropped, Ordering::Relaxed);
+        let f = Flush {
+            config: &self.config,
+            state: &self.state,
+            buckets: &self.buckets,
+            stats: &self.stats,
+            stop,
+        };
+        let done = self.sink.deliver(&f, intent, &items, processed).await;
+        if done {
+            self.stats.records.fetch_add(raw_records, Ordering::Relaxed);
+            self.stats.bytes.fetch_add(raw_bytes, Ordering::Relaxed);
         }
-        let compression =
-            Compression::parse(&dest.compression).unwrap_or(Compression::Uncompressed);
-        let key = naming::object_key(
-            dest.prefix.as_deref(),
-            &self.config.name,
-            self.config.version_id,
-            oldest,
-            &naming::random_string(),
-            compression.extension(),
-        );
-        Ok(Intent {
-            bucket,
-            key,
-            ranges: ranges
-                .into_iter()
-                .map(|(shard, (from, to))| ShardRange {
-                    shard: shard.to_string(),
-                    from,
-                    to,
-                })
-                .collect(),
-            positions_after,
-            records: records.len() as u64,
-        })
+        done
+    }
+
+    /// The user records of source records (KPL aggregates taken apart for a Kinesis
+    /// source), with their Kinesis metadata.
+    fn items(&self, records: &[(Arc<str>, Record)]) -> Vec<Item> {
+        let mut out = Vec::with_capacity(records.len());
+        for (shard, r) in records {
+            if !self.deaggregate {
+                out.push(Item {
+                    data: r.data.clone(),
+                    arrival_ms: r.arrival_ms,
+                    kinesis: None,
+                });
+                continue;
+            }
+            let sequence = r.sequence_number.to_u128().to_string();
+            let pk = r.partition_key_str().to_string();
+            for (sub, (data, key)) in user_records(r).into_iter().enumerate() {
+                out.push(Item {
+                    data,
+                    arrival_ms: r.arrival_ms,
+                    kinesis: Some(KinesisMetadata {
+                        shard_id: shard.to_string(),
+                        partition_key: key.unwrap_or_else(|| pk.clone()),
+                        approximate_arrival_ms: r.arrival_ms,
+                        sequence_number: sequence.clone(),
+                        subsequence_number: sub as u64,
+                    }),
+                });
+            }
+        }
+        out
     }
 
     /// Reads an intent's records again, shard by shard.
-    fn read_ranges(&self, ranges: &[ShardRange]) -> Result<Vec<Record>, String> {
+    fn read_ranges(&self, ranges: &[ShardRange]) -> Result<Vec<(Arc<str>, Record)>, String> {
         let mut out = Vec::new();
         for range in ranges {
+            let shard: Arc<str> = Arc::from(range.shard.as_str());
             let mut at = range.from;
             while at < range.to {
                 let want = usize::try_from(range.to - at)
@@ -308,7 +372,7 @@ impl Delivery {
                 }
                 for r in got.records {
                     if r.sequence_number.offset < range.to {
-                        out.push(r);
+                        out.push((Arc::clone(&shard), r));
                     }
                 }
                 at = got.next_offset;
@@ -316,87 +380,49 @@ impl Delivery {
         }
         Ok(out)
     }
-
-    /// Uploads the object (retrying with backoff while the destination fails) and
-    /// commits the checkpoint; `false` when stopped first.
-    async fn write_object(
-        &self,
-        intent: &Intent,
-        records: &[Record],
-        stop: &freshet_storage::StopSignal,
-    ) -> bool {
-        let compression = Compression::parse(&self.config.destination.compression)
-            .unwrap_or(Compression::Uncompressed);
-        let datas: Vec<Bytes> = if self.deaggregate {
-            records.iter().flat_map(user_records).collect()
-        } else {
-            records.iter().map(|r| r.data.clone()).collect()
-        };
-        let raw: usize = datas.iter().map(Bytes::len).sum();
-        // One buffer: a payload of one chunk per record would cost the local store a
-        // write call per record (measured: 4x slower for 100 B records).
-        let body = match try_compress(compression, &datas, DEFAULT_ZIP_ENTRY_NAME) {
-            Ok(b) => PutPayload::from(Bytes::from(b)),
-            Err(e) => {
-                // In memory this does not happen; if it did, the records stay in the
-                // buffer and the intent is redone at the next start.
-                self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(delivery_stream = %self.config.name, key = %intent.key, error = %e, "compression failed");
-                return false;
-            }
-        };
-        let mut backoff = FIRST_BACKOFF;
-        loop {
-            let uploaded = match self.buckets.store(&intent.bucket) {
-                Ok(store) => store
-                    .put(&ObjectPath::from(intent.key.as_str()), body.clone())
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            };
-            match uploaded {
-                Ok(()) => break,
-                Err(e) => {
-                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(delivery_stream = %self.config.name, key = %intent.key, error = %e, "upload failed; retrying");
-                    if stop.sleep(backoff).await {
-                        return false;
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-        let name = self.config.name.clone();
-        let positions = match serde_json::to_vec(&intent.positions_after) {
-            Ok(p) => p,
-            Err(_) => return false,
-        };
-        let committed = self
-            .blocking(move |s| {
-                s.write(vec![
-                    StateChange::Put(checkpoint_key(&name), positions),
-                    StateChange::Delete(intent_key(&name)),
-                ])
-            })
-            .await;
-        if committed.is_err() {
-            return false;
-        }
-        self.stats
-            .records
-            .fetch_add(intent.records, Ordering::Relaxed);
-        self.stats.bytes.fetch_add(raw as u64, Ordering::Relaxed);
-        self.stats.objects.fetch_add(1, Ordering::Relaxed);
-        true
-    }
 }
 
-/// The data of a Kinesis record's user records: the records of a KPL aggregate, or the
-/// record itself.
-fn user_records(r: &Record) -> Vec<Bytes> {
+/// Per shard, the further of two positions (a destination's own and the catalog's).
+fn merge_positions(ours: Option<CursorPositions>, theirs: CursorPositions) -> CursorPositions {
+    let mut merged = ours.unwrap_or_default();
+    for (shard, p) in theirs {
+        let further = match (merged.get(&shard), &p) {
+            (Some(ShardPosition::Finished), _) => ShardPosition::Finished,
+            (_, ShardPosition::Finished) => ShardPosition::Finished,
+            (Some(ShardPosition::Next(a)), ShardPosition::Next(b)) => {
+                ShardPosition::Next((*a).max(*b))
+            }
+            (None, p) => p.clone(),
+        };
+        merged.insert(shard, further);
+    }
+    merged
+}
+
+/// The offset ranges of a buffer's records (sorted by shard, then offset).
+fn ranges_of(records: &[(Arc<str>, Record)]) -> Vec<ShardRange> {
+    let mut ranges: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (shard, r) in records {
+        let o = r.sequence_number.offset;
+        let e = ranges.entry(shard).or_insert((o, o + 1));
+        e.0 = e.0.min(o);
+        e.1 = e.1.max(o + 1);
+    }
+    ranges
+        .into_iter()
+        .map(|(shard, (from, to))| ShardRange {
+            shard: shard.to_string(),
+            from,
+            to,
+        })
+        .collect()
+}
+
+/// The data (and partition key, when its own) of a Kinesis record's user records: the
+/// records of a KPL aggregate, or the record itself.
+fn user_records(r: &Record) -> Vec<(Bytes, Option<String>)> {
     if !freshet_protocol::kpl::is_aggregated(&r.data) {
-        return vec![r.data.clone()];
+        return vec![(r.data.clone(), None)];
     }
     let wire = freshet_protocol::kinesis::Record {
         sequence_number: r.sequence_number.to_u128().to_string(),
@@ -406,16 +432,16 @@ fn user_records(r: &Record) -> Vec<Bytes> {
     };
     freshet_protocol::kpl::deaggregate(&wire)
         .into_iter()
-        .map(|u| u.data)
+        .map(|u| (u.data, Some(u.partition_key)))
         .collect()
 }
 
 /// Records in shard order, each shard's in offset order: the order an intent's records
 /// are read again in, so both builds of an object are the same bytes.
-fn sort_by_shard(mut records: Vec<(Arc<str>, Record)>) -> Vec<Record> {
+fn sort_by_shard(mut records: Vec<(Arc<str>, Record)>) -> Vec<(Arc<str>, Record)> {
     records.sort_by(|(a, ra), (b, rb)| {
         a.cmp(b)
             .then(ra.sequence_number.offset.cmp(&rb.sequence_number.offset))
     });
-    records.into_iter().map(|(_, r)| r).collect()
+    records
 }

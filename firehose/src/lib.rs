@@ -19,11 +19,21 @@
 
 mod api;
 pub mod compress;
+pub mod convert;
 pub mod delivery;
 pub mod fast;
+pub mod http_endpoint;
 pub mod naming;
 pub mod params;
+pub mod partition;
+pub mod pipeline;
+
+pub mod postgres;
+pub mod processors;
 pub mod service;
+pub mod sink;
+
 pub mod store;
+pub mod transform;
 
 pub use service::{FirehoseConfig, FirehoseService};

@@ -14,9 +14,11 @@
 //! 3. the action's own rules: `InvalidArgumentException` (two destinations, a Kinesis
 //!    source without its configuration, `BufferingHints` with one member of two, ...).
 //!
-//! Freshet delivers to S3-style storage only: a request naming another destination
-//! (Redshift, OpenSearch, Splunk, an HTTP endpoint, Snowflake, Iceberg) is refused with
-//! an `InvalidArgumentException` saying so.
+//! Freshet delivers to S3-style storage, to a PostgreSQL-protocol database
+//! (`RedshiftDestinationConfiguration`) and to an HTTP endpoint
+//! (`HttpEndpointDestinationConfiguration`); a request naming another destination
+//! (OpenSearch, Splunk, Snowflake, Iceberg) is refused with an
+//! `InvalidArgumentException` saying so.
 //!
 //! ```
 //! use freshet_firehose::params::DeliveryStreamConfig;
@@ -61,6 +63,9 @@ pub const DEFAULT_SIZE_IN_MBS: u32 = 5;
 pub const DYNAMIC_PARTITIONING_MIN_SIZE_IN_MBS: u32 = 64;
 /// `BufferingHints.IntervalInSeconds` when not given.
 pub const DEFAULT_INTERVAL_IN_SECONDS: u32 = 300;
+/// `BufferingHints.SizeInMBs` when not given and record format conversion is enabled
+/// (AWS's default then; 64 is the least it accepts).
+pub const FORMAT_CONVERSION_DEFAULT_SIZE_IN_MBS: u32 = 128;
 /// `DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds` when not given.
 pub const DEFAULT_RETRY_DURATION_SECONDS: u32 = 300;
 /// The id of a delivery stream's only destination, as AWS numbers it.
@@ -136,8 +141,8 @@ pub fn service_unavailable(message: impl Into<String>) -> ApiError {
 
 fn unsupported_destination(member: &str) -> ApiError {
     ApiError::invalid(format!(
-        "This server supports S3 destinations only (ExtendedS3DestinationConfiguration or \
-         S3DestinationConfiguration): {member} is not supported."
+        "This server supports S3, Redshift (any PostgreSQL-protocol database) and HTTP \
+         endpoint destinations: {member} is not supported."
     ))
 }
 
@@ -644,11 +649,9 @@ static CREATE: Shape = shape(&[
 ]);
 /// Destinations of CreateDeliveryStream this server does not deliver to.
 const OTHER_DESTINATIONS: &[&str] = &[
-    "RedshiftDestinationConfiguration",
     "ElasticsearchDestinationConfiguration",
     "AmazonopensearchserviceDestinationConfiguration",
     "SplunkDestinationConfiguration",
-    "HttpEndpointDestinationConfiguration",
     "AmazonOpenSearchServerlessDestinationConfiguration",
     "SnowflakeDestinationConfiguration",
     "IcebergDestinationConfiguration",
@@ -674,11 +677,9 @@ static UPDATE: Shape = shape(&[
 ]);
 /// Destination updates this server does not deliver to.
 const OTHER_UPDATES: &[&str] = &[
-    "RedshiftDestinationUpdate",
     "ElasticsearchDestinationUpdate",
     "AmazonopensearchserviceDestinationUpdate",
     "SplunkDestinationUpdate",
-    "HttpEndpointDestinationUpdate",
     "AmazonOpenSearchServerlessDestinationUpdate",
     "SnowflakeDestinationUpdate",
     "IcebergDestinationUpdate",
@@ -1036,6 +1037,9 @@ pub struct S3Destination {
     /// `CustomTimeZone` as given (for `!{timestamp:...}` in prefixes; UTC when absent).
     #[serde(default)]
     pub custom_time_zone: Option<String>,
+    /// `DataFormatConversionConfiguration` as given (AWS's member names), when enabled.
+    #[serde(default)]
+    pub format_conversion: Option<Json>,
 }
 
 fn backup_disabled() -> String {
@@ -1127,6 +1131,209 @@ pub struct DeliveryStreamConfig {
     pub tags: Vec<(String, String)>,
     /// Server-side encryption.
     pub encryption: Option<EncryptionConfig>,
+    /// Where records go when not to S3; `destination` is then its `S3Configuration`
+    /// (the bucket of error output and backups).
+    #[serde(default)]
+    pub target: Option<Target>,
+}
+
+/// A destination other than S3, kept as given (AWS's member names; its
+/// `S3Configuration`, `ProcessingConfiguration` and `S3BackupMode` are read into the
+/// delivery stream's [`S3Destination`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    /// `RedshiftDestinationConfiguration`: any PostgreSQL-protocol database.
+    Redshift(Json),
+    /// `HttpEndpointDestinationConfiguration`.
+    HttpEndpoint(Json),
+}
+
+impl Target {
+    /// The member of CreateDeliveryStream that configures it.
+    pub fn member(&self) -> &'static str {
+        match self {
+            Target::Redshift(_) => "RedshiftDestinationConfiguration",
+            Target::HttpEndpoint(_) => "HttpEndpointDestinationConfiguration",
+        }
+    }
+
+    /// The configuration as given.
+    pub fn config(&self) -> &Json {
+        match self {
+            Target::Redshift(j) | Target::HttpEndpoint(j) => j,
+        }
+    }
+
+    fn config_mut(&mut self) -> &mut Json {
+        match self {
+            Target::Redshift(j) | Target::HttpEndpoint(j) => j,
+        }
+    }
+
+    /// Its description in DescribeDeliveryStream (secrets left out, as AWS does), with
+    /// the S3 members described from `d`.
+    fn description(&self, d: &S3Destination) -> (&'static str, Json) {
+        let mut m = match self.config() {
+            Json::Object(m) => m.clone(),
+            _ => JsonMap::new(),
+        };
+        m.remove("S3Configuration");
+        m.remove("S3BackupConfiguration");
+        m.insert("S3DestinationDescription".into(), s3_description(d));
+        if let Some(b) = &d.backup {
+            m.insert("S3BackupDescription".into(), backup_description(b));
+        }
+        m.insert(
+            "S3BackupMode".into(),
+            Json::String(d.s3_backup_mode.clone()),
+        );
+        if let Some(p) = &d.processing {
+            m.insert("ProcessingConfiguration".into(), p.to_json());
+        }
+        match self {
+            Target::Redshift(_) => {
+                m.remove("Password");
+                ("RedshiftDestinationDescription", Json::Object(m))
+            }
+            Target::HttpEndpoint(_) => {
+                if let Some(Json::Object(e)) = m.get_mut("EndpointConfiguration") {
+                    e.remove("AccessKey");
+                }
+                ("HttpEndpointDestinationDescription", Json::Object(m))
+            }
+        }
+    }
+}
+
+/// Checks a target's own members (URL, credentials, copy command, retry options).
+fn check_target(t: &Target) -> Result<(), ApiError> {
+    match t {
+        Target::Redshift(j) => crate::postgres::PgTarget::from_config(j).map(drop),
+        Target::HttpEndpoint(j) => crate::http_endpoint::HttpEndpoint::from_config(j).map(drop),
+    }
+    .map_err(ApiError::invalid)
+}
+
+/// Checks a ProcessingConfiguration's processors and parameters as Freshet will run
+/// them (a Lambda processor's parameters, a JQ query that compiles, built-ins).
+fn check_processing(p: &Processing) -> Result<(), ApiError> {
+    if !p.is_enabled() {
+        return Ok(());
+    }
+    for proc in &p.processors {
+        match proc.kind.as_str() {
+            "Lambda" => {
+                crate::transform::LambdaProcessor::from_parameters(&proc.parameters).map(drop)
+            }
+            "MetadataExtraction" => {
+                crate::partition::KeyQuery::from_parameters(&proc.parameters).map(drop)
+            }
+            kind => crate::processors::Builtin::from_processor(kind, &proc.parameters).map(drop),
+        }
+        .map_err(ApiError::invalid)?;
+    }
+    Ok(())
+}
+
+/// Checks a DataFormatConversionConfiguration Freshet will apply.
+fn check_conversion(c: &Json) -> Result<(), ApiError> {
+    crate::convert::Conversion::from_config(c)
+        .map(drop)
+        .map_err(ApiError::invalid)
+}
+
+/// A protocol value as JSON (the stored form of members kept as given).
+fn to_json(v: &Value) -> Json {
+    let bytes = freshet_protocol::value::encode(freshet_protocol::value::Encoding::Json, v);
+    serde_json::from_slice(&bytes).unwrap_or(Json::Null)
+}
+
+/// The S3 destination of a non-S3 target, from its `S3Configuration` and the members
+/// it shares with an extended S3 destination.
+fn target_s3(v: &Value, member: &str, backup_modes: &[&str]) -> Result<S3Destination, ApiError> {
+    let Some(s3) = get_struct(v, "S3Configuration") else {
+        return Err(ApiError::invalid(format!(
+            "{member}.S3Configuration must be specified."
+        )));
+    };
+    let at = format!("{member}.S3Configuration");
+    let base = S3Given::read(s3, &at)?;
+    if base.role_arn.is_none() || base.bucket_arn.is_none() {
+        return Err(ApiError::invalid(format!(
+            "{at} must specify RoleARN and BucketARN."
+        )));
+    }
+    let base = base.into_backup();
+    let mode = get_str(v, "S3BackupMode").unwrap_or_else(|| backup_modes[0].to_string());
+    if !backup_modes.contains(&mode.as_str()) {
+        return Err(ApiError::invalid(format!(
+            "{member}.S3BackupMode must be one of {}.",
+            backup_modes.join(", ")
+        )));
+    }
+    let backup = match get_struct(v, "S3BackupConfiguration") {
+        Some(b) => {
+            Some(S3Given::read(b, &format!("{member}.S3BackupConfiguration"))?.into_backup())
+        }
+        None => None,
+    };
+    let d = S3Destination {
+        role_arn: base.role_arn,
+        bucket_arn: base.bucket_arn,
+        prefix: base.prefix,
+        error_output_prefix: base.error_output_prefix,
+        size_in_mbs: base.size_in_mbs,
+        interval_in_seconds: base.interval_in_seconds,
+        compression: base.compression,
+        kms_key_arn: base.kms_key_arn,
+        logging: base.logging,
+        extended: false,
+        processing: match get_struct(v, "ProcessingConfiguration").map(Processing::from_value) {
+            Some(p) => {
+                check_processing(&p)?;
+                Some(p)
+            }
+            None => None,
+        },
+        s3_backup_mode: mode,
+        backup,
+        dynamic_partitioning: None,
+        file_extension: None,
+        custom_time_zone: None,
+        format_conversion: None,
+    };
+    check_prefixes(&d)?;
+    Ok(d)
+}
+
+/// Reads a non-S3 destination of CreateDeliveryStream.
+fn read_target(v: &Value, body: &Json) -> Result<Option<(Target, S3Destination)>, ApiError> {
+    for (member, backup_modes) in [
+        (
+            "RedshiftDestinationConfiguration",
+            &["Disabled", "Enabled"][..],
+        ),
+        (
+            "HttpEndpointDestinationConfiguration",
+            &["FailedDataOnly", "AllData"][..],
+        ),
+    ] {
+        if get_struct(v, member).is_none() {
+            continue;
+        }
+        // The model leaves these opaque: read them from the JSON as given.
+        let json = body.get(member).cloned().unwrap_or(Json::Null);
+        let config = &to_protocol_value(&json);
+        let target = if member.starts_with("Redshift") {
+            Target::Redshift(json)
+        } else {
+            Target::HttpEndpoint(json)
+        };
+        check_target(&target)?;
+        let s3 = target_s3(config, member, backup_modes)?;
+        return Ok(Some((target, s3)));
+    }
+    Ok(None)
 }
 
 /// What an S3 configuration or update gives (each member `None` when absent).
@@ -1244,6 +1451,20 @@ fn check_destination(d: &S3Destination) -> Result<(), ApiError> {
             "S3BackupConfiguration must be specified when S3BackupMode is Enabled.",
         ));
     }
+    if d.format_conversion.is_some() {
+        if d.compression != "UNCOMPRESSED" {
+            return Err(ApiError::invalid(
+                "CompressionFormat must be UNCOMPRESSED when DataFormatConversionConfiguration \
+                 is enabled: the serializer compresses (ParquetSerDe.Compression).",
+            ));
+        }
+        if d.size_in_mbs < DYNAMIC_PARTITIONING_MIN_SIZE_IN_MBS {
+            return Err(ApiError::invalid(format!(
+                "BufferingHints.SizeInMBs must be at least {DYNAMIC_PARTITIONING_MIN_SIZE_IN_MBS} \
+                 when DataFormatConversionConfiguration is enabled."
+            )));
+        }
+    }
     if d.dynamic_partitioning_enabled() && d.size_in_mbs < DYNAMIC_PARTITIONING_MIN_SIZE_IN_MBS {
         return Err(ApiError::invalid(format!(
             "BufferingHints.SizeInMBs must be at least {DYNAMIC_PARTITIONING_MIN_SIZE_IN_MBS} \
@@ -1267,21 +1488,29 @@ fn check_prefixes(d: &S3Destination) -> Result<(), ApiError> {
 /// what this server does not do.
 fn read_extended(
     v: &Value,
+    json: Option<&Json>,
     d: &mut S3Destination,
     backup_member: &str,
     create: bool,
 ) -> Result<(), ApiError> {
     if let Some(conv) = get_struct(v, "DataFormatConversionConfiguration") {
         // AWS's default for Enabled is true once the configuration is given.
-        if get_bool(conv, "Enabled").unwrap_or(true) {
-            return Err(ApiError::invalid(
-                "This server does not support DataFormatConversionConfiguration (record \
-                 format conversion); set Enabled to false or leave it out.",
-            ));
-        }
+        d.format_conversion = if get_bool(conv, "Enabled").unwrap_or(true) {
+            // As given: the model does not declare its members.
+            let given = json
+                .and_then(|j| j.get("DataFormatConversionConfiguration"))
+                .cloned()
+                .unwrap_or_else(|| to_json(conv));
+            check_conversion(&given)?;
+            Some(given)
+        } else {
+            None
+        };
     }
     if let Some(p) = get_struct(v, "ProcessingConfiguration") {
-        d.processing = Some(Processing::from_value(p));
+        let p = Processing::from_value(p);
+        check_processing(&p)?;
+        d.processing = Some(p);
     }
     if let Some(dp) = get_struct(v, "DynamicPartitioningConfiguration") {
         let given = DynamicPartitioning::from_value(dp);
@@ -1318,6 +1547,83 @@ fn read_extended(
     set_opt_if(&mut d.file_extension, get_str(v, "FileExtension"));
     set_opt_if(&mut d.custom_time_zone, get_str(v, "CustomTimeZone"));
     Ok(())
+}
+
+fn change_of_destination_type(member: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "{member} does not match the delivery stream's destination type: changing the \
+         destination type is not supported by this server."
+    ))
+}
+
+/// Applies a RedshiftDestinationUpdate or HttpEndpointDestinationUpdate to a target
+/// and its S3 members; nothing changes on error.
+fn update_target(
+    v: &Value,
+    body: &Json,
+    target: &mut Target,
+    d: &mut S3Destination,
+) -> Result<(), ApiError> {
+    let member = match target {
+        Target::Redshift(_) => "RedshiftDestinationUpdate",
+        Target::HttpEndpoint(_) => "HttpEndpointDestinationUpdate",
+    };
+    let given = present(
+        v,
+        &[
+            "ExtendedS3DestinationUpdate",
+            "S3DestinationUpdate",
+            "RedshiftDestinationUpdate",
+            "HttpEndpointDestinationUpdate",
+        ],
+    );
+    match given.as_slice() {
+        [m] if *m == member => {}
+        [m] => return Err(change_of_destination_type(m)),
+        _ => {
+            return Err(ApiError::invalid(
+                "Exactly one destination configuration is supported for a Firehose",
+            ))
+        }
+    }
+    let Some(Json::Object(given)) = body.get(member) else {
+        return Err(ApiError::invalid(format!("{member} must be a structure.")));
+    };
+    let update = &to_protocol_value(&Json::Object(given.clone()));
+    if let Some(s3) = get_struct(update, "S3Update") {
+        let g = S3Given::read(s3, &format!("{member}.S3Update"))?;
+        set_if(&mut d.role_arn, g.role_arn);
+        set_if(&mut d.bucket_arn, g.bucket_arn);
+        set_opt_if(&mut d.prefix, g.prefix);
+        set_opt_if(&mut d.error_output_prefix, g.error_output_prefix);
+        if let Some((s, i)) = g.hints {
+            d.size_in_mbs = s;
+            d.interval_in_seconds = i;
+        }
+        set_if(&mut d.compression, g.compression);
+        set_if(&mut d.kms_key_arn, g.encryption);
+        set_if(&mut d.logging, g.logging);
+    }
+    if let Some(p) = get_struct(update, "ProcessingConfiguration") {
+        let p = Processing::from_value(p);
+        check_processing(&p)?;
+        d.processing = Some(p);
+    }
+    if let Some(mode) = get_str(update, "S3BackupMode") {
+        d.s3_backup_mode = mode;
+    }
+    if let Json::Object(stored) = target.config_mut() {
+        for (k, val) in given {
+            if !matches!(
+                k.as_str(),
+                "S3Update" | "S3BackupUpdate" | "ProcessingConfiguration" | "S3BackupMode"
+            ) {
+                stored.insert(k.clone(), val.clone());
+            }
+        }
+    }
+    check_target(target)?;
+    check_prefixes(d)
 }
 
 /// Which members of `v` of the listed names are present.
@@ -1383,9 +1689,40 @@ impl DeliveryStreamConfig {
             Some(e) => Some(EncryptionConfig::from_input(e)?),
         };
 
-        // The destination: exactly one, of S3.
+        // The destination: exactly one.
         if let Some(other) = present(&v, OTHER_DESTINATIONS).first() {
             return Err(unsupported_destination(other));
+        }
+        let given = present(
+            &v,
+            &[
+                "ExtendedS3DestinationConfiguration",
+                "S3DestinationConfiguration",
+                "RedshiftDestinationConfiguration",
+                "HttpEndpointDestinationConfiguration",
+            ],
+        );
+        if given.len() != 1 {
+            return Err(ApiError::invalid(
+                "Exactly one destination configuration is supported for a Firehose",
+            ));
+        }
+        if let Some((target, destination)) = read_target(&v, body)? {
+            return Ok(DeliveryStreamConfig {
+                name,
+                kind,
+                source_stream_arn: source.and_then(|s| get_str(s, "KinesisStreamARN")),
+                source_role_arn: source.and_then(|s| get_str(s, "RoleARN")),
+                throughput_hint_mbs: direct.and_then(|d| get_u32(d, "ThroughputHintInMBs")),
+                destination,
+                version_id: 1,
+                destination_id: DESTINATION_ID.into(),
+                created_ms: now_ms,
+                last_update_ms: None,
+                tags: tags_of(&v),
+                encryption,
+                target: Some(target),
+            });
         }
         let (config, extended) = match (
             get_struct(&v, "ExtendedS3DestinationConfiguration"),
@@ -1424,11 +1761,22 @@ impl DeliveryStreamConfig {
             dynamic_partitioning: None,
             file_extension: None,
             custom_time_zone: None,
+            format_conversion: None,
         };
         if extended {
-            read_extended(config, &mut destination, "S3BackupConfiguration", true)?;
+            let json = body.get("ExtendedS3DestinationConfiguration");
+            read_extended(
+                config,
+                json,
+                &mut destination,
+                "S3BackupConfiguration",
+                true,
+            )?;
             if hints.is_none() && destination.dynamic_partitioning_enabled() {
                 destination.size_in_mbs = DYNAMIC_PARTITIONING_MIN_SIZE_IN_MBS;
+            }
+            if hints.is_none() && destination.format_conversion.is_some() {
+                destination.size_in_mbs = FORMAT_CONVERSION_DEFAULT_SIZE_IN_MBS;
             }
         }
         check_destination(&destination)?;
@@ -1447,6 +1795,7 @@ impl DeliveryStreamConfig {
             last_update_ms: None,
             tags,
             encryption,
+            target: None,
         })
     }
 
@@ -1475,6 +1824,24 @@ impl DeliveryStreamConfig {
         }
         if let Some(other) = present(&v, OTHER_UPDATES).first() {
             return Err(unsupported_destination(other));
+        }
+        if let Some(target) = &self.target {
+            let mut target = target.clone();
+            let mut d = self.destination.clone();
+            update_target(&v, body, &mut target, &mut d)?;
+            self.target = Some(target);
+            self.destination = d;
+            self.version_id += 1;
+            self.last_update_ms = Some(now_ms);
+            return Ok(());
+        }
+        if let Some(other) = present(
+            &v,
+            &["RedshiftDestinationUpdate", "HttpEndpointDestinationUpdate"],
+        )
+        .first()
+        {
+            return Err(change_of_destination_type(other));
         }
         let (update, extended) = match (
             get_struct(&v, "ExtendedS3DestinationUpdate"),
@@ -1508,7 +1875,8 @@ impl DeliveryStreamConfig {
         set_if(&mut d.logging, given.logging);
         if extended {
             d.extended = true;
-            read_extended(update, &mut d, "S3BackupUpdate", false)?;
+            let json = body.get("ExtendedS3DestinationUpdate");
+            read_extended(update, json, &mut d, "S3BackupUpdate", false)?;
         }
         check_destination(&d)?;
         self.destination = d;
@@ -1578,14 +1946,18 @@ impl DeliveryStreamConfig {
                 m.insert("DeliveryStreamEncryptionConfiguration".into(), e.to_json());
             }
         }
-        m.insert(
-            "Destinations".into(),
-            json!([{
+        let destination = match &self.target {
+            None => json!({
                 "DestinationId": self.destination_id,
                 "S3DestinationDescription": s3_description(&self.destination),
                 "ExtendedS3DestinationDescription": extended_description(&self.destination),
-            }]),
-        );
+            }),
+            Some(t) => {
+                let (member, description) = t.description(&self.destination);
+                json!({"DestinationId": self.destination_id, member: description})
+            }
+        };
+        m.insert("Destinations".into(), json!([destination]));
         m.insert("HasMoreDestinations".into(), Json::Bool(false));
         Json::Object(m)
     }
@@ -1734,7 +2106,9 @@ fn extended_description(d: &S3Destination) -> Json {
     if let Some(b) = &d.backup {
         m.insert("S3BackupDescription".into(), backup_description(b));
     }
-    if d.extended {
+    if let Some(c) = &d.format_conversion {
+        m.insert("DataFormatConversionConfiguration".into(), c.clone());
+    } else if d.extended {
         m.insert(
             "DataFormatConversionConfiguration".into(),
             json!({"Enabled": false}),
@@ -2205,14 +2579,42 @@ mod tests {
             "InvalidArgumentException"
         );
 
+        let splunk = json!({
+            "DeliveryStreamName": "orders",
+            "SplunkDestinationConfiguration": {"RoleARN": ROLE},
+        });
+        let e = err(DeliveryStreamConfig::from_create(&splunk, 0));
+        assert_eq!(e.kind, "InvalidArgumentException");
+        assert!(e.message.contains("is not supported"), "{}", e.message);
+        assert!(e.message.contains("SplunkDestinationConfiguration"));
+
         let redshift = json!({
             "DeliveryStreamName": "orders",
-            "RedshiftDestinationConfiguration": {"RoleARN": ROLE},
+            "RedshiftDestinationConfiguration": {
+                "RoleARN": ROLE,
+                "ClusterJDBCURL": "jdbc:postgresql://127.0.0.1:5432/db",
+                "Username": "u", "Password": "secret",
+                "CopyCommand": {"DataTableName": "t", "CopyOptions": "JSON 'auto'"},
+                "S3Configuration": {"RoleARN": ROLE, "BucketARN": BUCKET},
+            },
         });
-        let e = err(DeliveryStreamConfig::from_create(&redshift, 0));
-        assert_eq!(e.kind, "InvalidArgumentException");
-        assert!(e.message.contains("S3 destinations only"), "{}", e.message);
-        assert!(e.message.contains("RedshiftDestinationConfiguration"));
+        let c = DeliveryStreamConfig::from_create(&redshift, 0).unwrap();
+        assert!(matches!(c.target, Some(Target::Redshift(_))));
+        assert_eq!(c.destination.bucket_name(), "orders-bucket");
+        let d = c.description_json("ACTIVE", "us-east-1", "000000000000");
+        let rd = &d["Destinations"][0]["RedshiftDestinationDescription"];
+        assert_eq!(rd["Username"], "u");
+        assert!(rd.get("Password").is_none(), "{rd}");
+        assert_eq!(rd["S3DestinationDescription"]["BucketARN"], BUCKET);
+
+        let no_s3 = json!({
+            "DeliveryStreamName": "orders",
+            "HttpEndpointDestinationConfiguration": {
+                "EndpointConfiguration": {"Url": "https://example.com/"},
+            },
+        });
+        let e = err(DeliveryStreamConfig::from_create(&no_s3, 0));
+        assert!(e.message.contains("S3Configuration"), "{}", e.message);
 
         let legacy = json!({
             "DeliveryStreamName": "orders",
@@ -2478,7 +2880,7 @@ mod tests {
             "SplunkDestinationUpdate": {},
         });
         let e = c.apply_update(&splunk, 3).unwrap_err();
-        assert!(e.message.contains("S3 destinations only"));
+        assert!(e.message.contains("is not supported"), "{}", e.message);
     }
 
     #[test]

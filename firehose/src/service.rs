@@ -10,6 +10,8 @@ use freshet_storage::{Engine, JobId, ServiceState, TailFrom};
 
 use crate::delivery::{Delivery, DeliveryStats};
 use crate::params::{DeliveryStreamConfig, StreamKind};
+use crate::pipeline::{Pipeline, PipelineContext};
+use crate::sink::Sink;
 use crate::store::Buckets;
 
 /// The owner name of the streams this service keeps (`firehose:NAME`).
@@ -32,7 +34,7 @@ pub const ACTIONS: &[&str] = &[
 ];
 
 /// Settings of the service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FirehoseConfig {
     /// Region in ARNs.
     pub region: String,
@@ -43,6 +45,20 @@ pub struct FirehoseConfig {
     /// The S3 endpoint every bucket goes to; `None`: buckets are local directories
     /// under [`buckets_root`](Self::buckets_root).
     pub s3: Option<crate::store::S3Settings>,
+    /// The functions service, for Lambda transforms (`None`: a transform fails its
+    /// records to the error output).
+    pub functions: Option<Arc<dyn freshet_protocol::service::Functions>>,
+}
+
+impl std::fmt::Debug for FirehoseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirehoseConfig")
+            .field("region", &self.region)
+            .field("buckets_root", &self.buckets_root)
+            .field("s3", &self.s3)
+            .field("functions", &self.functions.is_some())
+            .finish()
+    }
 }
 
 struct Running {
@@ -130,7 +146,33 @@ impl Firehose {
             }
         };
         let stats = Arc::new(DeliveryStats::default());
+        let cx = PipelineContext {
+            functions: self.cfg.functions.clone(),
+            stream_arn: config.arn(&self.cfg.region, &self.cfg.account_id),
+            source_arn: config.source_stream_arn.clone(),
+            region: self.cfg.region.clone(),
+        };
+        let built = Pipeline::new(
+            config.destination.processing.as_ref(),
+            config.destination.dynamic_partitioning_enabled(),
+            cx,
+        )
+        .and_then(|p| {
+            Ok((
+                p,
+                Sink::of(&config, &config.arn(&self.cfg.region, &self.cfg.account_id))?,
+            ))
+        });
+        let (pipeline, sink) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(delivery_stream = %config.name, error = %e, "cannot start the delivery");
+                return;
+            }
+        };
         let delivery = Delivery {
+            pipeline: Arc::new(pipeline),
+            sink,
             engine: self.engine.clone(),
             state: self.state.clone(),
             buckets: self.buckets.clone(),
@@ -154,6 +196,15 @@ impl Firehose {
             Err(e) => {
                 tracing::warn!(delivery_stream = %config.name, error = %e, "cannot start a delivery")
             }
+        }
+    }
+
+    /// `DeliveryStreamStatus`: `CREATING` until its delivery has opened its source and
+    /// reached its destination, then `ACTIVE`.
+    pub fn status(&self, name: &str) -> &'static str {
+        match lock(&self.running).get(name) {
+            Some(r) if !r.stats.active.load(std::sync::atomic::Ordering::Relaxed) => "CREATING",
+            _ => "ACTIVE",
         }
     }
 
@@ -247,6 +298,8 @@ impl Service for FirehoseService {
                 ("bytes_delivered_total", s.bytes.load(Relaxed)),
                 ("objects_written_total", s.objects.load(Relaxed)),
                 ("upload_failures_total", s.failures.load(Relaxed)),
+                ("error_output_records_total", s.errors.load(Relaxed)),
+                ("transform_dropped_total", s.dropped.load(Relaxed)),
                 ("data_freshness_ms", freshness),
                 ("buffer_expiries_total", s.trimmed.load(Relaxed)),
             ] {

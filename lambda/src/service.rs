@@ -52,6 +52,46 @@ impl LambdaService {
         inner.mappings.start_all()?;
         Ok(LambdaService { inner })
     }
+
+    /// The service as other services invoke its functions (Firehose's transforms).
+    pub fn functions(&self) -> Arc<dyn freshet_protocol::service::Functions> {
+        Arc::new(FunctionsHandle(Arc::clone(&self.inner)))
+    }
+}
+
+/// [`freshet_protocol::service::Functions`] over the service.
+struct FunctionsHandle(Arc<Lambda>);
+
+impl freshet_protocol::service::Functions for FunctionsHandle {
+    fn invoke(
+        &self,
+        function: &str,
+        payload: bytes::Bytes,
+    ) -> BoxFuture<'static, Result<freshet_protocol::service::Invoked, String>> {
+        let l = Arc::clone(&self.0);
+        let reference = function.to_string();
+        Box::pin(async move {
+            let name =
+                crate::api::functions::resolve_name(&l, &reference).map_err(|e| e.message)?;
+            let f = crate::api::functions::load(&l, &name)
+                .await
+                .map_err(|e| e.message)?;
+            if f.state == crate::model::FunctionState::Failed {
+                return Err(format!("the function {name} is in the Failed state"));
+            }
+            let spec = crate::api::functions::spec(&l, &f)
+                .ok_or_else(|| format!("the runtime {} cannot run here", f.runtime))?;
+            let o = l
+                .runtimes
+                .invoke(&spec, payload, true, false, None)
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            Ok(freshet_protocol::service::Invoked {
+                payload: o.payload,
+                function_error: o.function_error.map(str::to_string),
+            })
+        })
+    }
 }
 
 impl Service for LambdaService {

@@ -184,3 +184,24 @@ pub trait Service: Send + Sync + 'static {
     /// Stops its long-lived work (subscriptions, pollers) when the server shuts down.
     fn shut_down(&self) {}
 }
+
+/// What one function invocation through [`Functions`] returned.
+#[derive(Debug, Clone)]
+pub struct Invoked {
+    /// The function's reply (its error document when it failed).
+    pub payload: Bytes,
+    /// `Some("Unhandled")` or `Some("Handled")` when the function failed, as Lambda's
+    /// `X-Amz-Function-Error`.
+    pub function_error: Option<String>,
+}
+
+/// The functions service as other services call it (Firehose's data transformation):
+/// the server wires the Lambda service in, so neither imports the other.
+pub trait Functions: Send + Sync + 'static {
+    /// Invokes `function` (a name or ARN, optionally qualified with `$LATEST`)
+    /// synchronously with `payload`, waiting for a free instance. `Err` is a message
+    /// saying why it could not run (no such function, a runtime that cannot start,
+    /// shutdown); a function that ran and failed is `Ok` with `function_error` set.
+    fn invoke(&self, function: &str, payload: Bytes)
+        -> BoxFuture<'static, Result<Invoked, String>>;
+}

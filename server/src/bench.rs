@@ -65,6 +65,25 @@ pub struct BenchArgs {
     /// Records per GetRecords call.
     #[arg(long, default_value_t = 10_000)]
     pub get_limit: u32,
+    /// Records are JSON objects (`{"id","customer","amount","ts","note"}`, the note
+    /// padding each to `--record-size`) instead of `x` bytes: for delivery streams that
+    /// load databases or convert to Parquet.
+    #[arg(long)]
+    pub json_records: bool,
+}
+
+/// The `n`-th JSON record of `size` bytes (at least its fields' length).
+fn json_record(n: usize, size: usize) -> Vec<u8> {
+    let head = format!(
+        r#"{{"id":{n},"customer":"c{}","amount":{}.25,"ts":"2026-11-30 12:00:00","note":""#,
+        n % 97,
+        n % 1000
+    );
+    let pad = size.saturating_sub(head.len() + 2);
+    let mut out = head.into_bytes();
+    out.extend(std::iter::repeat_n(b'x', pad));
+    out.extend_from_slice(b"\"}");
+    out
 }
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
@@ -283,7 +302,11 @@ pub async fn run(a: BenchArgs) -> Result<(), String> {
                 }
                 Workload::FirehosePut => {
                     let records: Vec<J> = (0..a.batch_size.clamp(1, 500))
-                        .map(|_| json!({"Data": data}))
+                        .map(|i| match a.json_records {
+                            true => json!({"Data": base64::engine::general_purpose::STANDARD
+                                .encode(json_record(v * 500 + i, a.record_size))}),
+                            false => json!({"Data": data}),
+                        })
                         .collect();
                     Bytes::from(json!({"DeliveryStreamName": a.stream, "Records": records}).to_string())
                 }

@@ -305,6 +305,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             account_id: args.account_id.clone(),
             buckets_root: args.data_dir.join("buckets"),
             s3: s3_settings(&args),
+            functions: Some(lambda.functions()),
         };
         let engine = engine.clone();
         tokio::task::spawn_blocking(move || FirehoseService::open(engine, cfg))

@@ -3,8 +3,10 @@
 //! HTTP/1.1 client for byte-exact protocol tests.
 
 pub mod http;
+pub mod http_receiver;
 pub mod lambda;
 pub mod moto;
+pub mod postgres;
 pub mod python;
 pub mod server;
 

@@ -25,7 +25,15 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// What the venv gets from pip.
-const PACKAGES: &[&str] = &["boto3", "awscli", "awslambdaric", "moto[server]"];
+const PACKAGES: &[&str] = &[
+    "boto3",
+    "awscli",
+    "awslambdaric",
+    "moto[server]",
+    "pyarrow",
+    "duckdb",
+    "psycopg[binary]",
+];
 
 /// The venv's directory, created and provisioned when missing.
 pub fn venv() -> PathBuf {
@@ -35,7 +43,7 @@ pub fn venv() -> PathBuf {
         let python = dir.join("bin").join("python");
         // Renamed whenever the package list changes, so existing venvs get the new
         // packages (`scripts/python-venv.sh` keeps its own stamp: it installs more).
-        let ready = dir.join(".freshet-ready-rs-3");
+        let ready = dir.join(".freshet-ready-rs-4");
         if ready.exists() {
             return dir;
         }

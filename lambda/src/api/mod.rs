@@ -1,7 +1,7 @@
 //! Lambda's REST-JSON API: requests by method and path, JSON replies with AWS's
 //! status codes, errors with `X-Amzn-ErrorType`.
 
-mod functions;
+pub(crate) mod functions;
 mod invoke;
 mod mappings;
 

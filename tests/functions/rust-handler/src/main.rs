@@ -24,6 +24,9 @@
 //!   returns `{"state": {"count": previous + records}}` and, on the final invoke for
 //!   the window, appends `{"window_final": true, "shard", "start", "count"}` (the
 //!   count passed in) to the sink. Otherwise the result is `{"ok": <records>}`.
+//! * Firehose transformation events (`{"invocationId", "records": [{"recordId",
+//!   "data"}]}`): every record back as `Ok` with its data unchanged (the transform
+//!   benchmark's function).
 
 use std::io::Write;
 use std::path::Path;
@@ -118,10 +121,22 @@ async fn sleep(secs: f64) {
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let request_id = event.context.request_id.clone();
     let payload = event.payload;
-    match payload.get("Records") {
-        Some(Value::Array(records)) => kinesis(&payload, records, &request_id).await,
+    match (payload.get("Records"), payload.get("records")) {
+        (Some(Value::Array(records)), _) => kinesis(&payload, records, &request_id).await,
+        (_, Some(Value::Array(records))) if payload.get("invocationId").is_some() => {
+            Ok(firehose(records))
+        }
         _ => direct(payload).await,
     }
+}
+
+/// A Firehose transformation: every record `Ok`, its data unchanged.
+fn firehose(records: &[Value]) -> Value {
+    let out: Vec<Value> = records
+        .iter()
+        .map(|r| json!({"recordId": r["recordId"], "result": "Ok", "data": r["data"]}))
+        .collect();
+    json!({ "records": out })
 }
 
 /// A direct invoke.
