@@ -151,7 +151,7 @@ impl Conversion {
             .map(|(column, key)| (keys.normalize(key).into_owned(), column.clone()))
             .collect();
         let plan = match schema::parse_table_name(table_name)? {
-            Some(inline) => Some(Plan::new(inline.columns, &keys, &mappings)?),
+            Some(inline) => Some(Plan::new(inline.columns, &keys, &mappings)),
             None => None,
         };
         Ok(Some(Conversion {
@@ -179,7 +179,7 @@ impl Conversion {
         let inferred;
         let plan = match &inner.plan {
             Some(plan) => plan,
-            None => match inner.infer(records)? {
+            None => match inner.infer(records) {
                 Some(plan) => {
                     inferred = plan;
                     &inferred
@@ -211,7 +211,7 @@ impl Conversion {
 
 impl Inner {
     /// The plan of the columns inferred from `records`; `None` when they have none.
-    fn infer(&self, records: &[Bytes]) -> Result<Option<Plan>, String> {
+    fn infer(&self, records: &[Bytes]) -> Option<Plan> {
         let mut inference = infer::Inference::new(&self.keys, &self.renames);
         let mut objects = Vec::new();
         // A reused buffer for records of one object, the common case.
@@ -229,9 +229,9 @@ impl Inner {
         }
         let columns = inference.finish();
         if columns.is_empty() {
-            return Ok(None);
+            return None;
         }
-        Plan::new(columns, &self.keys, &self.mappings).map(Some)
+        Some(Plan::new(columns, &self.keys, &self.mappings))
     }
 
     /// Every record failed, when no column could be inferred.
@@ -301,11 +301,7 @@ impl Hasher for KeyHasher {
 }
 
 impl Plan {
-    fn new(
-        columns: Vec<Column>,
-        keys: &KeyMatching,
-        mappings: &[(String, String)],
-    ) -> Result<Plan, String> {
+    fn new(columns: Vec<Column>, keys: &KeyMatching, mappings: &[(String, String)]) -> Plan {
         let mut lookup: HashMap<String, Vec<usize>, BuildHasherDefault<KeyHasher>> =
             HashMap::default();
         for (i, column) in columns.iter().enumerate() {
@@ -325,12 +321,12 @@ impl Plan {
                 .map(|c| Field::new(c.name.clone(), c.ty.data_type(), true))
                 .collect::<Vec<_>>(),
         ));
-        Ok(Plan {
+        Plan {
             columns,
             fields,
             lookup,
             schema,
-        })
+        }
     }
 }
 

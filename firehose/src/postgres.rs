@@ -212,7 +212,7 @@ impl PgTarget {
 }
 
 /// A record the table refused (or that could not be read as a row).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Refused {
     /// Its index in the batch given to [`PgSink::deliver`].
     pub index: usize,
@@ -376,20 +376,47 @@ impl PgSink {
     }
 
     async fn read_position(&mut self, delivery_stream: &str) -> Result<Option<Vec<u8>>, PgError> {
+        Ok(self.read_committed(delivery_stream).await?.map(|(p, _)| p))
+    }
+
+    /// The position last committed for `delivery_stream` with the records its batch
+    /// refused: after a crash (or a connection lost during COMMIT), what tells whether
+    /// a batch committed and which of its records go to the error output.
+    pub async fn committed(
+        &mut self,
+        delivery_stream: &str,
+    ) -> Result<Option<(Vec<u8>, Vec<Refused>)>, PgError> {
+        self.begin_call()?;
+        let result = self.read_committed(delivery_stream).await;
+        if result.is_err() && self.client.is_closed() {
+            self.broken = true;
+        }
+        self.in_flight = false;
+        result
+    }
+
+    async fn read_committed(
+        &mut self,
+        delivery_stream: &str,
+    ) -> Result<Option<(Vec<u8>, Vec<Refused>)>, PgError> {
         self.ensure_checkpoints().await?;
-        let sql = format!("SELECT position FROM {CHECKPOINT_TABLE} WHERE delivery_stream = $1");
+        let sql =
+            format!("SELECT position, refused FROM {CHECKPOINT_TABLE} WHERE delivery_stream = $1");
         let row = self
             .client
             .query_opt(&sql, &[&delivery_stream])
             .await
             .map_err(|e| classify(&e))?;
-        match row {
-            None => Ok(None),
-            Some(row) => row
-                .try_get::<_, Vec<u8>>(0)
-                .map(Some)
-                .map_err(|e| classify(&e)),
-        }
+        let Some(row) = row else { return Ok(None) };
+        let position: Vec<u8> = row.try_get(0).map_err(|e| classify(&e))?;
+        let refused: Option<Vec<u8>> = row.try_get(1).map_err(|e| classify(&e))?;
+        let refused = match refused {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                PgError::Permanent(format!("{CHECKPOINT_TABLE}.refused is not readable: {e}"))
+            })?,
+            None => Vec::new(),
+        };
+        Ok(Some((position, refused)))
     }
 
     async fn ensure_checkpoints(&mut self) -> Result<(), PgError> {
@@ -408,7 +435,7 @@ impl PgSink {
         if !exists {
             let create = format!(
                 "CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (delivery_stream text PRIMARY KEY, \
-                 position bytea NOT NULL, updated_at timestamptz)"
+                 position bytea NOT NULL, updated_at timestamptz, refused bytea)"
             );
             match self.client.batch_execute(&create).await {
                 Ok(()) => {}
@@ -419,6 +446,12 @@ impl PgSink {
                 Err(e) => return Err(classify(&e)),
             }
         }
+        // Tables made before refused rows were kept get the column.
+        let add = format!("ALTER TABLE {CHECKPOINT_TABLE} ADD COLUMN IF NOT EXISTS refused bytea");
+        self.client
+            .batch_execute(&add)
+            .await
+            .map_err(|e| classify(&e))?;
         self.checkpoints_ready = true;
         Ok(())
     }
@@ -473,17 +506,20 @@ impl PgSink {
         let mut refused = encoded.refused.clone();
         self.exec("BEGIN; SET CONSTRAINTS ALL IMMEDIATE").await?;
         self.load(&statement, &encoded, &mut refused).await?;
+        refused.sort_by_key(|r| r.index);
+        let refused_json = serde_json::to_vec(&refused)
+            .map_err(|e| PgError::Permanent(format!("cannot record the refused rows: {e}")))?;
         let upsert = format!(
-            "INSERT INTO {CHECKPOINT_TABLE} (delivery_stream, position, updated_at) \
-             VALUES ($1, $2, now()) ON CONFLICT (delivery_stream) DO UPDATE \
-             SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at"
+            "INSERT INTO {CHECKPOINT_TABLE} (delivery_stream, position, updated_at, refused) \
+             VALUES ($1, $2, now(), $3) ON CONFLICT (delivery_stream) DO UPDATE \
+             SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at, \
+             refused = EXCLUDED.refused"
         );
         self.client
-            .execute(&upsert, &[&delivery_stream, &position])
+            .execute(&upsert, &[&delivery_stream, &position, &refused_json])
             .await
             .map_err(|e| classify(&e))?;
         self.exec("COMMIT").await?;
-        refused.sort_by_key(|r| r.index);
         Ok(refused)
     }
 
@@ -785,7 +821,8 @@ mod tests {
 
     #[test]
     fn target_errors_name_the_member() {
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Change, &str)> = vec![
             (
                 Box::new(|c| c["ClusterJDBCURL"] = json!("nope")),
                 "ClusterJDBCURL",

@@ -177,6 +177,23 @@ impl Sink {
     }
 }
 
+/// Delivers a batch unless the database already committed it (a first attempt whose
+/// COMMIT went through before a crash or a broken connection): the records it refused
+/// then come from the database's record of that commit.
+async fn deliver_once(
+    c: &mut PgSink,
+    name: &str,
+    records: &[Bytes],
+    position: &[u8],
+) -> Result<Vec<crate::postgres::Refused>, PgError> {
+    if let Some((committed, refused)) = c.committed(name).await? {
+        if committed == position {
+            return Ok(refused);
+        }
+    }
+    c.deliver(name, records, position).await
+}
+
 fn pg_message(e: &PgError) -> &str {
     match e {
         PgError::Transient(m) | PgError::Permanent(m) => m,
@@ -692,6 +709,17 @@ async fn deliver_postgres(
     let Ok(position) = serde_json::to_vec(&intent.positions_after) else {
         return false;
     };
+    // The intent (ranges, positions, seed) first: after a crash the batch is rebuilt
+    // and the database's committed position says whether it went in.
+    let Ok(bytes) = serde_json::to_vec(&intent) else {
+        return false;
+    };
+    if blocking(f, vec![StateChange::Put(intent_key(&f.config.name), bytes)])
+        .await
+        .is_err()
+    {
+        return false;
+    }
     let started = Instant::now();
     let budget = target.retry_duration();
     let mut backoff = FIRST_BACKOFF;
@@ -700,12 +728,9 @@ async fn deliver_postgres(
     loop {
         attempts += 1;
         let result = match conn.as_mut() {
-            Some(c) => c.deliver(&name, &records, &position).await,
+            Some(c) => deliver_once(c, &name, &records, &position).await,
             None => match PgSink::connect(target).await {
-                Ok(c) => {
-                    let c = conn.insert(c);
-                    c.deliver(&name, &records, &position).await
-                }
+                Ok(c) => deliver_once(conn.insert(c), &name, &records, &position).await,
                 Err(e) => Err(e),
             },
         };
@@ -716,14 +741,8 @@ async fn deliver_postgres(
                     if let Some(data) = records.get(r.index) {
                         errors.push(ErrorRecord {
                             output_type: REDSHIFT_FAILED,
-                            line: error_line(
-                                &format!("Redshift.{}", r.sqlstate),
-                                &r.message,
-                                data,
-                                oldest,
-                                attempts,
-                            ),
-                            arrival_ms: oldest.min(ended),
+                            line: crate::postgres::failed_line(data, &r, attempts, oldest, ended),
+                            arrival_ms: oldest,
                         });
                     }
                 }

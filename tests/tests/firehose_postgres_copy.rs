@@ -247,6 +247,23 @@ async fn a_failed_transaction_leaves_neither_rows_nor_position() {
     assert_eq!(pg.psql("SELECT count(*) FROM t"), "2");
     assert_eq!(sink.position("s").await.unwrap(), Some(b"p1".to_vec()));
 
+    // A delivery dropped half-way (a timeout) leaves the sink closed, and nothing of
+    // its batch is committed.
+    let big: Vec<Bytes> = (0..100_000)
+        .map(|i| Bytes::from(format!(r#"{{"id": {i}}}"#)))
+        .collect();
+    let cut = tokio::time::timeout(Duration::from_millis(20), sink.deliver("s", &big, b"p2")).await;
+    assert!(cut.is_err(), "the delivery finished within 20 ms");
+    assert!(sink.is_closed());
+    assert!(matches!(
+        sink.deliver("s", &batch, b"p2").await,
+        Err(PgError::Transient(_))
+    ));
+    drop(sink);
+    let mut sink = connect(&t).await;
+    assert_eq!(sink.position("s").await.unwrap(), Some(b"p1".to_vec()));
+    assert_eq!(pg.psql("SELECT count(*) FROM t"), "2");
+
     // Configuration mistakes are permanent; an unreachable server is transient.
     let mut missing = connect(&target(&pg, "no_such_table", "JSON 'auto'")).await;
     match missing.deliver("s", &batch, b"p").await {

@@ -11,7 +11,7 @@
 
 use super::coerce::KeyMatching;
 use super::json::{Json, Object};
-use super::schema::{Column, HiveType};
+use super::schema::{Column, HiveType, MAX_NESTING};
 
 /// A type being inferred.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +93,7 @@ impl<'k> Inference<'k> {
             .into_iter()
             .map(|(name, ty)| Column {
                 name,
-                ty: resolve(ty),
+                ty: resolve(ty, 1),
             })
             .collect()
     }
@@ -149,21 +149,23 @@ fn merge_object(
     Inferred::Struct(fields)
 }
 
-/// The Hive type of an inferred type.
-fn resolve(ty: Inferred) -> HiveType {
+/// The Hive type of an inferred type at `depth` levels of nesting (a column's own type
+/// is at 1); beyond [`MAX_NESTING`], a `string` holding the JSON.
+fn resolve(ty: Inferred, depth: usize) -> HiveType {
     match ty {
         Inferred::Unknown | Inferred::String => HiveType::String,
         Inferred::Boolean => HiveType::Boolean,
         Inferred::BigInt => HiveType::BigInt,
         Inferred::Double => HiveType::Double,
-        Inferred::Array(element) => HiveType::Array(Box::new(resolve(*element))),
+        Inferred::Array(_) | Inferred::Struct(_) if depth >= MAX_NESTING => HiveType::String,
+        Inferred::Array(element) => HiveType::Array(Box::new(resolve(*element, depth + 1))),
         Inferred::Struct(fields) if fields.is_empty() => HiveType::String,
         Inferred::Struct(fields) => HiveType::Struct(
             fields
                 .into_iter()
                 .map(|(name, ty)| Column {
                     name,
-                    ty: resolve(ty),
+                    ty: resolve(ty, depth + 1),
                 })
                 .collect(),
         ),
@@ -216,6 +218,17 @@ mod tests {
             infer(&records, CI, &[]),
             "struct<a:double,b:string,c:array<double>,d:string>"
         );
+    }
+
+    #[test]
+    fn deep_values_become_strings() {
+        let deep = format!(r#"{{"a":{}1{}}}"#, "[".repeat(40), "]".repeat(40));
+        let want = format!(
+            "struct<a:{}string{}>",
+            "array<".repeat(MAX_NESTING - 1),
+            ">".repeat(MAX_NESTING - 1)
+        );
+        assert_eq!(infer(&[&deep], CI, &[]), want);
     }
 
     #[test]

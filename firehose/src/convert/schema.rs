@@ -6,8 +6,13 @@ use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Fields, TimeUnit};
 
-/// The deepest nesting of types the parser accepts.
-const MAX_DEPTH: usize = 64;
+/// The deepest nesting of column types (`array<array<int>>` is 2 levels): the Parquet
+/// writer recurses per level with large frames, so deeper types could overflow a
+/// thread's stack. Inference makes deeper values `string`s of their JSON.
+pub(crate) const MAX_NESTING: usize = 16;
+
+/// The deepest nesting the parser accepts: the table's struct and its columns' types.
+const MAX_DEPTH: usize = MAX_NESTING + 1;
 
 /// A Hive (Glue Data Catalog) column type.
 #[derive(Debug, Clone, PartialEq)]
@@ -287,7 +292,7 @@ impl Parser<'_> {
     fn parse_type(&mut self) -> Result<HiveType, String> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.error(&format!("types nested deeper than {MAX_DEPTH} levels")));
+            return Err(self.error(&format!("types nested deeper than {MAX_NESTING} levels")));
         }
         let start = self.pos;
         let name = self.word().to_ascii_lowercase();
@@ -561,6 +566,24 @@ mod tests {
             assert!(e.contains(want), "{text}: {e}");
             assert!(e.contains(text), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit() {
+        let text = format!(
+            "t:struct<a:{}int{}>",
+            "array<".repeat(MAX_NESTING - 1),
+            ">".repeat(MAX_NESTING - 1)
+        );
+        assert!(parse_table_name(&text).is_ok());
+        let text = format!(
+            "t:struct<a:{}int{}>",
+            "array<".repeat(MAX_NESTING),
+            ">".repeat(MAX_NESTING)
+        );
+        assert!(parse_table_name(&text)
+            .unwrap_err()
+            .contains("nested deeper than 16 levels"));
     }
 
     #[test]

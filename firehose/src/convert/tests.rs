@@ -637,6 +637,15 @@ fn never_panics_on_mangled_input() {
     }
     input.push(Bytes::from(vec![b'['; 100_000]));
     input.push(Bytes::from(format!(
+        "{{\"ignored\":{}}}",
+        "[".repeat(100_000)
+    )));
+    input.push(Bytes::from(format!(
+        "{{\"ignored\":{}1{}}}",
+        "[".repeat(100),
+        "]".repeat(100)
+    )));
+    input.push(Bytes::from(format!(
         "{}1{}",
         "{\"a\":".repeat(200),
         "}".repeat(200)
@@ -706,4 +715,21 @@ fn throughput_one_million_records() {
         let rate = measure(&conversion, &input);
         println!("{name}: {rate:.0} records/s");
     }
+}
+
+#[test]
+fn the_deepest_schema_writes() {
+    // The arrays, the struct and the int: MAX_NESTING levels.
+    let levels = schema::MAX_NESTING - 2;
+    let table = format!(
+        "t:struct<a:{}struct<x:int>{}>",
+        "array<".repeat(levels),
+        ">".repeat(levels)
+    );
+    let value = format!("{}{{\"x\":7}}{}", "[".repeat(levels), "]".repeat(levels));
+    let converted = openx(&table)
+        .convert(&records(&[&format!("{{\"a\":{value}}}")]))
+        .unwrap();
+    assert!(converted.failed.is_empty(), "{:?}", converted.failed);
+    assert_eq!(read(&converted.parquet).num_rows(), 1);
 }

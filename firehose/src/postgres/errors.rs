@@ -80,7 +80,7 @@ pub(super) fn copy_error_line(where_: &str, relname: &str) -> Option<(u64, Optio
         let Some(digits_at) = rest.find(|c: char| c.is_ascii_digit()) else {
             continue;
         };
-        if digits_at > 24 || rest[..digits_at].contains(|c: char| c == ',' || c == ':') {
+        if digits_at > 24 || rest[..digits_at].contains([',', ':']) {
             continue;
         }
         let after = &rest[digits_at..];
