@@ -392,7 +392,7 @@ fn merge_positions(ours: Option<CursorPositions>, theirs: CursorPositions) -> Cu
             (Some(ShardPosition::Next(a)), ShardPosition::Next(b)) => {
                 ShardPosition::Next((*a).max(*b))
             }
-            (None, p) => p.clone(),
+            (None, p) => *p,
         };
         merged.insert(shard, further);
     }

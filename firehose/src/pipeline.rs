@@ -191,8 +191,9 @@ impl Pipeline {
             items = kept;
             lambda_keys = keys;
         }
-        let mut groups: BTreeMap<(Vec<(String, String)>, Vec<(String, String)>), usize> =
-            BTreeMap::new();
+        // (query keys, transform keys) -> index of the partition.
+        type Keys = Vec<(String, String)>;
+        let mut groups: BTreeMap<(Keys, Keys), usize> = BTreeMap::new();
         for (item, lkeys) in items.into_iter().zip(lambda_keys) {
             let qkeys = match &self.query {
                 Some(q) if self.dynamic => match q.keys(&item.data) {

@@ -49,7 +49,7 @@ pub enum Sink {
         /// Where.
         target: PgTarget,
         /// The open connection.
-        conn: Option<PgSink>,
+        conn: Option<Box<PgSink>>,
     },
 }
 
@@ -131,7 +131,7 @@ impl Sink {
         loop {
             if conn.is_none() {
                 match PgSink::connect(target).await {
-                    Ok(c) => *conn = Some(c),
+                    Ok(c) => *conn = Some(Box::new(c)),
                     Err(e) => {
                         tracing::warn!(delivery_stream = %name, target = %target.describe(), error = %pg_message(&e), "cannot connect; retrying");
                     }
@@ -702,7 +702,7 @@ async fn deliver_postgres(
     intent: Intent,
     mut processed: Processed,
     target: &PgTarget,
-    conn: &mut Option<PgSink>,
+    conn: &mut Option<Box<PgSink>>,
 ) -> bool {
     let (records, oldest) = flatten(&mut processed);
     let mut errors = std::mem::take(&mut processed.errors);
@@ -730,7 +730,7 @@ async fn deliver_postgres(
         let result = match conn.as_mut() {
             Some(c) => deliver_once(c, &name, &records, &position).await,
             None => match PgSink::connect(target).await {
-                Ok(c) => deliver_once(conn.insert(c), &name, &records, &position).await,
+                Ok(c) => deliver_once(conn.insert(Box::new(c)), &name, &records, &position).await,
                 Err(e) => Err(e),
             },
         };
