@@ -7,7 +7,8 @@
   parquet    to local buckets, JSON converted to Parquet (inline schema)
   http       to an HTTP endpoint (a receiver here, Firehose's response format)
   transform  to local buckets through a Lambda transform (the Rust test function,
-             lambda_runtime, every record returned Ok)
+             lambda_runtime, every record returned Ok); timed live: from the start of
+             the fill (faster than the delivery) until the last record is delivered
 
   scripts/bench-firehose-destinations.py KIND --freshet BIN [--seconds 10]
       [--function-zip ZIP] [--record-size 100]
@@ -78,7 +79,9 @@ def start_postgres(work):
 
 def psql(port, sql):
     out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-At", "-c", sql],
-                         check=True, capture_output=True, text=True)
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"psql {sql!r}: {out.stderr}")
     return out.stdout.strip()
 
 
@@ -129,8 +132,10 @@ def run(args, work):
     fh = bf.client("firehose", endpoint)
     try:
         blocked = os.path.join(data, "buckets", BUCKET)
+        live = kind == "transform"
         if kind in ("parquet", "transform"):
-            open(blocked, "w").close()  # uploads fail until it is removed
+            if not live:
+                open(blocked, "w").close()  # uploads fail until it is removed
             config = {}
             if kind == "parquet":
                 config["DataFormatConversionConfiguration"] = {
@@ -152,10 +157,12 @@ def run(args, work):
                         {"ParameterName": "LambdaArn",
                          "ParameterValue": "arn:aws:lambda:us-east-1:000000000000:function:bench-transform"},
                         {"ParameterName": "BufferSizeInMBs", "ParameterValue": "3"}]}]}
-            fh.create_delivery_stream(DeliveryStreamName=STREAM,
-                                      ExtendedS3DestinationConfiguration=s3(BUCKET, 128, 900, **config))
+            fh.create_delivery_stream(DeliveryStreamName=STREAM, ExtendedS3DestinationConfiguration=s3(
+                BUCKET, *((64, 0) if live else (128, 900)), **config))
 
             def repair():
+                if live:
+                    return None
                 os.remove(blocked)
                 return {"ExtendedS3DestinationUpdate": {"BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 0}}}
 
@@ -173,7 +180,7 @@ def run(args, work):
                        "ts timestamp, note text)")
             jdbc = f"jdbc:postgresql://127.0.0.1:{port}/postgres"
             fh.create_delivery_stream(DeliveryStreamName=STREAM, RedshiftDestinationConfiguration={
-                "RoleARN": ROLE, "ClusterJDBCURL": jdbc, "Username": "postgres", "Password": "x",
+                "RoleARN": ROLE, "ClusterJDBCURL": jdbc, "Username": "postgres", "Password": "unused-trust-auth",
                 "CopyCommand": {"DataTableName": "no_such_table", "CopyOptions": "JSON 'auto'"},
                 "S3Configuration": s3("errors", 128, 900)})
 
@@ -206,6 +213,12 @@ def run(args, work):
                 return {"received": recv.records, "requests": recv.requests}
         else:
             raise SystemExit(f"unknown kind {kind}")
+        for _ in range(300):
+            status = fh.describe_delivery_stream(DeliveryStreamName=STREAM)["DeliveryStreamDescription"]
+            if status["DeliveryStreamStatus"] == "ACTIVE":
+                break
+            time.sleep(0.1)
+        t_fill = time.time()
         out = subprocess.run([args.freshet, "bench", "--endpoint", endpoint, "--workload", "firehose-put",
                               "--json-records", "--record-size", str(args.record_size), "--batch-size", "500",
                               "--concurrency", "8", "--duration", str(args.seconds)],
@@ -213,14 +226,18 @@ def run(args, work):
         if out.returncode != 0:
             raise SystemExit(f"freshet bench failed: {out.stderr[-2000:]}")
         records = int(out.stdout.split("records=")[1].split()[0])
-        if bf.metrics(endpoint).get("records_delivered_total", 0) != 0:
+        if kind != "transform" and bf.metrics(endpoint).get("records_delivered_total", 0) != 0:
             raise SystemExit("records were delivered during the preload")
         desc = fh.describe_delivery_stream(DeliveryStreamName=STREAM)["DeliveryStreamDescription"]
         update = repair()
         cpu0 = bf.cpu_seconds(proc.pid)
         t0 = time.time()
-        fh.update_destination(DeliveryStreamName=STREAM, CurrentDeliveryStreamVersionId=desc["VersionId"],
-                              DestinationId=DEST, **update)
+        if update is None:
+            # Live: delivery ran during the fill (which is faster); timed from its start.
+            t0 = t_fill
+        else:
+            fh.update_destination(DeliveryStreamName=STREAM, CurrentDeliveryStreamVersionId=desc["VersionId"],
+                                  DestinationId=DEST, **update)
         m, last_change, last = {}, t0, 0
         while time.time() < t0 + args.timeout:
             m = bf.metrics(endpoint)
@@ -243,6 +260,9 @@ def run(args, work):
             "server_cpu_cores": round(cpu / elapsed, 2) if elapsed else None,
         }
         result.update(check(records))
+        if not result["complete"]:
+            with open(os.path.join(work, "server.log")) as f:
+                sys.stderr.write("incomplete; the server's log ends:\n" + "".join(f.readlines()[-40:]))
         if kind == "http" and elapsed:
             result["requests_per_second"] = round(result["requests"] / elapsed, 1)
         print(json.dumps(result))
@@ -267,7 +287,10 @@ def main():
     try:
         run(args, work)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("FRESHET_BENCH_KEEP"):
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -173,6 +173,7 @@ impl Delivery {
             .await?
         {
             let intent: Intent = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            tracing::info!(delivery_stream = %name, records = intent.records, ranges = ?intent.ranges, "redoing a buffer left pending");
             let records = self.read_ranges(&intent.ranges)?;
             if !self.flush(records, intent, &stop).await {
                 return Ok(());
@@ -313,6 +314,7 @@ impl Delivery {
             stats: &self.stats,
             stop,
         };
+        tracing::debug!(delivery_stream = %self.config.name, records = intent.records, ranges = ?intent.ranges, "delivering a buffer");
         let done = self.sink.deliver(&f, intent, &items, processed).await;
         if done {
             self.stats.records.fetch_add(raw_records, Ordering::Relaxed);

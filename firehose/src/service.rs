@@ -129,7 +129,15 @@ impl Firehose {
 
     /// Starts (or restarts) a delivery stream's job.
     pub fn start(self: &Arc<Self>, config: DeliveryStreamConfig) {
+        // The counters outlive a restart (UpdateDestination): they are totals.
+        let stats = lock(&self.running)
+            .get(&config.name)
+            .map(|r| Arc::clone(&r.stats))
+            .unwrap_or_default();
         self.stop(&config.name);
+        stats
+            .active
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         let (source, first_start) = match config.kind {
             StreamKind::DirectPut => match Engine::owned_stream(OWNER, &config.name) {
                 Ok(s) => (s, TailFrom::TrimHorizon),
@@ -145,7 +153,6 @@ impl Firehose {
                 (stream, TailFrom::Latest)
             }
         };
-        let stats = Arc::new(DeliveryStats::default());
         let cx = PipelineContext {
             functions: self.cfg.functions.clone(),
             stream_arn: config.arn(&self.cfg.region, &self.cfg.account_id),
