@@ -303,7 +303,13 @@ impl Delivery {
         let items = self.items(&records);
         let raw_records = items.len() as u64;
         let raw_bytes: u64 = items.iter().map(|i| i.data.len() as u64).sum();
-        let processed = self.pipeline.run(items.clone()).await;
+        // The source records are kept only for a backup of them.
+        let (items, processed) = if self.sink.backs_up_source(&self.config) {
+            let processed = self.pipeline.run(items.clone()).await;
+            (items, processed)
+        } else {
+            (Vec::new(), self.pipeline.run(items).await)
+        };
         self.stats
             .dropped
             .fetch_add(processed.dropped, Ordering::Relaxed);

@@ -1302,7 +1302,7 @@ fn target_s3(v: &Value, member: &str, backup_modes: &[&str]) -> Result<S3Destina
         custom_time_zone: None,
         format_conversion: None,
     };
-    check_prefixes(&d)?;
+    check_destination(&d)?;
     Ok(d)
 }
 

@@ -109,6 +109,17 @@ impl Sink {
         }
     }
 
+    /// Whether a buffer's source records are written to a backup besides the
+    /// destination (`S3BackupMode` `Enabled` of an S3 destination, `AllData` of an HTTP
+    /// endpoint).
+    pub fn backs_up_source(&self, config: &DeliveryStreamConfig) -> bool {
+        match self {
+            Sink::S3 { .. } => config.destination.s3_backup_mode == "Enabled",
+            Sink::Http { .. } => config.destination.s3_backup_mode == "AllData",
+            Sink::Postgres { .. } => config.destination.s3_backup_mode == "Enabled",
+        }
+    }
+
     /// The most records one buffer may hold (an HTTP endpoint's request), if any.
     pub fn max_records(&self) -> usize {
         match self {
@@ -171,7 +182,7 @@ impl Sink {
                 deliver_http(f, intent, raw, processed, endpoint, client).await
             }
             Sink::Postgres { target, conn } => {
-                deliver_postgres(f, intent, processed, target, conn).await
+                deliver_postgres(f, intent, raw, processed, target, conn).await
             }
         }
     }
@@ -700,6 +711,7 @@ async fn deliver_http(
 async fn deliver_postgres(
     f: &Flush<'_>,
     intent: Intent,
+    raw: &[Item],
     mut processed: Processed,
     target: &PgTarget,
     conn: &mut Option<Box<PgSink>>,
@@ -781,13 +793,22 @@ async fn deliver_postgres(
         }
     }
     count_errors(f, errors.len());
-    let objects = match error_objects(f.config, &intent.seed, &errors) {
+    let mut objects = match error_objects(f.config, &intent.seed, &errors) {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(delivery_stream = %name, error = %e, "cannot build the error output");
             return false;
         }
     };
+    if f.config.destination.s3_backup_mode == "Enabled" {
+        match backup_object(f.config, &intent.seed, raw, false) {
+            Ok(o) => objects.extend(o),
+            Err(e) => {
+                tracing::error!(delivery_stream = %name, error = %e, "cannot build the backup");
+                return false;
+            }
+        }
+    }
     for o in &objects {
         if !put(f, o).await {
             return false;

@@ -88,7 +88,9 @@ arn = fh.create_delivery_stream(DeliveryStreamName="time", DeliveryStreamType="D
                                 ExtendedS3DestinationConfiguration=s3_config("b-time", 1, 1))["DeliveryStreamARN"]
 check(arn == "arn:aws:firehose:us-east-1:000000000000:deliverystream/time", arn)
 d = fh.describe_delivery_stream(DeliveryStreamName="time")["DeliveryStreamDescription"]
-check(d["DeliveryStreamStatus"] == "ACTIVE" and d["DeliveryStreamType"] == "DirectPut", d)
+check(d["DeliveryStreamStatus"] in ("CREATING", "ACTIVE") and d["DeliveryStreamType"] == "DirectPut", d)
+d = wait_for(lambda: (lambda d: d if d["DeliveryStreamStatus"] == "ACTIVE" else None)(
+    fh.describe_delivery_stream(DeliveryStreamName="time")["DeliveryStreamDescription"]), "time ACTIVE")
 check(d["VersionId"] == "1", d)
 ext = d["Destinations"][0]["ExtendedS3DestinationDescription"]
 check(ext["BucketARN"] == "arn:aws:s3:::b-time" and ext["BufferingHints"] == {"SizeInMBs": 1, "IntervalInSeconds": 1}, ext)

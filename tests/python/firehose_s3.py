@@ -136,7 +136,9 @@ if PHASE == "deliver":
                 "RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{bucket}", "CompressionFormat": compression,
                 "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}})
         d = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
-        check(d["DeliveryStreamStatus"] == "ACTIVE", d)
+        check(d["DeliveryStreamStatus"] in ("CREATING", "ACTIVE"), d)
+        wait_for(lambda: fh.describe_delivery_stream(DeliveryStreamName=name)
+                 ["DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE", f"{name} ACTIVE")
     sizes = {}
     for name in STREAMS:
         # Small records, then 1.5 MiB of bigger ones (more than one 1 MiB buffer).
