@@ -108,8 +108,10 @@ pub struct DeliveryStats {
     pub dropped: AtomicU64,
     /// Whether the delivery has opened its source and reached its destination.
     pub active: std::sync::atomic::AtomicBool,
-    /// Arrival (ms) of the oldest record not yet delivered; 0 when none is waiting.
+    /// Arrival (ms) of the oldest record of the buffer filling; 0 when none.
     pub oldest_undelivered_ms: AtomicU64,
+    /// Arrival (ms) of the oldest record of the buffer being delivered; 0 when none.
+    pub oldest_in_flight_ms: AtomicU64,
     /// Times retention removed records before they were delivered (a destination that
     /// failed longer than the buffer keeps records): counted and logged, never silent.
     pub trimmed: AtomicU64,
@@ -143,8 +145,8 @@ pub struct Delivery {
     pub deaggregate: bool,
     /// The processors.
     pub pipeline: Arc<Pipeline>,
-    /// The destination.
-    pub sink: Sink,
+    /// The destination (one buffer at a time delivers through it).
+    pub sink: Arc<tokio::sync::Mutex<Sink>>,
     /// Counters.
     pub stats: Arc<DeliveryStats>,
 }
@@ -162,7 +164,7 @@ impl Delivery {
     }
 
     /// Runs until `stop` fires: redoes a pending buffer, then delivers as records come.
-    pub async fn run(mut self, stop: StopSignal) -> Result<(), String> {
+    pub async fn run(self, stop: StopSignal) -> Result<(), String> {
         let name = self.config.name.clone();
         let intent_key = intent_key(&name);
         if let Some(bytes) = self
@@ -175,7 +177,7 @@ impl Delivery {
             let intent: Intent = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
             tracing::info!(delivery_stream = %name, records = intent.records, ranges = ?intent.ranges, "redoing a buffer left pending");
             let records = self.read_ranges(&intent.ranges)?;
-            if !self.flush(records, intent, &stop).await {
+            if !matches!(self.flush(records, intent, stop.clone()).await, Ok(true)) {
                 return Ok(());
             }
         }
@@ -192,7 +194,7 @@ impl Delivery {
             None => None,
         };
         // A destination that keeps its own position (PostgreSQL) knows best.
-        match self.sink.position(&name, &stop).await {
+        match self.sink.lock().await.position(&name, &stop).await {
             Ok(Some(theirs)) => start = Some(merge_positions(start, theirs)),
             Ok(None) => {}
             Err(()) => return Ok(()),
@@ -214,16 +216,22 @@ impl Delivery {
         })
         .await?;
         self.stats.active.store(true, Ordering::Relaxed);
-        let (size_mbs, interval_s) = self.sink.buffering(&self.config);
+        let (size_mbs, interval_s, max_records) = {
+            let sink = self.sink.lock().await;
+            let (s, i) = sink.buffering(&self.config);
+            (s, i, sink.max_records())
+        };
         let size_limit = size_mbs as usize * 1024 * 1024;
-        let max_records = self.sink.max_records();
+        // The buffer being delivered while the next one fills (delivered in order: the
+        // next waits for it before its own intent).
+        let mut pending: Option<tokio::task::JoinHandle<bool>> = None;
         let interval = Duration::from_secs(u64::from(interval_s));
         let mut buffer: Vec<(Arc<str>, Record)> = Vec::new();
         let mut buffered_bytes = 0usize;
         let mut buffer_started: Option<Instant> = None;
         loop {
             if stop.is_stopped() {
-                return Ok(());
+                return finish(pending).await;
             }
             let wait = match buffer_started {
                 Some(t) => interval.saturating_sub(t.elapsed()),
@@ -233,15 +241,18 @@ impl Delivery {
             let want = READ_RECORDS.min(max_records.saturating_sub(buffer.len()).max(1));
             let batch = tokio::select! {
                 b = cursor.next_within(want, room, wait) => b,
-                _ = stop.stopped() => return Ok(()),
+                _ = stop.stopped() => return finish(pending).await,
             };
             let batch = match batch {
                 Ok(b) => b,
                 Err(
                     freshet_storage::Error::StreamDeleted { .. }
                     | freshet_storage::Error::StreamNotFound { .. },
-                ) => return Ok(()),
-                Err(e) => return Err(e.to_string()),
+                ) => return finish(pending).await,
+                Err(e) => {
+                    let _ = finish(pending).await;
+                    return Err(e.to_string());
+                }
             };
             for t in &batch.trimmed {
                 self.stats.trimmed.fetch_add(1, Ordering::Relaxed);
@@ -285,80 +296,95 @@ impl Delivery {
                 bucket: String::new(),
                 key: String::new(),
             };
-            if !self.flush(records, intent, &stop).await {
-                return Ok(());
+            if let Some(previous) = pending.take() {
+                if !matches!(previous.await, Ok(true)) {
+                    return Ok(());
+                }
             }
-            self.stats.oldest_undelivered_ms.store(0, Ordering::Relaxed);
+            let oldest = self.stats.oldest_undelivered_ms.swap(0, Ordering::Relaxed);
+            self.stats
+                .oldest_in_flight_ms
+                .store(oldest, Ordering::Relaxed);
+            pending = Some(self.flush(records, intent, stop.clone()));
         }
     }
 
-    /// Processes and delivers one buffer, then commits the checkpoint; `false` when
-    /// stopped first (the buffer is redone at the next start).
-    async fn flush(
-        &mut self,
+    /// Processes and delivers one buffer, then commits the checkpoint, on a task of its
+    /// own (the next buffer fills meanwhile); `false` when stopped first (the buffer is
+    /// redone at the next start).
+    fn flush(
+        &self,
         records: Vec<(Arc<str>, Record)>,
         intent: Intent,
-        stop: &StopSignal,
-    ) -> bool {
-        let items = self.items(&records);
-        let raw_records = items.len() as u64;
-        let raw_bytes: u64 = items.iter().map(|i| i.data.len() as u64).sum();
-        // The source records are kept only for a backup of them.
-        let (items, processed) = if self.sink.backs_up_source(&self.config) {
-            let processed = self.pipeline.run(items.clone()).await;
-            (items, processed)
-        } else {
-            (Vec::new(), self.pipeline.run(items).await)
-        };
-        self.stats
-            .dropped
-            .fetch_add(processed.dropped, Ordering::Relaxed);
-        let f = Flush {
-            config: &self.config,
-            state: &self.state,
-            buckets: &self.buckets,
-            stats: &self.stats,
-            stop,
-        };
-        tracing::debug!(delivery_stream = %self.config.name, records = intent.records, ranges = ?intent.ranges, "delivering a buffer");
-        let done = self.sink.deliver(&f, intent, &items, processed).await;
-        if done {
-            self.stats.records.fetch_add(raw_records, Ordering::Relaxed);
-            self.stats.bytes.fetch_add(raw_bytes, Ordering::Relaxed);
-        }
-        done
-    }
-
-    /// The user records of source records (KPL aggregates taken apart for a Kinesis
-    /// source), with their Kinesis metadata.
-    fn items(&self, records: &[(Arc<str>, Record)]) -> Vec<Item> {
-        let mut out = Vec::with_capacity(records.len());
-        for (shard, r) in records {
-            if !self.deaggregate {
-                out.push(Item {
-                    data: r.data.clone(),
-                    arrival_ms: r.arrival_ms,
-                    kinesis: None,
-                });
-                continue;
+        stop: StopSignal,
+    ) -> tokio::task::JoinHandle<bool> {
+        let (config, state, buckets) = (
+            self.config.clone(),
+            self.state.clone(),
+            self.buckets.clone(),
+        );
+        let (stats, pipeline, sink) = (
+            Arc::clone(&self.stats),
+            Arc::clone(&self.pipeline),
+            Arc::clone(&self.sink),
+        );
+        let deaggregate = self.deaggregate;
+        tokio::spawn(async move {
+            let mut sink = sink.lock().await;
+            let backs_up = sink.backs_up_source(&config);
+            if pipeline.is_identity() && !deaggregate && !backs_up {
+                // Records as they are: no per-record processing state.
+                let raw_records = records.len() as u64;
+                let raw_bytes: u64 = records.iter().map(|(_, r)| r.data.len() as u64).sum();
+                let processed = crate::pipeline::Processed::whole(
+                    records.iter().map(|(_, r)| (r.data.clone(), r.arrival_ms)),
+                );
+                drop(records);
+                let f = Flush {
+                    config: &config,
+                    state: &state,
+                    buckets: &buckets,
+                    stats: &stats,
+                    stop: &stop,
+                };
+                let done = sink.deliver(&f, intent, &[], processed).await;
+                if done {
+                    stats.records.fetch_add(raw_records, Ordering::Relaxed);
+                    stats.bytes.fetch_add(raw_bytes, Ordering::Relaxed);
+                    stats.oldest_in_flight_ms.store(0, Ordering::Relaxed);
+                }
+                return done;
             }
-            let sequence = r.sequence_number.to_u128().to_string();
-            let pk = r.partition_key_str().to_string();
-            for (sub, (data, key)) in user_records(r).into_iter().enumerate() {
-                out.push(Item {
-                    data,
-                    arrival_ms: r.arrival_ms,
-                    kinesis: Some(KinesisMetadata {
-                        shard_id: shard.to_string(),
-                        partition_key: key.unwrap_or_else(|| pk.clone()),
-                        approximate_arrival_ms: r.arrival_ms,
-                        sequence_number: sequence.clone(),
-                        subsequence_number: sub as u64,
-                    }),
-                });
+            let items = items_of(&records, deaggregate);
+            drop(records);
+            let raw_records = items.len() as u64;
+            let raw_bytes: u64 = items.iter().map(|i| i.data.len() as u64).sum();
+            // The source records are kept only for a backup of them.
+            let (items, processed) = if backs_up {
+                let processed = pipeline.run(items.clone()).await;
+                (items, processed)
+            } else {
+                (Vec::new(), pipeline.run(items).await)
+            };
+            stats
+                .dropped
+                .fetch_add(processed.dropped, Ordering::Relaxed);
+            let f = Flush {
+                config: &config,
+                state: &state,
+                buckets: &buckets,
+                stats: &stats,
+                stop: &stop,
+            };
+            tracing::debug!(delivery_stream = %config.name, records = intent.records, ranges = ?intent.ranges, "delivering a buffer");
+            let done = sink.deliver(&f, intent, &items, processed).await;
+            if done {
+                stats.records.fetch_add(raw_records, Ordering::Relaxed);
+                stats.bytes.fetch_add(raw_bytes, Ordering::Relaxed);
+                stats.oldest_in_flight_ms.store(0, Ordering::Relaxed);
             }
-        }
-        out
+            done
+        })
     }
 
     /// Reads an intent's records again, shard by shard.
@@ -388,6 +414,46 @@ impl Delivery {
         }
         Ok(out)
     }
+}
+
+/// The user records of source records (KPL aggregates taken apart for a Kinesis
+/// source, with their Kinesis metadata).
+fn items_of(records: &[(Arc<str>, Record)], deaggregate: bool) -> Vec<Item> {
+    let mut out = Vec::with_capacity(records.len());
+    for (shard, r) in records {
+        if !deaggregate {
+            out.push(Item {
+                data: r.data.clone(),
+                arrival_ms: r.arrival_ms,
+                kinesis: None,
+            });
+            continue;
+        }
+        let sequence = r.sequence_number.to_u128().to_string();
+        let pk = r.partition_key_str().to_string();
+        for (sub, (data, key)) in user_records(r).into_iter().enumerate() {
+            out.push(Item {
+                data,
+                arrival_ms: r.arrival_ms,
+                kinesis: Some(KinesisMetadata {
+                    shard_id: shard.to_string(),
+                    partition_key: key.unwrap_or_else(|| pk.clone()),
+                    approximate_arrival_ms: r.arrival_ms,
+                    sequence_number: sequence.clone(),
+                    subsequence_number: sub as u64,
+                }),
+            });
+        }
+    }
+    out
+}
+
+/// Waits for the buffer in flight (the job is ending).
+async fn finish(pending: Option<tokio::task::JoinHandle<bool>>) -> Result<(), String> {
+    if let Some(p) = pending {
+        let _ = p.await;
+    }
+    Ok(())
 }
 
 /// Per shard, the further of two positions (a destination's own and the catalog's).

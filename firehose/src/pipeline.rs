@@ -67,6 +67,31 @@ pub struct Processed {
     pub dropped: u64,
 }
 
+impl Processed {
+    /// Records that pass as they are, in one partition: (data, arrival ms).
+    pub fn whole(records: impl ExactSizeIterator<Item = (Bytes, i64)>) -> Processed {
+        let mut datas = Vec::with_capacity(records.len());
+        let mut oldest_ms = i64::MAX;
+        for (data, at) in records {
+            oldest_ms = oldest_ms.min(at);
+            datas.push(data);
+        }
+        let partitions = if datas.is_empty() {
+            Vec::new()
+        } else {
+            vec![Partition {
+                records: datas,
+                oldest_ms,
+                ..Partition::default()
+            }]
+        };
+        Processed {
+            partitions,
+            ..Processed::default()
+        }
+    }
+}
+
 /// An error-output line in Firehose's shape.
 pub fn error_line(
     code: &str,

@@ -179,7 +179,7 @@ impl Firehose {
         };
         let delivery = Delivery {
             pipeline: Arc::new(pipeline),
-            sink,
+            sink: Arc::new(tokio::sync::Mutex::new(sink)),
             engine: self.engine.clone(),
             state: self.state.clone(),
             buckets: self.buckets.clone(),
@@ -294,7 +294,11 @@ impl Service for FirehoseService {
             .map_or(0, |d| d.as_millis() as u64);
         for (name, r) in lock(&self.inner.running).iter() {
             let s = &r.stats;
-            let oldest = s.oldest_undelivered_ms.load(Relaxed);
+            // The buffer in flight is older than the one filling, when there is one.
+            let oldest = match s.oldest_in_flight_ms.load(Relaxed) {
+                0 => s.oldest_undelivered_ms.load(Relaxed),
+                in_flight => in_flight,
+            };
             let freshness = if oldest == 0 {
                 0
             } else {
