@@ -20,35 +20,12 @@ import sys
 import time
 import uuid
 
-import boto3
-import botocore.config
 import psycopg
 
+from firehose_common import ROLE, check, client, passed, wait_for
+
 mode, endpoint = sys.argv[1], sys.argv[2]
-cfg = botocore.config.Config(retries={"max_attempts": 1}, read_timeout=10, connect_timeout=2)
-fh = boto3.client("firehose", endpoint_url=endpoint, region_name="us-east-1",
-                  aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", config=cfg)
-ROLE = "arn:aws:iam::000000000000:role/r"
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        print(f"{checks - 1} passed, 1 failed: {what}")
-        sys.exit(1)
-
-
-def wait_for(pred, what, timeout=90.0):
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.time() > deadline:
-            check(False, f"timed out waiting for {what}")
-        time.sleep(0.2)
+fh = client("firehose", endpoint, read_timeout=10)
 
 
 def redshift(jdbc, user, password, table, columns=None):
@@ -104,7 +81,8 @@ if mode == "verify":
     twice = [i for i, n in got.items() if n > 1]
     check(not twice, f"{len(twice)} records are in the table twice, e.g. {twice[:5]}")
     check(all(i in got for i in acked), "every acknowledged record is in the table")
-    print(f"{len(acked)} acknowledged, {len(got)} rows; {checks} passed, 0 failed")
+    print(f"{len(acked)} acknowledged, {len(got)} rows")
+    passed()
     sys.exit(0)
 
 if mode == "errors":
@@ -153,7 +131,7 @@ if mode == "errors":
     check(raw == sorted(b["label"] for b in bad), f"refused rows: {raw}")
     msgs = " | ".join(e["errorMessage"] for e in errs)
     check("null value" in msgs and "invalid input syntax" in msgs, f"the database's messages: {msgs}")
-    print(f"{checks} passed, 0 failed")
+    passed()
     sys.exit(0)
 
 raise SystemExit(f"unknown mode {mode}")

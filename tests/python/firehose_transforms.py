@@ -13,21 +13,14 @@ import io
 import json
 import os
 import sys
-import time
 import zipfile
 
-import boto3
-import botocore.config
+from firehose_common import ROLE, check, client, error_lines, objects as objects_in, passed, wait_active as _wait_active, wait_for
 
 ENDPOINT, BUCKETS = sys.argv[1], sys.argv[2]
-cfg = botocore.config.Config(retries={"max_attempts": 1}, read_timeout=60, connect_timeout=5)
-kw = dict(endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE",
-          aws_secret_access_key="secret", config=cfg)
-fh = boto3.client("firehose", **kw)
-lam = boto3.client("lambda", **kw)
-ROLE = "arn:aws:iam::000000000000:role/firehose"
+fh = client("firehose", ENDPOINT, read_timeout=60)
+lam = client("lambda", ENDPOINT, read_timeout=60)
 FN_ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
-checks = 0
 
 TRANSFORM = r'''
 import base64, json
@@ -57,37 +50,15 @@ def handler(event, context):
 '''
 
 
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        print(f"{checks - 1} passed, 1 failed: {what}")
-        sys.exit(1)
+
 
 
 def objects(bucket):
-    """{key: bytes} of every object in a local bucket."""
-    root = os.path.join(BUCKETS, bucket)
-    out = {}
-    for d, _, files in os.walk(root):
-        for f in files:
-            if "#" in f or f.startswith("."):
-                continue  # object_store's temporary upload files
-            path = os.path.join(d, f)
-            with open(path, "rb") as fd:
-                out[os.path.relpath(path, root)] = fd.read()
-    return out
+    return objects_in(BUCKETS, bucket)
 
 
-def wait_for(pred, what, timeout=60.0):
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.time() > deadline:
-            check(False, f"timed out waiting for {what}")
-        time.sleep(0.1)
+def wait_active(name):
+    _wait_active(fh, name)
 
 
 def zip_of(source):
@@ -105,10 +76,6 @@ def make_function(name, source):
     return FN_ARN + name
 
 
-def wait_active(name):
-    wait_for(lambda: fh.describe_delivery_stream(DeliveryStreamName=name)
-             ["DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE", f"{name} ACTIVE")
-
 
 def put_all(name, datas):
     for i in range(0, len(datas), 500):
@@ -116,13 +83,6 @@ def put_all(name, datas):
                                 Records=[{"Data": d} for d in datas[i:i + 500]])
         check(r["FailedPutCount"] == 0, f"put into {name}: {r}")
 
-
-def error_lines(objs, kind):
-    out = []
-    for k, v in objs.items():
-        if f"/{kind}/" in "/" + k:
-            out.extend(json.loads(line) for line in v.decode().splitlines() if line)
-    return out
 
 
 def s3(bucket, **extra):
@@ -339,4 +299,4 @@ try:
 except ClientError as e:
     check(e.response["Error"]["Code"] == "InvalidArgumentException", f"bad JQ: {e.response['Error']}")
 
-print(f"{checks} passed, 0 failed")
+passed()
