@@ -11,44 +11,16 @@ Prints "N passed, 0 failed" at the end; exits non-zero on the first failed check
 """
 import json
 import sys
-import time
 
-import boto3
-import botocore.config
-from botocore.exceptions import ClientError
+from firehose_common import check, client, expect_error, passed
+from firehose_common import wait_active as _wait_active
 
 ENDPOINT, SPEC = sys.argv[1], json.loads(sys.argv[2])
-cfg = botocore.config.Config(retries={"max_attempts": 1}, read_timeout=30, connect_timeout=5)
-fh = boto3.client("firehose", endpoint_url=ENDPOINT, region_name="us-east-1",
-                  aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", config=cfg)
-checks = 0
+fh = client("firehose", ENDPOINT)
 
 
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        print(f"{checks - 1} passed, 1 failed: {what}")
-        sys.exit(1)
-
-
-def expect_error(code, fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except ClientError as e:
-        check(e.response["Error"]["Code"] == code, f"{fn.__name__}: expected {code}, got {e.response['Error']}")
-        return e
-    check(False, f"{fn.__name__} succeeded, expected {code}")
-
-
-def wait_active(name, timeout=30.0):
-    deadline = time.time() + timeout
-    while True:
-        d = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
-        if d["DeliveryStreamStatus"] == "ACTIVE":
-            return d
-        check(time.time() < deadline, f"{name} not ACTIVE: {d['DeliveryStreamStatus']}")
-        time.sleep(0.05)
+def wait_active(name):
+    return _wait_active(fh, name, timeout=30.0)
 
 
 streams = SPEC["streams"]
@@ -87,4 +59,4 @@ for s in streams:
         r = fh.put_record_batch(DeliveryStreamName=s["name"], Records=[{"Data": x} for x in recs[i:i + 100]])
         check(r["FailedPutCount"] == 0, r)
 
-print(f"{checks} passed, 0 failed")
+passed()
