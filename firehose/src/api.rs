@@ -1,6 +1,7 @@
 //! The actions: capture (PutRecord, PutRecordBatch into the delivery stream's owned
 //! stream, acknowledged once durable), the delivery streams' lifecycle, tags.
 
+use crate::pipeline::now_ms;
 use std::sync::Arc;
 
 use freshet_protocol::error::ApiError;
@@ -79,12 +80,6 @@ fn save(f: &Firehose, config: &DeliveryStreamConfig) -> Result<(), ApiError> {
     let v = serde_json::to_vec(config)
         .map_err(|e| ApiError::custom("ServiceUnavailableException", e.to_string(), 500))?;
     f.state.put(&stream_key(&config.name), &v).map_err(storage)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Runs one action (on a blocking thread: engine and catalog calls block).

@@ -332,40 +332,29 @@ impl Delivery {
         tokio::spawn(async move {
             let mut sink = sink.lock().await;
             let backs_up = sink.backs_up_source(&config);
-            if pipeline.is_identity() && !deaggregate && !backs_up {
-                // Records as they are: no per-record processing state.
-                let raw_records = records.len() as u64;
-                let raw_bytes: u64 = records.iter().map(|(_, r)| r.data.len() as u64).sum();
-                let processed = crate::pipeline::Processed::whole(
-                    records.iter().map(|(_, r)| (r.data.clone(), r.arrival_ms)),
-                );
-                drop(records);
-                let f = Flush {
-                    config: &config,
-                    state: &state,
-                    buckets: &buckets,
-                    stats: &stats,
-                    stop: &stop,
+            // (source records kept for a backup, what the processors made of them)
+            let (raw_records, raw_bytes, items, processed) =
+                if pipeline.is_identity() && !deaggregate && !backs_up {
+                    // Records as they are: no per-record processing state.
+                    let raw_bytes = records.iter().map(|(_, r)| r.data.len() as u64).sum();
+                    let processed = crate::pipeline::Processed::whole(
+                        records.iter().map(|(_, r)| (r.data.clone(), r.arrival_ms)),
+                    );
+                    (records.len() as u64, raw_bytes, Vec::new(), processed)
+                } else {
+                    let items = items_of(&records, deaggregate);
+                    let raw_bytes = items.iter().map(|i| i.data.len() as u64).sum();
+                    let raw_records = items.len() as u64;
+                    // The source records are kept only for a backup of them.
+                    let (items, processed) = if backs_up {
+                        let processed = pipeline.run(items.clone()).await;
+                        (items, processed)
+                    } else {
+                        (Vec::new(), pipeline.run(items).await)
+                    };
+                    (raw_records, raw_bytes, items, processed)
                 };
-                let done = sink.deliver(&f, intent, &[], processed).await;
-                if done {
-                    stats.records.fetch_add(raw_records, Ordering::Relaxed);
-                    stats.bytes.fetch_add(raw_bytes, Ordering::Relaxed);
-                    stats.oldest_in_flight_ms.store(0, Ordering::Relaxed);
-                }
-                return done;
-            }
-            let items = items_of(&records, deaggregate);
             drop(records);
-            let raw_records = items.len() as u64;
-            let raw_bytes: u64 = items.iter().map(|i| i.data.len() as u64).sum();
-            // The source records are kept only for a backup of them.
-            let (items, processed) = if backs_up {
-                let processed = pipeline.run(items.clone()).await;
-                (items, processed)
-            } else {
-                (Vec::new(), pipeline.run(items).await)
-            };
             stats
                 .dropped
                 .fetch_add(processed.dropped, Ordering::Relaxed);

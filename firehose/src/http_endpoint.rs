@@ -33,7 +33,8 @@
 //! `https://` works depends on the `reqwest` client handed to [`HttpEndpoint::deliver`]
 //! having a TLS backend.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use crate::pipeline::now_ms;
+use std::time::Duration;
 
 use bytes::Bytes;
 use freshet_storage::StopSignal;
@@ -683,14 +684,6 @@ fn jitter() -> f64 {
     let r = (uuid::Uuid::new_v4().as_u128() >> 64) as u64;
     let unit = r as f64 / u64::MAX as f64;
     1.0 - BACKOFF_JITTER + 2.0 * BACKOFF_JITTER * unit
-}
-
-/// Milliseconds since the epoch.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// Checks the endpoint URL: an absolute `https://` (AWS) or `http://` (Freshet) URL

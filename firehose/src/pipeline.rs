@@ -113,7 +113,8 @@ pub fn error_line(
     line
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the epoch (error records' timestamps).
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

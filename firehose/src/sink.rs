@@ -3,6 +3,7 @@
 //! position commits with the rows) and an HTTP endpoint (at least once, as Firehose).
 //! Whatever fails goes to the error output in the S3 bucket, as AWS writes it.
 
+use crate::pipeline::now_ms;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -243,7 +244,7 @@ fn compression_of(d: &S3Destination) -> Compression {
 fn error_objects(
     config: &DeliveryStreamConfig,
     seed: &str,
-    errors: &[ErrorRecord],
+    errors: Vec<ErrorRecord>,
 ) -> Result<Vec<Object>, String> {
     let d = &config.destination;
     let bucket = bucket_of(&d.bucket_arn)
@@ -255,7 +256,7 @@ fn error_objects(
             .entry(e.output_type)
             .or_insert((i64::MAX, Vec::new()));
         entry.0 = entry.0.min(e.arrival_ms);
-        entry.1.push(Bytes::from(e.line.clone()));
+        entry.1.push(Bytes::from(e.line));
     }
     let compression = compression_of(d);
     let mut out = Vec::new();
@@ -433,7 +434,7 @@ fn s3_objects(
             }
         }
     }
-    objects.extend(error_objects(config, seed, &errors)?);
+    objects.extend(error_objects(config, seed, errors)?);
     if d.s3_backup_mode == "Enabled" {
         objects.extend(backup_object(config, seed, raw, false)?);
     }
@@ -470,6 +471,16 @@ async fn put(f: &Flush<'_>, o: &Object) -> bool {
             }
         }
     }
+}
+
+/// Puts objects in order; `false` when stopped first.
+async fn put_all(f: &Flush<'_>, objects: &[Object]) -> bool {
+    for o in objects {
+        if !put(f, o).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// Deletes an object a first attempt wrote that the redo did not write again.
@@ -569,10 +580,8 @@ async fn deliver_s3(
     {
         return false;
     }
-    for o in &objects {
-        if !put(f, o).await {
-            return false;
-        }
+    if !put_all(f, &objects).await {
+        return false;
     }
     for stale in earlier.iter().filter(|e| {
         !objects
@@ -584,12 +593,6 @@ async fn deliver_s3(
         }
     }
     commit(f, &intent.positions_after).await
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The records of a processed buffer, in order, with their partitions' oldest arrival.
@@ -684,7 +687,7 @@ async fn deliver_http(
     }
     count_errors(f, errors.len());
 
-    let mut objects = match error_objects(f.config, &intent.seed, &errors) {
+    let mut objects = match error_objects(f.config, &intent.seed, errors) {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(delivery_stream = %f.config.name, error = %e, "cannot build the error output");
@@ -700,10 +703,8 @@ async fn deliver_http(
             }
         }
     }
-    for o in &objects {
-        if !put(f, o).await {
-            return false;
-        }
+    if !put_all(f, &objects).await {
+        return false;
     }
     commit(f, &intent.positions_after).await
 }
@@ -793,7 +794,7 @@ async fn deliver_postgres(
         }
     }
     count_errors(f, errors.len());
-    let mut objects = match error_objects(f.config, &intent.seed, &errors) {
+    let mut objects = match error_objects(f.config, &intent.seed, errors) {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(delivery_stream = %name, error = %e, "cannot build the error output");
@@ -809,10 +810,8 @@ async fn deliver_postgres(
             }
         }
     }
-    for o in &objects {
-        if !put(f, o).await {
-            return false;
-        }
+    if !put_all(f, &objects).await {
+        return false;
     }
     f.stats.objects.fetch_add(1, Ordering::Relaxed);
     commit(f, &intent.positions_after).await
