@@ -13,11 +13,12 @@
 //! the first is refused with ResourceInUseException; a later one takes over and the
 //! first ends with a ResourceInUseException exception message (as Kinesis documents).
 //!
-//! ContinuationSequenceNumber is the sequence number of the last record delivered, to
-//! be used with AFTER_SEQUENCE_NUMBER. Before a shard's first record (offset 0) there is
-//! no such record; the continuation is then the shard's first possible sequence number
-//! minus one ([`before_first`]), which this server accepts with AFTER_SEQUENCE_NUMBER
-//! and AT_SEQUENCE_NUMBER as "from the shard's first record".
+//! ContinuationSequenceNumber is, as AWS sends it, not the last record's sequence number
+//! but the position where the subscription stopped: a [`Continuation`] (38 digits, never
+//! a record's number) that resumes at the next record with AFTER_SEQUENCE_NUMBER (or
+//! AT_SEQUENCE_NUMBER, here and in GetShardIterator), before any record as well. The
+//! earlier form, the shard's first sequence number minus one ([`before_first`]), is
+//! still accepted as "from the shard's first record".
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use freshet_storage::{ReadOutcome, SequenceNumber, StartingPosition};
+use freshet_storage::{Continuation, ReadOutcome, SequenceNumber, StartingPosition};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::{sleep_until, Instant};
 
@@ -52,18 +53,30 @@ pub const MAX_EVENT_BYTES: usize = 2 * 1024 * 1024;
 /// Event frames buffered between the subscription task and the connection.
 const CHANNEL_FRAMES: usize = 8;
 
-/// The continuation before a shard's first record: its offset-0 sequence number minus
-/// one (still 38 digits, ordered before every record of the shard).
+/// The continuation this server sent before a shard's first record in earlier
+/// versions: its offset-0 sequence number minus one. Still accepted.
 pub fn before_first(shard_index: u64) -> u128 {
     SequenceNumber::new(shard_index, 0).to_u128() - 1
 }
 
 /// ContinuationSequenceNumber for a subscription positioned at `next_offset`.
 pub fn continuation(shard_index: u64, next_offset: u64) -> String {
-    match next_offset.checked_sub(1) {
-        Some(last) => SequenceNumber::new(shard_index, last).to_string(),
-        None => before_first(shard_index).to_string(),
+    Continuation {
+        shard_index,
+        next_offset,
     }
+    .to_string()
+}
+
+/// A starting position given as a continuation (this version's or the earlier
+/// before-the-first-record form): where the next record is, to read at. `None` for a
+/// record's sequence number or anything else.
+pub fn resume_at(s: &str, shard_index: u64) -> Option<SequenceNumber> {
+    if let Some(c) = Continuation::parse(s) {
+        return Some(c.next());
+    }
+    (s.parse::<u128>().ok() == Some(before_first(shard_index)))
+        .then(|| SequenceNumber::new(shard_index, 0))
 }
 
 #[derive(Debug)]
@@ -173,8 +186,8 @@ struct Plan {
 }
 
 fn sequence_arg(s: &str, shard_index: u64) -> ApiResult<SequenceNumber> {
-    if s.parse::<u128>().ok() == Some(before_first(shard_index)) {
-        return Ok(SequenceNumber::new(shard_index, 0));
+    if let Some(at) = resume_at(s, shard_index) {
+        return Ok(at);
     }
     s.parse()
         .map_err(|_| ApiError::invalid(format!("Invalid SequenceNumber {s}.")))
@@ -197,9 +210,9 @@ fn position(pos: Req<'_>, shard_index: u64, now_ms: i64) -> ApiResult<StartingPo
         "AT_SEQUENCE_NUMBER" => StartingPosition::AtSequenceNumber(seq()?),
         "AFTER_SEQUENCE_NUMBER" => {
             let s = pos.str("SequenceNumber")?;
-            if s.parse::<u128>().ok() == Some(before_first(shard_index)) {
-                // Nothing delivered yet: from the first record.
-                StartingPosition::AtSequenceNumber(SequenceNumber::new(shard_index, 0))
+            if let Some(at) = resume_at(s, shard_index) {
+                // A continuation: at the record after where the last subscription stopped.
+                StartingPosition::AtSequenceNumber(at)
             } else {
                 StartingPosition::AfterSequenceNumber(seq()?)
             }
@@ -430,13 +443,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn continuation_before_the_first_record_sorts_first() {
-        let before = continuation(3, 0);
-        let first = SequenceNumber::new(3, 0).to_string();
-        assert_eq!(before.len(), first.len());
-        assert!(before < first);
-        assert!(before > SequenceNumber::new(2, 1 << 40).to_string());
-        assert_eq!(continuation(3, 5), SequenceNumber::new(3, 4).to_string());
+    fn a_continuation_is_not_the_last_record_and_resumes_at_the_next() -> Result<(), String> {
+        let c = continuation(3, 5);
+        assert_eq!(c.len(), 38);
+        assert_ne!(c, SequenceNumber::new(3, 4).to_string());
+        let at = sequence_arg(&c, 3).map_err(|e| e.to_string())?;
+        assert_eq!(at, SequenceNumber::new(3, 5));
+        let before = sequence_arg(&continuation(3, 0), 3).map_err(|e| e.to_string())?;
+        assert_eq!(before, SequenceNumber::new(3, 0));
+        Ok(())
     }
 
     #[test]

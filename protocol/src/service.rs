@@ -34,6 +34,11 @@ pub enum Route {
     /// REST protocols: requests whose path starts with this prefix (for example
     /// `/2015-03-31/functions`).
     PathPrefix(&'static str),
+    /// AWS Query protocol (IAM, STS): form-encoded requests without `X-Amz-Target`,
+    /// claimed by the SigV4 signing name of their credential scope (`iam`, `sts`); the
+    /// operation is the `Action` parameter. Unsigned requests go to the first service
+    /// of this kind that knows the action. Errors are written as Query XML.
+    Query(&'static str),
 }
 
 /// One request, read whole and authenticated, as a service receives it.
@@ -41,8 +46,8 @@ pub enum Route {
 pub struct Call {
     /// The route that matched.
     pub route: Route,
-    /// The operation: what follows the matched target prefix (`PutRecords`), or for a
-    /// path route the request path.
+    /// The operation: what follows the matched target prefix (`PutRecords`), for a
+    /// path route the request path, for a Query route the `Action`.
     pub operation: String,
     /// The HTTP method.
     pub method: http::Method,

@@ -96,28 +96,105 @@ fn reply(
     r
 }
 
-fn error_reply(enc: Encoding, id: &str, e: &ApiError) -> Response<ReplyBody> {
-    let body = encode(
-        enc,
-        &map([
-            ("__type", Value::str(e.kind)),
-            ("message", Value::str(&e.message)),
-        ]),
-    );
+/// How a request's errors are written: AWS JSON/CBOR (`__type`, `message`), or the
+/// Query protocol's XML `ErrorResponse` (IAM, STS).
+#[derive(Debug, Clone, Copy)]
+enum Wire {
+    Json(Encoding),
+    Query,
+}
+
+fn error_reply(wire: Wire, id: &str, e: &ApiError) -> Response<ReplyBody> {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut r = reply(status, enc.content_type(), id, body);
+    let mut r = match wire {
+        Wire::Json(enc) => {
+            let body = encode(
+                enc,
+                &map([
+                    ("__type", Value::str(e.kind)),
+                    ("message", Value::str(&e.message)),
+                ]),
+            );
+            reply(status, enc.content_type(), id, body)
+        }
+        Wire::Query => reply(status, "text/xml", id, query_error_xml(id, e)),
+    };
     if let Ok(v) = HeaderValue::from_str(e.kind) {
         r.headers_mut().insert("x-amzn-ErrorType", v);
     }
     r
 }
 
-fn encoding_of(req: &Request<Incoming>) -> Encoding {
-    Encoding::from_content_type(
-        req.headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
+/// The Query protocol's error document, as IAM and STS write it.
+fn query_error_xml(id: &str, e: &ApiError) -> String {
+    let side = if e.status >= 500 {
+        "Receiver"
+    } else {
+        "Sender"
+    };
+    format!(
+        "<ErrorResponse><Error><Type>{side}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+        quick_xml::escape::escape(e.kind),
+        quick_xml::escape::escape(e.message.as_str()),
+        quick_xml::escape::escape(id)
     )
+}
+
+fn wire_of(req: &Request<Incoming>) -> Wire {
+    if is_query(req) {
+        Wire::Query
+    } else {
+        Wire::Json(Encoding::from_content_type(
+            req.headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        ))
+    }
+}
+
+/// Whether a request is in the AWS Query protocol: no `X-Amz-Target`, and either a
+/// form-encoded POST or a GET whose query names an `Action`.
+fn is_query(req: &Request<Incoming>) -> bool {
+    if req.headers().contains_key("x-amz-target") {
+        return false;
+    }
+    let form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    match *req.method() {
+        Method::POST => form,
+        Method::GET => query_param(req.uri().query().unwrap_or_default(), "Action").is_some(),
+        _ => false,
+    }
+}
+
+/// The first value of `name` in a form-encoded string.
+fn query_param(form: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(form.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The service of a SigV4 credential scope (`AKID/20261130/us-east-1/iam/aws4_request`),
+/// from the `Authorization` header or a presigned URL's `X-Amz-Credential`.
+fn signing_name(parts: &http::request::Parts) -> Option<String> {
+    let credential = match parts
+        .headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(auth) => auth
+            .split([' ', ','])
+            .find_map(|p| p.trim().strip_prefix("Credential="))
+            .map(str::to_string),
+        None => query_param(parts.uri.query().unwrap_or_default(), "X-Amz-Credential"),
+    }?;
+    credential.split('/').nth(3).map(str::to_string)
 }
 
 fn now_ms() -> i64 {
@@ -134,7 +211,7 @@ pub async fn handle(door: Arc<FrontDoor>, req: Request<Incoming>) -> Response<Re
     let id = request_id();
     let limit = door.admission.limits().request_timeout;
     let deadline = Instant::now() + limit;
-    let enc = encoding_of(&req);
+    let wire = wire_of(&req);
     match tokio::time::timeout(limit, handle_request(Arc::clone(&door), req, &id, deadline)).await {
         Ok(r) => r,
         Err(_) => {
@@ -148,7 +225,7 @@ pub async fn handle(door: Arc<FrontDoor>, req: Request<Incoming>) -> Response<Re
             );
             door.metrics.request("-", "-", e.kind);
             tracing::warn!(request_id = %id, "request timed out");
-            error_reply(enc, &id, &e)
+            error_reply(wire, &id, &e)
         }
     }
 }
@@ -183,9 +260,15 @@ async fn handle_request(
         }
         _ => {}
     }
-    let enc = encoding_of(&req);
-    // Target routes are POSTs to any path (the SDKs post to `/`); REST routes by path.
+    let wire = wire_of(&req);
+    let enc = match wire {
+        Wire::Json(enc) => enc,
+        Wire::Query => Encoding::Json,
+    };
+    // Target routes are POSTs to any path (the SDKs post to `/`); REST routes by path;
+    // Query routes once the body (which names the action) is read.
     let routed = match &target {
+        _ if matches!(wire, Wire::Query) => None,
         Some(t) if req.method() == Method::POST => door
             .router
             .by_target(t)
@@ -211,7 +294,7 @@ async fn handle_request(
         Err(e) => {
             door.metrics.request("-", "-", e.kind);
             tracing::debug!(request_id = %id, error = %e, "request body refused");
-            return error_reply(enc, id, &e);
+            return error_reply(wire, id, &e);
         }
     };
     if let Err(mut e) = crate::auth::verify(&door.auth, &parts, &body, now_ms()).await {
@@ -222,10 +305,42 @@ async fn handle_request(
         }
         door.metrics.request("-", "-", e.kind);
         tracing::debug!(request_id = %id, error = %e, "authentication failed");
-        return error_reply(enc, id, &e);
+        return error_reply(wire, id, &e);
     }
+    let mut query_action = String::new();
+    let routed = match (wire, routed) {
+        (Wire::Query, _) => {
+            let form = if parts.method == Method::POST {
+                std::str::from_utf8(&body).unwrap_or_default().to_string()
+            } else {
+                parts.uri.query().unwrap_or_default().to_string()
+            };
+            let Some(action) = query_param(&form, "Action") else {
+                let e = ApiError::custom(
+                    "MissingAction",
+                    "The request must contain the parameter Action.",
+                    400,
+                );
+                door.metrics.request("-", "-", e.kind);
+                return error_reply(wire, id, &e);
+            };
+            query_action.clone_from(&action);
+            door.router
+                .by_query(signing_name(&parts).as_deref(), &action)
+                .map(|(s, route)| (Arc::clone(s), route, action))
+        }
+        (_, routed) => routed,
+    };
     let Some((service, route, operation)) = routed else {
         let e = match (&target, &parts.method) {
+            _ if matches!(wire, Wire::Query) => ApiError::custom(
+                "InvalidAction",
+                format!(
+                    "The action {query_action} is not valid for this web service (no Query-protocol service here answers it{}).",
+                    signing_name(&parts).map(|n| format!(" for the signing name {n}")).unwrap_or_default()
+                ),
+                400,
+            ),
             (Some(t), &Method::POST) => ApiError::unknown_operation(format!(
                 "The X-Amz-Target header '{t}' does not name an operation of any service here."
             )),
@@ -247,15 +362,22 @@ async fn handle_request(
             ),
         };
         door.metrics.request("-", "-", e.kind);
-        return error_reply(enc, id, &e);
+        return error_reply(wire, id, &e);
     };
     let name = service.name();
     if !service.knows(&route, &operation) {
-        let e = ApiError::unknown_operation(format!(
-            "The action or operation {operation} is not valid for this endpoint."
-        ));
+        let e = match wire {
+            Wire::Query => ApiError::custom(
+                "InvalidAction",
+                format!("The action {operation} is not valid for this web service."),
+                400,
+            ),
+            Wire::Json(_) => ApiError::unknown_operation(format!(
+                "The action or operation {operation} is not valid for this endpoint."
+            )),
+        };
         door.metrics.request(name, "-", e.kind);
-        return error_reply(enc, id, &e);
+        return error_reply(wire, id, &e);
     }
     let started = Instant::now();
     let call = Call {
@@ -327,7 +449,7 @@ async fn handle_request(
                     tracing::debug!(service = name, %operation, request_id = %id, ?elapsed, error = %e, "client error")
                 }
             }
-            error_reply(enc, id, &e)
+            error_reply(wire, id, &e)
         }
     }
 }

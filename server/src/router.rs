@@ -1,5 +1,6 @@
 //! Which service owns a request: by `X-Amz-Target` prefix (AWS JSON and CBOR
-//! protocols) or by path prefix (REST protocols), longest prefix first.
+//! protocols), by path prefix (REST protocols), longest prefix first, or by SigV4
+//! signing name (Query protocol).
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use freshet_protocol::service::{Route, Service};
 pub struct Router {
     targets: Vec<(&'static str, Arc<dyn Service>)>,
     paths: Vec<(&'static str, Arc<dyn Service>)>,
+    queries: Vec<(&'static str, Arc<dyn Service>)>,
     services: Vec<Arc<dyn Service>>,
 }
 
@@ -37,6 +39,7 @@ impl Router {
             let (table, prefix) = match route {
                 Route::TargetPrefix(p) => (&mut self.targets, p),
                 Route::PathPrefix(p) => (&mut self.paths, p),
+                Route::Query(p) => (&mut self.queries, p),
             };
             if table.iter().any(|(q, _)| *q == prefix) {
                 return Err(RouteConflict(prefix.to_string()));
@@ -63,6 +66,23 @@ impl Router {
             .iter()
             .find(|(p, _)| path.starts_with(p))
             .map(|(p, s)| (s, Route::PathPrefix(p)))
+    }
+
+    /// The Query-protocol service for a request whose `Action` is `action`: the one
+    /// claiming `signing_name` (the credential scope's service) when the request is
+    /// signed, else the first that knows the action.
+    pub fn by_query(
+        &self,
+        signing_name: Option<&str>,
+        action: &str,
+    ) -> Option<(&Arc<dyn Service>, Route)> {
+        self.queries
+            .iter()
+            .find(|(name, s)| match signing_name {
+                Some(signed) => *name == signed,
+                None => s.knows(&Route::Query(name), action),
+            })
+            .map(|(name, s)| (s, Route::Query(name)))
     }
 
     /// Every service, in the order added.

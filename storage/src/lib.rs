@@ -74,5 +74,5 @@ pub use error::{Error, ErrorCategory, Result, StreamNameRule};
 pub use hash_key::{hash_key_of, HashKeyRange};
 pub use jobs::{JobContext, JobId, JobInfo, JobKind, JobState, Jobs, StopSignal};
 pub use log::{SyncSnapshot, SYNC_BUCKETS};
-pub use sequence::SequenceNumber;
+pub use sequence::{Continuation, SequenceNumber};
 pub use types::*;

@@ -5,6 +5,7 @@ mod admin;
 pub(crate) mod consumers;
 pub mod fast;
 pub(crate) mod leases;
+pub(crate) mod policies;
 mod records;
 mod replies;
 pub(crate) use records::retained_shard;
@@ -26,6 +27,7 @@ pub const ACTIONS: &[&str] = &[
     "AddTagsToStream",
     "CreateStream",
     "DecreaseStreamRetentionPeriod",
+    "DeleteResourcePolicy",
     "DeleteStream",
     "DeregisterStreamConsumer",
     "DescribeAccountSettings",
@@ -36,6 +38,7 @@ pub const ACTIONS: &[&str] = &[
     "DisableEnhancedMonitoring",
     "EnableEnhancedMonitoring",
     "GetRecords",
+    "GetResourcePolicy",
     "GetShardIterator",
     "IncreaseStreamRetentionPeriod",
     "ListShards",
@@ -46,6 +49,7 @@ pub const ACTIONS: &[&str] = &[
     "MergeShards",
     "PutRecord",
     "PutRecords",
+    "PutResourcePolicy",
     "RegisterStreamConsumer",
     "RemoveTagsFromStream",
     "SplitShard",
@@ -102,6 +106,9 @@ pub fn dispatch(
         "TagResource" => admin::tag_resource(state, req),
         "UntagResource" => admin::untag_resource(state, req),
         "ListTagsForResource" => admin::list_tags_for_resource(state, req),
+        "PutResourcePolicy" => policies::put(state, req),
+        "GetResourcePolicy" => policies::get(state, req),
+        "DeleteResourcePolicy" => policies::delete(state, req),
         "UpdateStreamMode" => admin::update_stream_mode(state, req),
         "StartStreamEncryption" => admin::encryption(state, req, true),
         "StopStreamEncryption" => admin::encryption(state, req, false),

@@ -286,12 +286,20 @@ pub fn get_shard_iterator(state: &KinesisState, req: Req<'_>) -> ApiResult<Value
         sequence_number(s, shard, &name, state)
     };
     let now = state.now_ms();
+    let continuation = seq.and_then(|s| crate::subscribe::resume_at(s, index));
     let position = match ty {
         "TRIM_HORIZON" | "LATEST" if seq.is_some() => return Err(sequence_mismatch(ty, true)),
         "TRIM_HORIZON" => StartingPosition::TrimHorizon,
         "LATEST" => StartingPosition::Latest,
-        "AT_SEQUENCE_NUMBER" => StartingPosition::AtSequenceNumber(at(seq)?),
-        "AFTER_SEQUENCE_NUMBER" => StartingPosition::AfterSequenceNumber(at(seq)?),
+        // A SubscribeToShard continuation names the position of the next record.
+        "AT_SEQUENCE_NUMBER" => match continuation {
+            Some(next) => StartingPosition::AtSequenceNumber(next),
+            None => StartingPosition::AtSequenceNumber(at(seq)?),
+        },
+        "AFTER_SEQUENCE_NUMBER" => match continuation {
+            Some(next) => StartingPosition::AtSequenceNumber(next),
+            None => StartingPosition::AfterSequenceNumber(at(seq)?),
+        },
         _ => {
             // AT_TIMESTAMP (validation allows no other type).
             let t = ts.ok_or_else(|| {
@@ -328,6 +336,12 @@ pub(crate) fn get_records_read(
 ) -> ApiResult<GetOutcome> {
     let limit = usize::try_from(limit.clamp(1, rules::MAX_GET_RECORDS_LIMIT)).unwrap_or(1);
     let now = state.now_ms();
+    // AWS takes an iterator still wrapped in the double quotes of a shell or a JSON
+    // string copied whole.
+    let token = token
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(token);
     let it = state.iterators.open(token, now)?;
     let shard = shard_id(it.shard_index);
     let (uid, _) = retained_shard(state, &it.stream, &shard)?;

@@ -68,7 +68,12 @@ pub(crate) fn check_tags(tags: &[(String, String)]) -> ApiResult<()> {
 /// CreateStream.
 pub fn create_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
     let name = req.str("StreamName")?;
-    let mode = parse_mode(req)?.unwrap_or(StreamMode::Provisioned);
+    // Neither a shard count nor a mode: AWS creates an on-demand stream (4 shards).
+    let mode = match (parse_mode(req)?, req.opt_int("ShardCount")?) {
+        (Some(mode), _) => mode,
+        (None, Some(_)) => StreamMode::Provisioned,
+        (None, None) => StreamMode::OnDemand,
+    };
     let shard_count = match (req.opt_int("ShardCount")?, mode) {
         (Some(n), _) => u32::try_from(n).unwrap_or(u32::MAX),
         (None, StreamMode::OnDemand) => ON_DEMAND_SHARDS,
@@ -104,6 +109,7 @@ pub fn delete_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
         .delete_stream(&name)
         .map_err(|e| state.err(e))?;
     state.metrics.forget_stream(&name);
+    super::policies::forget_stream(state, &name);
     Ok(empty())
 }
 

@@ -167,6 +167,10 @@ static LIST_STREAMS: Shape = shape(&[
     NEXT_TOKEN,
 ]);
 static RESOURCE_ONLY: Shape = shape(&[RESOURCE_ARN.required()]);
+static PUT_RESOURCE_POLICY: Shape = shape(&[
+    RESOURCE_ARN.required(),
+    Member::new("Policy", Type::String).required(),
+]);
 static LIST_TAGS_FOR_STREAM: Shape = shape(&[
     Member::new("Limit", Type::Integer).with(&[Rule::Min(1), Rule::Max(50)]),
     TAG_KEY.named("ExclusiveStartTagKey"),
@@ -255,7 +259,8 @@ pub fn input(action: &str) -> Option<&'static Shape> {
         "ListShards" => &LIST_SHARDS,
         "ListStreamConsumers" => &LIST_STREAM_CONSUMERS,
         "ListStreams" => &LIST_STREAMS,
-        "ListTagsForResource" => &RESOURCE_ONLY,
+        "ListTagsForResource" | "GetResourcePolicy" | "DeleteResourcePolicy" => &RESOURCE_ONLY,
+        "PutResourcePolicy" => &PUT_RESOURCE_POLICY,
         "ListTagsForStream" => &LIST_TAGS_FOR_STREAM,
         "MergeShards" => &MERGE_SHARDS,
         "PutRecord" => &PUT_RECORD,
