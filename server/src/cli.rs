@@ -9,6 +9,7 @@ use freshet_storage::{Durability, Engine, EngineConfig, RecoveryMode};
 use tokio::net::TcpListener;
 
 use freshet_firehose::{FirehoseConfig, FirehoseService};
+use freshet_iam::{IamConfig, IamService};
 use freshet_kinesis::{ApiConfig, KinesisService};
 use freshet_lambda::{LambdaConfig, LambdaService};
 
@@ -313,6 +314,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot start the Firehose service: {e}"))?
     };
+    let iam = IamService::open(
+        &engine,
+        IamConfig {
+            account_id: args.account_id.clone(),
+            region: args.region.clone(),
+        },
+    )
+    .map_err(|e| format!("cannot start the IAM service: {e}"))?;
     let mut router = Router::default();
     router
         .add(std::sync::Arc::new(kinesis))
@@ -322,6 +331,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     router
         .add(std::sync::Arc::new(lambda))
+        .map_err(|e| e.to_string())?;
+    router
+        .add(std::sync::Arc::new(iam))
         .map_err(|e| e.to_string())?;
     let door = crate::FrontDoor::new(router, limits, auth);
     let listener = TcpListener::bind(args.addr)

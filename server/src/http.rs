@@ -140,6 +140,21 @@ fn query_error_xml(id: &str, e: &ApiError) -> String {
     )
 }
 
+/// An authentication error as the Query services (IAM, STS) name it: 403, with their
+/// codes for a wrong signature, an unknown key and a missing one.
+fn query_auth_error(e: &mut ApiError) {
+    e.kind = match e.kind {
+        "InvalidSignatureException" => "SignatureDoesNotMatch",
+        "UnrecognizedClientException" => "InvalidClientTokenId",
+        "MissingAuthenticationTokenException" => "MissingAuthenticationToken",
+        "IncompleteSignatureException" => "IncompleteSignature",
+        other => other,
+    };
+    if e.status == 400 {
+        e.status = 403;
+    }
+}
+
 fn wire_of(req: &Request<Incoming>) -> Wire {
     if is_query(req) {
         Wire::Query
@@ -302,6 +317,9 @@ async fn handle_request(
             if e.status == 400 {
                 e.status = service.auth_error_status();
             }
+        }
+        if matches!(wire, Wire::Query) {
+            query_auth_error(&mut e);
         }
         door.metrics.request("-", "-", e.kind);
         tracing::debug!(request_id = %id, error = %e, "authentication failed");
