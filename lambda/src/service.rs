@@ -115,6 +115,12 @@ impl Service for LambdaService {
         403
     }
 
+    fn error_members(&self, error: &freshet_protocol::ApiError) -> Vec<(&'static str, String)> {
+        // Lambda says whose fault an error is: the caller's or the service's.
+        let side = if error.status >= 500 { "Service" } else { "User" };
+        vec![("Type", side.to_string())]
+    }
+
     fn max_body_bytes(&self) -> usize {
         // CreateFunction and UpdateFunctionCode carry the zip (AWS: 50 MB, base64).
         70_167_211

@@ -177,6 +177,12 @@ pub trait Service: Send + Sync + 'static {
         400
     }
 
+    /// Members its JSON error bodies carry besides `__type` and `message` (Lambda's
+    /// `"Type": "User"`/`"Service"`), as AWS writes them.
+    fn error_members(&self, _error: &ApiError) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
     /// The largest request body it takes (AWS's limit for its API): larger bodies are
     /// refused before they are read.
     fn max_body_bytes(&self) -> usize {

@@ -105,16 +105,27 @@ enum Wire {
 }
 
 fn error_reply(wire: Wire, id: &str, e: &ApiError) -> Response<ReplyBody> {
+    service_error_reply(wire, id, e, Vec::new())
+}
+
+/// An error reply with the members a service adds to its JSON errors.
+fn service_error_reply(
+    wire: Wire,
+    id: &str,
+    e: &ApiError,
+    members: Vec<(&'static str, String)>,
+) -> Response<ReplyBody> {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut r = match wire {
         Wire::Json(enc) => {
-            let body = encode(
-                enc,
-                &map([
-                    ("__type", Value::str(e.kind)),
-                    ("message", Value::str(&e.message)),
-                ]),
-            );
+            let mut doc = map([
+                ("__type", Value::str(e.kind)),
+                ("message", Value::str(&e.message)),
+            ]);
+            if let Value::Map(m) = &mut doc {
+                m.extend(members.into_iter().map(|(k, v)| (k.to_string(), Value::str(v))));
+            }
+            let body = encode(enc, &doc);
             reply(status, enc.content_type(), id, body)
         }
         Wire::Query => reply(status, "text/xml", id, query_error_xml(id, e)),
@@ -395,7 +406,7 @@ async fn handle_request(
             )),
         };
         door.metrics.request(name, "-", e.kind);
-        return error_reply(wire, id, &e);
+        return service_error_reply(wire, id, &e, service.error_members(&e));
     }
     let started = Instant::now();
     let call = Call {
@@ -467,7 +478,7 @@ async fn handle_request(
                     tracing::debug!(service = name, %operation, request_id = %id, ?elapsed, error = %e, "client error")
                 }
             }
-            error_reply(wire, id, &e)
+            service_error_reply(wire, id, &e, service.error_members(&e))
         }
     }
 }

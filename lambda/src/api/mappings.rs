@@ -93,7 +93,7 @@ pub(crate) async fn create(l: &Arc<Lambda>, call: &Call) -> Result<Reply, ApiErr
             && m.config.function_arn == function_arn
     }) {
         return Err(conflict(format!(
-            "The event source arn ({}) and function ({}) provided mapping already exists. Please update or delete the existing mapping with UUID {}",
+            "The event source arn (\" {} \") and function (\" {} \") provided mapping already exists. Please update or delete the existing mapping with UUID {}",
             config.event_source_arn,
             function_arn.rsplit(':').next().unwrap_or_default(),
             dup.config.uuid
