@@ -70,8 +70,22 @@ impl Server {
         s
     }
 
+    /// Starts a server on a fresh temporary data directory with `env` set in its
+    /// environment (for example `AWS_ENDPOINT_URL_SQS` of a moto server).
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let dir = temp.path().join("data");
+        let mut s = Server::spawn(&dir, extra, env);
+        s._temp = Some(temp);
+        s
+    }
+
     /// Starts a server on `data_dir` (kept when the server stops).
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::spawn(data_dir, extra, &[])
+    }
+
+    fn spawn(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let stderr_log = data_dir.with_extension(format!("log-{}", rand_suffix()));
         let log = std::fs::File::create(&stderr_log).unwrap_or_else(|e| panic!("log file: {e}"));
         let mut child = Command::new(binary())
@@ -85,6 +99,9 @@ impl Server {
             // the server under test must not send its S3 deliveries there.
             .env_remove("AWS_ENDPOINT_URL")
             .env_remove("AWS_ENDPOINT_URL_S3")
+            .env_remove("AWS_ENDPOINT_URL_SQS")
+            .env_remove("AWS_ENDPOINT_URL_SNS")
+            .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 "info,freshet_server=debug,freshet_kinesis=debug",

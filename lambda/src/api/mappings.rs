@@ -77,14 +77,7 @@ pub(crate) async fn create(l: &Arc<Lambda>, call: &Call) -> Result<Reply, ApiErr
         )));
     }
     if let Some(dest) = &config.on_failure_destination {
-        let ok = parse_kinesis_arn(dest).is_some_and(|d| {
-            d.consumer.is_none() && l.engine.describe_stream(&d.stream_name).is_ok()
-        });
-        if !ok {
-            return Err(invalid(format!(
-                "The provided destination config DestinationConfig(onSuccess=null, onFailure=OnFailure(destination={dest})) is invalid: this server delivers on-failure records to an existing Kinesis stream ARN."
-            )));
-        }
+        check_destination(l, dest)?;
     }
     let catalog = l.catalog.clone();
     let existing: Vec<StoredMapping> = blocking(move || catalog.mappings()).await?;
@@ -189,14 +182,7 @@ pub(crate) async fn update(l: &Arc<Lambda>, uuid: &str, call: &Call) -> Result<R
     }
     m.config.apply_update(&body)?;
     if let Some(dest) = &m.config.on_failure_destination {
-        let ok = parse_kinesis_arn(dest).is_some_and(|d| {
-            d.consumer.is_none() && l.engine.describe_stream(&d.stream_name).is_ok()
-        });
-        if !ok {
-            return Err(invalid(format!(
-                "The provided destination config DestinationConfig(onSuccess=null, onFailure=OnFailure(destination={dest})) is invalid: this server delivers on-failure records to an existing Kinesis stream ARN."
-            )));
-        }
+        check_destination(l, dest)?;
     }
     m.status
         .after_update(was_enabled, m.config.enabled, now_ms());
@@ -223,4 +209,21 @@ pub(crate) async fn delete(l: &Arc<Lambda>, uuid: &str) -> Result<Reply, ApiErro
     let (catalog, id) = (l.catalog.clone(), uuid.to_string());
     blocking(move || catalog.delete_mapping(&id)).await?;
     Ok(json(202, &reply))
+}
+
+/// Whether on-failure records can go to `dest`: an existing stream of this server, or
+/// an SQS queue, SNS topic or S3 bucket at an endpoint the environment names.
+fn check_destination(l: &Lambda, dest: &str) -> Result<(), ApiError> {
+    use crate::esm::destinations::Destination;
+    let ok = match Destination::parse(dest) {
+        Some(Destination::Kinesis { stream }) => l.engine.describe_stream(&stream).is_ok(),
+        Some(outside) => outside.reachable(),
+        None => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "The provided destination config DestinationConfig(onSuccess=null, onFailure=OnFailure(destination={dest})) is invalid: this server delivers on-failure records to an existing Kinesis stream of its own, or to an SQS queue, SNS topic or S3 bucket at the endpoint AWS_ENDPOINT_URL_SQS / _SNS / _S3 (or AWS_ENDPOINT_URL) names."
+    )))
 }

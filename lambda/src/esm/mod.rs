@@ -8,6 +8,7 @@
 //! after a crash, processing resumes after the last one (at least once, as AWS).
 
 pub mod checkpoint;
+pub mod destinations;
 pub mod event;
 pub mod failure;
 pub mod filter;

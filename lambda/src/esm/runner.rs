@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub catalog: Catalog,
     pub runtimes: Runtimes,
     pub cfg: LambdaConfig,
+    /// Sends on-failure records to SQS, SNS and S3 endpoints.
+    pub destinations: crate::esm::destinations::Sender,
     specs: Mutex<BTreeMap<String, CachedSpec>>,
 }
 
@@ -44,6 +46,7 @@ impl Shared {
             catalog,
             runtimes,
             cfg,
+            destinations: crate::esm::destinations::Sender::default(),
             specs: Mutex::new(BTreeMap::new()),
         }
     }

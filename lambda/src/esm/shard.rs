@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::checkpoint::{Checkpoint, WindowState};
+use super::destinations::Destination;
 use super::event::{write_event, EntrySizer, EventContext, WindowPart, EVENT_FRAME_BYTES};
 use super::failure::{failure_record, Condition, LastAttempt};
 use super::filter::{FilterCriteria, KinesisRecordView};
@@ -367,29 +368,62 @@ impl ShardWorker {
         let Some(dest) = &self.cfg.on_failure_destination else {
             return;
         };
-        let Some(stream) = dest.rsplit_once(":stream/").map(|(_, s)| s.to_string()) else {
+        let Some(target) = Destination::parse(dest) else {
+            tracing::warn!(mapping = %self.cfg.uuid, destination = %dest, "on-failure destination not understood");
             return;
         };
-        let doc = failure_record(
+        let now = crate::time_fmt::now_ms();
+        let mut doc = failure_record(
             condition,
             &self.cfg.function_arn,
             &self.ctx.event_source_arn,
             &self.shard_id,
             records,
             last,
-            crate::time_fmt::now_ms(),
+            now,
         );
-        let engine: Engine = self.shared.engine.clone();
-        let key = self.shard_id.to_string();
-        let put = tokio::task::spawn_blocking(move || {
-            engine.put_record(
-                &stream,
-                PutRecordInput::new(key, doc.to_string().into_bytes()),
-            )
-        })
-        .await;
-        if !matches!(put, Ok(Ok(_))) {
-            tracing::warn!(mapping = %self.cfg.uuid, destination = %dest, "cannot write to the on-failure destination");
+        let sent = match &target {
+            Destination::Kinesis { stream } => {
+                let engine: Engine = self.shared.engine.clone();
+                let key = self.shard_id.to_string();
+                let stream = stream.clone();
+                let put = tokio::task::spawn_blocking(move || {
+                    engine.put_record(
+                        &stream,
+                        PutRecordInput::new(key, doc.to_string().into_bytes()),
+                    )
+                })
+                .await;
+                match put {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            outside => {
+                if matches!(outside, Destination::S3 { .. }) {
+                    // S3 destinations also get the invocation's payload, as on AWS.
+                    let event = write_event(&self.ctx, &self.shard_id, records, None);
+                    doc["payload"] = serde_json::from_slice(&event).unwrap_or_default();
+                }
+                let key = s3_failure_key(&self.cfg.uuid, &self.shard_id, now);
+                let body = doc.to_string();
+                let mut attempt = 0u32;
+                loop {
+                    match self.shared.destinations.send(outside, &body, &key).await {
+                        Ok(()) => break Ok(()),
+                        Err(e) if attempt >= DESTINATION_RETRIES || self.stopped() => break Err(e),
+                        Err(e) => {
+                            tracing::debug!(mapping = %self.cfg.uuid, error = %e, attempt, "on-failure destination refused; retrying");
+                            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                            attempt += 1;
+                        }
+                    }
+                }
+            }
+        };
+        if let Err(e) = sent {
+            tracing::warn!(mapping = %self.cfg.uuid, destination = %dest, error = %e, "cannot write to the on-failure destination");
         }
     }
 
@@ -604,4 +638,23 @@ fn lowest_failure(payload: &[u8], records: &[Record]) -> Result<Option<usize>, (
         lowest = Some(lowest.map_or(i, |l: usize| l.min(i)));
     }
     Ok(lowest)
+}
+
+/// Retries of a send to an outside on-failure destination (200 ms, doubling: about 12 s
+/// in all) before the record is given up and logged.
+const DESTINATION_RETRIES: u32 = 5;
+
+/// The key of an on-failure record in an S3 destination, as AWS names it:
+/// `aws/lambda/<mapping>/<shard>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>`.
+fn s3_failure_key(mapping: &str, shard: &str, now_ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let day = time::macros::format_description!("[year]/[month]/[day]");
+    let stamp = time::macros::format_description!("[year]-[month]-[day]T[hour].[minute].[second]");
+    format!(
+        "aws/lambda/{mapping}/{shard}/{}/{}-{}",
+        t.format(&day).unwrap_or_default(),
+        t.format(&stamp).unwrap_or_default(),
+        uuid::Uuid::new_v4()
+    )
 }
