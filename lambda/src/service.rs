@@ -117,7 +117,11 @@ impl Service for LambdaService {
 
     fn error_members(&self, error: &freshet_protocol::ApiError) -> Vec<(&'static str, String)> {
         // Lambda says whose fault an error is: the caller's or the service's.
-        let side = if error.status >= 500 { "Service" } else { "User" };
+        let side = if error.status >= 500 {
+            "Service"
+        } else {
+            "User"
+        };
         vec![("Type", side.to_string())]
     }
 

@@ -123,7 +123,11 @@ fn service_error_reply(
                 ("message", Value::str(&e.message)),
             ]);
             if let Value::Map(m) = &mut doc {
-                m.extend(members.into_iter().map(|(k, v)| (k.to_string(), Value::str(v))));
+                m.extend(
+                    members
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), Value::str(v))),
+                );
             }
             let body = encode(enc, &doc);
             reply(status, enc.content_type(), id, body)
