@@ -1,10 +1,13 @@
 //! The Lambda service's settings.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use freshet_protocol::service::LogSink;
+
 /// How `freshet serve` runs functions.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LambdaConfig {
     /// Region in ARNs and `AWS_REGION`.
     pub region: String,
@@ -19,6 +22,24 @@ pub struct LambdaConfig {
     pub default_concurrency: u32,
     /// How long an idle instance is kept warm before it is stopped.
     pub idle_timeout: Duration,
+    /// Where every line a function instance writes (its output, and the START, END and
+    /// REPORT lines) also goes: log group `/aws/lambda/<function>`, one log stream per
+    /// instance, as on AWS (`None`: the log file only).
+    pub logs: Option<Arc<dyn LogSink>>,
+}
+
+impl std::fmt::Debug for LambdaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LambdaConfig")
+            .field("region", &self.region)
+            .field("account_id", &self.account_id)
+            .field("root", &self.root)
+            .field("python", &self.python)
+            .field("default_concurrency", &self.default_concurrency)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("logs", &self.logs.is_some())
+            .finish()
+    }
 }
 
 impl LambdaConfig {
@@ -31,6 +52,7 @@ impl LambdaConfig {
             python: PathBuf::from("python3"),
             default_concurrency: 10,
             idle_timeout: Duration::from_secs(300),
+            logs: None,
         }
     }
 }

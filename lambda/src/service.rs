@@ -35,6 +35,7 @@ impl LambdaService {
             cfg.region.clone(),
             cfg.root.join("logs"),
             cfg.idle_timeout,
+            cfg.logs.clone(),
         );
         let mappings = Mappings::new(
             engine.clone(),

@@ -216,3 +216,22 @@ pub trait Functions: Send + Sync + 'static {
     fn invoke(&self, function: &str, payload: Bytes)
         -> BoxFuture<'static, Result<Invoked, String>>;
 }
+
+/// One log event as a [`LogSink`] takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEvent {
+    /// When it happened, ms since the epoch.
+    pub timestamp: i64,
+    /// The line, without its trailing newline.
+    pub message: String,
+}
+
+/// The logs service as other services write into it (Lambda's function output into
+/// `/aws/lambda/<function>`): the server wires the logs service in, so neither imports
+/// the other.
+pub trait LogSink: Send + Sync + 'static {
+    /// Queues `events` (in order) for log stream `stream` of log group `group`, both
+    /// created when missing, and returns at once: writes are batched and made in the
+    /// background. Fire-and-forget: a failed write is logged, not reported.
+    fn put(&self, group: &str, stream: &str, events: Vec<LogEvent>);
+}

@@ -287,8 +287,20 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())??
     };
+    let logs = {
+        let engine = engine.clone();
+        let cfg = freshet_logs::LogsConfig {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+        };
+        tokio::task::spawn_blocking(move || freshet_logs::LogsService::open(engine, cfg))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot start the CloudWatch Logs service: {e}"))?
+    };
     let lambda = {
         let mut cfg = LambdaConfig::new(&args.data_dir);
+        cfg.logs = Some(logs.sink());
         cfg.region = args.region.clone();
         cfg.account_id = args.account_id.clone();
         cfg.python = args.lambda_python.clone();
@@ -335,6 +347,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     router
         .add(std::sync::Arc::new(iam))
         .map_err(|e| e.to_string())?;
+    // Kept to drain its sink after the requests (below).
+    let logs = std::sync::Arc::new(logs);
+    let logs_service: std::sync::Arc<dyn freshet_protocol::service::Service> = logs.clone();
+    router.add(logs_service).map_err(|e| e.to_string())?;
     let door = crate::FrontDoor::new(router, limits, auth);
     let listener = TcpListener::bind(args.addr)
         .await
@@ -344,6 +360,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     // A line tests and scripts can wait for.
     println!("freshet listening on http://{local}");
     crate::http::serve(listener, door, shutdown_signal()).await;
+    // Functions' last lines, written while requests drained, before the engine refuses
+    // writes.
+    let drained = tokio::task::spawn_blocking(move || logs.drain(Duration::from_secs(10)))
+        .await
+        .unwrap_or(false);
+    if !drained {
+        tracing::warn!("the logs sink did not drain within 10 s");
+    }
     tokio::task::spawn_blocking(move || engine.shutdown())
         .await
         .map_err(|e| e.to_string())?

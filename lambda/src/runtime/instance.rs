@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
+use freshet_protocol::service::{LogEvent, LogSink};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -27,6 +28,92 @@ pub(crate) struct Launch {
     pub env: BTreeMap<String, String>,
     /// The function's log file.
     pub log_file: PathBuf,
+    /// Where its lines also go (the logs service), when wired.
+    pub log_target: Option<LogTarget>,
+}
+
+/// A log stream an instance's lines are shipped to.
+#[derive(Clone)]
+pub(crate) struct LogTarget {
+    /// The logs service.
+    pub sink: Arc<dyn LogSink>,
+    /// `/aws/lambda/<function>`.
+    pub group: String,
+    /// `YYYY/MM/DD/[$LATEST]<32 hex digits>`, one per instance.
+    pub stream: String,
+}
+
+impl std::fmt::Debug for LogTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogTarget")
+            .field("group", &self.group)
+            .field("stream", &self.stream)
+            .finish()
+    }
+}
+
+/// How long a line waits for others before its batch is shipped.
+const SHIP_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Most lines in one shipped batch.
+const SHIP_BATCH: usize = 1_000;
+
+/// A line on its way to the log stream; `flush` ships its batch at once (the end of
+/// an invocation).
+struct Shipped {
+    event: LogEvent,
+    flush: bool,
+}
+
+type Shipper = Option<mpsc::UnboundedSender<Shipped>>;
+
+/// Ships an instance's lines to its log stream in batches: one put per
+/// [`SHIP_WINDOW`], per [`SHIP_BATCH`] lines or per invocation end, whichever comes
+/// first; the rest when the instance is gone.
+fn start_shipper(target: LogTarget) -> mpsc::UnboundedSender<Shipped> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Shipped>();
+    tokio::spawn(async move {
+        let mut buf: Vec<LogEvent> = Vec::new();
+        let mut deadline: Option<tokio::time::Instant> = None;
+        let send = |buf: &mut Vec<LogEvent>| {
+            if !buf.is_empty() {
+                target
+                    .sink
+                    .put(&target.group, &target.stream, std::mem::take(buf));
+            }
+        };
+        loop {
+            let got = match deadline {
+                None => rx.recv().await,
+                Some(d) => match tokio::time::timeout_at(d, rx.recv()).await {
+                    Ok(got) => got,
+                    Err(_) => {
+                        send(&mut buf);
+                        deadline = None;
+                        continue;
+                    }
+                },
+            };
+            let Some(line) = got else {
+                send(&mut buf);
+                break;
+            };
+            buf.push(line.event);
+            if line.flush || buf.len() >= SHIP_BATCH {
+                send(&mut buf);
+                deadline = None;
+            } else if deadline.is_none() {
+                deadline = Some(tokio::time::Instant::now() + SHIP_WINDOW);
+            }
+        }
+    });
+    tx
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Lines an instance printed, kept for `LogType: Tail` while an invocation runs.
@@ -43,6 +130,7 @@ pub(crate) struct Instance {
     stop_api: tokio::task::AbortHandle,
     capture: Arc<Mutex<Capture>>,
     log: Arc<Mutex<Option<std::fs::File>>>,
+    ship: Shipper,
     /// When it last finished an invocation.
     pub idle_since: Mutex<Instant>,
 }
@@ -60,11 +148,31 @@ pub(crate) enum StartError {
     Internal(String),
 }
 
-/// Appends lines to the function's log and, during an invocation, to its capture.
-fn write_line(log: &Mutex<Option<std::fs::File>>, capture: &Mutex<Capture>, line: &[u8]) {
+/// Appends lines to the function's log, to its log stream (without the newline) and,
+/// during an invocation, to its capture.
+fn write_line(
+    log: &Mutex<Option<std::fs::File>>,
+    capture: &Mutex<Capture>,
+    ship: &Shipper,
+    line: &[u8],
+    flush: bool,
+) {
     use std::io::Write as _;
     if let Some(f) = lock(log).as_mut() {
         let _ = f.write_all(line);
+    }
+    if let Some(tx) = ship {
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if !text.is_empty() {
+            let _ = tx.send(Shipped {
+                event: LogEvent {
+                    timestamp: now_ms(),
+                    message: String::from_utf8_lossy(text).into_owned(),
+                },
+                flush,
+            });
+        }
     }
     if let Some(buf) = lock(capture).lines.as_mut() {
         buf.extend_from_slice(line);
@@ -80,6 +188,7 @@ fn pump<R: AsyncRead + Unpin + Send + 'static>(
     reader: R,
     log: Arc<Mutex<Option<std::fs::File>>>,
     capture: Arc<Mutex<Capture>>,
+    ship: Shipper,
 ) {
     tokio::spawn(async move {
         let mut lines = BufReader::new(reader);
@@ -92,7 +201,7 @@ fn pump<R: AsyncRead + Unpin + Send + 'static>(
                     if !line.ends_with(b"\n") {
                         line.push(b'\n');
                     }
-                    write_line(&log, &capture, &line);
+                    write_line(&log, &capture, &ship, &line, false);
                 }
             }
         }
@@ -141,11 +250,12 @@ impl Instance {
         };
         let log = Arc::new(Mutex::new(open_log(&launch.log_file)));
         let capture = Arc::new(Mutex::new(Capture::default()));
+        let ship: Shipper = launch.log_target.clone().map(start_shipper);
         if let Some(out) = child.stdout.take() {
-            pump(out, Arc::clone(&log), Arc::clone(&capture));
+            pump(out, Arc::clone(&log), Arc::clone(&capture), ship.clone());
         }
         if let Some(err) = child.stderr.take() {
-            pump(err, Arc::clone(&log), Arc::clone(&capture));
+            pump(err, Arc::clone(&log), Arc::clone(&capture), ship.clone());
         }
         let (exit_tx, exit_rx) = watch::channel(None);
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
@@ -176,6 +286,7 @@ impl Instance {
             stop_api: api.stop,
             capture,
             log,
+            ship,
             idle_since: Mutex::new(Instant::now()),
         });
         let mut exited = instance.exited.clone();
@@ -226,11 +337,13 @@ impl Instance {
         self.stop_api.abort();
     }
 
-    /// Writes a line of our own (START, END, REPORT) to its log.
+    /// Writes a line of our own (START, END, REPORT) to its log; a REPORT line (the
+    /// end of an invocation) ships the lines waiting for their batch.
     pub fn log_line(&self, line: &str) {
         let mut l = line.as_bytes().to_vec();
         l.push(b'\n');
-        write_line(&self.log, &self.capture, &l);
+        let flush = line.starts_with("REPORT ");
+        write_line(&self.log, &self.capture, &self.ship, &l, flush);
     }
 
     /// Starts keeping printed lines (for `LogType: Tail`).

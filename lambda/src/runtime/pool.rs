@@ -11,9 +11,10 @@ use bytes::Bytes;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::api_server::{Invocation, RuntimeReply};
-use super::instance::{Instance, Launch, StartError};
+use super::instance::{Instance, Launch, LogTarget, StartError};
 use crate::model::RuntimeKind;
 use crate::time_fmt::now_ms;
+use freshet_protocol::service::LogSink;
 
 /// How long an instance may take to initialise (AWS's 10 s init phase).
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -86,6 +87,7 @@ struct Inner {
     region: String,
     logs: PathBuf,
     idle_timeout: Duration,
+    sink: Option<Arc<dyn LogSink>>,
     pools: Mutex<HashMap<String, Arc<Pool>>>,
     python_ok: tokio::sync::OnceCell<Result<(), String>>,
 }
@@ -107,14 +109,22 @@ fn error_doc(error_type: &str, message: &str) -> Bytes {
 }
 
 impl Runtimes {
-    /// Instances run `python` for Python functions, log under `logs`, and are stopped
-    /// after `idle_timeout` unused. Starts the reaper on the current tokio runtime.
-    pub fn new(python: PathBuf, region: String, logs: PathBuf, idle_timeout: Duration) -> Runtimes {
+    /// Instances run `python` for Python functions, log under `logs` (and into `sink`,
+    /// log group `/aws/lambda/<function>`, when given), and are stopped after
+    /// `idle_timeout` unused. Starts the reaper on the current tokio runtime.
+    pub fn new(
+        python: PathBuf,
+        region: String,
+        logs: PathBuf,
+        idle_timeout: Duration,
+        sink: Option<Arc<dyn LogSink>>,
+    ) -> Runtimes {
         let inner = Arc::new(Inner {
             python,
             region,
             logs,
             idle_timeout,
+            sink,
             pools: Mutex::new(HashMap::new()),
             python_ok: tokio::sync::OnceCell::new(),
         });
@@ -348,12 +358,23 @@ impl Runtimes {
                 )
             }
         };
+        let env = self.environment(spec);
+        // The log stream the instance's lines go to: the one its environment names.
+        let log_target = match (&self.inner.sink, env.get("AWS_LAMBDA_LOG_STREAM_NAME")) {
+            (Some(sink), Some(stream)) => Some(LogTarget {
+                sink: Arc::clone(sink),
+                group: format!("/aws/lambda/{}", spec.name),
+                stream: stream.clone(),
+            }),
+            _ => None,
+        };
         let launch = Launch {
             program,
             args,
             task_root: spec.task_root.clone(),
-            env: self.environment(spec),
+            env,
             log_file: self.inner.logs.join(format!("{}.log", spec.name)),
+            log_target,
         };
         Instance::start(&launch, INIT_TIMEOUT)
             .await
