@@ -26,6 +26,9 @@ pub struct LambdaConfig {
     /// REPORT lines) also goes: log group `/aws/lambda/<function>`, one log stream per
     /// instance, as on AWS (`None`: the log file only).
     pub logs: Option<Arc<dyn LogSink>>,
+    /// The server's own address (`http://127.0.0.1:PORT`), set once it listens: functions
+    /// get it as `AWS_ENDPOINT_URL`, so the AWS SDKs in them reach this server.
+    pub endpoint: Arc<std::sync::OnceLock<String>>,
 }
 
 impl std::fmt::Debug for LambdaConfig {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for LambdaConfig {
             .field("default_concurrency", &self.default_concurrency)
             .field("idle_timeout", &self.idle_timeout)
             .field("logs", &self.logs.is_some())
+            .field("endpoint", &self.endpoint.get())
             .finish()
     }
 }
@@ -53,6 +57,7 @@ impl LambdaConfig {
             default_concurrency: 10,
             idle_timeout: Duration::from_secs(300),
             logs: None,
+            endpoint: Arc::new(std::sync::OnceLock::new()),
         }
     }
 }

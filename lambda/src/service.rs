@@ -36,6 +36,7 @@ impl LambdaService {
             cfg.root.join("logs"),
             cfg.idle_timeout,
             cfg.logs.clone(),
+            Arc::clone(&cfg.endpoint),
         );
         let mappings = Mappings::new(
             engine.clone(),

@@ -298,8 +298,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("cannot start the CloudWatch Logs service: {e}"))?
     };
+    let functions_endpoint = std::sync::Arc::new(std::sync::OnceLock::new());
     let lambda = {
         let mut cfg = LambdaConfig::new(&args.data_dir);
+        cfg.endpoint = std::sync::Arc::clone(&functions_endpoint);
         cfg.logs = Some(logs.sink());
         cfg.region = args.region.clone();
         cfg.account_id = args.account_id.clone();
@@ -356,6 +358,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Functions reach this server through the address it listens on.
+    let _ = functions_endpoint.set(format!("http://{local}"));
     tracing::info!(addr = %local, data_dir = %args.data_dir.display(), durability = ?args.durability, "freshet listening");
     // A line tests and scripts can wait for.
     println!("freshet listening on http://{local}");

@@ -357,6 +357,11 @@ def invoke_checks(kind):
         check(out == "hello", out)
         _, out = invoke(name, {"env": "AWS_LAMBDA_FUNCTION_NAME"})
         check(out == name, out)
+        # The AWS SDKs in a function reach this server.
+        _, out = invoke(name, {"env": "AWS_ENDPOINT_URL"})
+        check(out == ENDPOINT, (out, ENDPOINT))
+        _, out = invoke(name, {"env": "AWS_ACCESS_KEY_ID"})
+        check(bool(out), out)
 
     @case(f"{kind}: timeout, then the next invoke works")
     def _():

@@ -58,18 +58,27 @@ pub fn failure_record(
         r.map(|r| r.sequence_number.to_u128().to_string())
             .unwrap_or_default()
     };
-    let mut response = json!({"statusCode": 200, "executedVersion": "$LATEST"});
-    if let Some(fe) = &last.function_error {
-        response["functionError"] = json!(fe);
-    }
-    json!({
+    // As AWS records them: `functionError` is null when the function returned (items
+    // failed), and a batch that aged out carries no responseContext, is counted as one
+    // invocation and has a request id even when it was never sent.
+    let response = json!({
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": last.function_error,
+    });
+    let (request_id, invoke_count) = match condition {
+        Condition::RecordAgeExceeded if last.request_id.is_empty() => {
+            (uuid::Uuid::new_v4().to_string(), last.invoke_count.max(1))
+        }
+        _ => (last.request_id.clone(), last.invoke_count),
+    };
+    let mut doc = json!({
         "requestContext": {
-            "requestId": last.request_id,
+            "requestId": request_id,
             "functionArn": function_arn,
             "condition": condition.as_str(),
-            "approximateInvokeCount": last.invoke_count,
+            "approximateInvokeCount": invoke_count,
         },
-        "responseContext": response,
         "version": "1.0",
         "timestamp": iso_ms(now_ms),
         "KinesisBatchInfo": {
@@ -81,5 +90,9 @@ pub fn failure_record(
             "batchSize": records.len(),
             "streamArn": stream_arn,
         }
-    })
+    });
+    if condition != Condition::RecordAgeExceeded {
+        doc["responseContext"] = response;
+    }
+    doc
 }

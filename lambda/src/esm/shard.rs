@@ -318,7 +318,13 @@ impl ShardWorker {
                         self.stats.delivered(i);
                         self.stats.failed();
                         let rest: Vec<Record> = records.split_off(i);
-                        self.retry_or_give_up(&mut work, rest, attempts, last).await;
+                        if i > 0 {
+                            // Progress was made: as on AWS, the records from the first
+                            // failure on are a new batch with its own retries.
+                            work.push((rest, 0, LastAttempt::default()));
+                        } else {
+                            self.retry_or_give_up(&mut work, rest, attempts, last).await;
+                        }
                         continue;
                     }
                 }

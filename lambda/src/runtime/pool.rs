@@ -85,6 +85,8 @@ struct Pool {
 struct Inner {
     python: PathBuf,
     region: String,
+    /// The server's address, once it listens (`AWS_ENDPOINT_URL` of functions).
+    endpoint: Arc<std::sync::OnceLock<String>>,
     logs: PathBuf,
     idle_timeout: Duration,
     sink: Option<Arc<dyn LogSink>>,
@@ -118,6 +120,7 @@ impl Runtimes {
         logs: PathBuf,
         idle_timeout: Duration,
         sink: Option<Arc<dyn LogSink>>,
+        endpoint: Arc<std::sync::OnceLock<String>>,
     ) -> Runtimes {
         let inner = Arc::new(Inner {
             python,
@@ -125,6 +128,7 @@ impl Runtimes {
             logs,
             idle_timeout,
             sink,
+            endpoint,
             pools: Mutex::new(HashMap::new()),
             python_ok: tokio::sync::OnceCell::new(),
         });
@@ -347,7 +351,7 @@ impl Runtimes {
     /// Starts an instance; on failure, the error document an invocation returns.
     async fn start(&self, spec: &FunctionSpec) -> Result<Arc<Instance>, Bytes> {
         let (program, args) = match spec.kind {
-            RuntimeKind::Provided => (spec.task_root.join("bootstrap"), Vec::new()),
+            RuntimeKind::Provided => provided_launch(&spec.task_root.join("bootstrap")),
             RuntimeKind::Python => {
                 self.check_python()
                     .await
@@ -457,6 +461,31 @@ impl Runtimes {
         ] {
             env.insert(k.to_string(), v);
         }
+        // The AWS SDKs in a function reach this server (and, for services it does not
+        // run, the endpoints its own environment names) with its credentials or
+        // placeholders; the function's own variables win.
+        let mut local: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("AWS_ENDPOINT_URL_"))
+            .collect();
+        if let Some(endpoint) = self.inner.endpoint.get() {
+            local.push(("AWS_ENDPOINT_URL".into(), endpoint.clone()));
+        }
+        for k in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        ] {
+            if let Ok(v) = std::env::var(k) {
+                local.push((k.into(), v));
+            }
+        }
+        if !local.iter().any(|(k, _)| k == "AWS_ACCESS_KEY_ID") {
+            local.push(("AWS_ACCESS_KEY_ID".into(), "freshet".into()));
+            local.push(("AWS_SECRET_ACCESS_KEY".into(), "freshet".into()));
+        }
+        for (k, v) in local {
+            env.entry(k).or_insert(v);
+        }
         if spec.kind == RuntimeKind::Python {
             // Lines reach the log as they are printed, not when a buffer fills.
             env.insert("PYTHONUNBUFFERED".into(), "1".into());
@@ -501,4 +530,24 @@ async fn reap(inner: Weak<Inner>, tick: Duration) {
             });
         }
     }
+}
+
+/// How a `provided*` function's `bootstrap` is started: directly, except a `#!/bin/sh`
+/// script, which runs under bash where there is one, since `/bin/sh` is bash on Amazon
+/// Linux (scripts written for it use `set -o pipefail` and other bashisms that Debian's
+/// dash refuses).
+fn provided_launch(bootstrap: &std::path::Path) -> (std::path::PathBuf, Vec<String>) {
+    const BASH: &str = "/bin/bash";
+    let sh_script = std::fs::File::open(bootstrap)
+        .and_then(|mut f| {
+            let mut head = [0u8; 16];
+            let n = std::io::Read::read(&mut f, &mut head)?;
+            Ok(head[..n].starts_with(b"#!/bin/sh")
+                && head[..n].get(9).is_none_or(|c| c.is_ascii_whitespace()))
+        })
+        .unwrap_or(false);
+    if sh_script && std::path::Path::new(BASH).exists() {
+        return (BASH.into(), vec![bootstrap.to_string_lossy().into_owned()]);
+    }
+    (bootstrap.to_path_buf(), Vec::new())
 }
