@@ -19,15 +19,15 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
 
 import boto3
-import botocore.config
-from botocore.exceptions import ClientError
+
+import cases
+from cases import case, check, expect_error, finish
 
 ENDPOINT, AWS_CLI, WORK, MODE = sys.argv[1:5]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -53,19 +53,7 @@ ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
 def client(service, validate=True):
-    return boto3.client(
-        service,
-        endpoint_url=ENDPOINT,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
-        config=botocore.config.Config(
-            parameter_validation=validate,
-            retries={"max_attempts": 1},
-            read_timeout=60,
-            connect_timeout=5,
-        ),
-    )
+    return cases.client(ENDPOINT, service, validate)
 
 
 iam = client("iam")
@@ -73,45 +61,6 @@ iam_raw = client("iam", validate=False)
 sts = client("sts")
 sts_raw = client("sts", validate=False)
 
-passed = 0
-failures = []
-
-
-def check(cond, what):
-    global passed
-    if not cond:
-        raise AssertionError(what)
-    passed += 1
-
-
-def case(name):
-    """Runs the decorated function as one named case; a failure is recorded."""
-
-    def run(fn):
-        t0 = time.time()
-        try:
-            fn()
-            print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
-        except Exception as e:  # noqa: BLE001 - every failure is reported
-            failures.append((name, e))
-            print(f"FAIL {name}: {e}", flush=True)
-            traceback.print_exc()
-        return fn
-
-    return run
-
-
-def expect_error(error_code, status, fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        http = e.response["ResponseMetadata"]["HTTPStatusCode"]
-        check(got == error_code, f"{fn.__name__}: expected {error_code}, got {got}: {e}")
-        check(http == status, f"{fn.__name__}: expected HTTP {status}, got {http}: {e}")
-        check(e.response["Error"].get("Type") == "Sender", e.response["Error"])
-        return e.response["Error"].get("Message", "")
-    raise AssertionError(f"{fn.__name__}: expected {error_code}, got success")
 
 
 CLI_ENV = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="secret",
@@ -517,7 +466,4 @@ elif MODE == "after-restart":
 else:
     raise SystemExit(f"unknown mode {MODE}")
 
-print(f"{passed} passed, {len(failures)} failed")
-for name, e in failures:
-    print(f"  failed: {name}: {e}")
-sys.exit(1 if failures else 0)
+finish()

@@ -15,12 +15,12 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 import zipfile
 
-import boto3
-import botocore.config
 from botocore.exceptions import ClientError
+
+import cases
+from cases import case, check, expect_error, finish
 
 ENDPOINT, AWS_CLI, RUST_ZIP, WORK = sys.argv[1:5]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,62 +30,12 @@ FN_ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 
 
 def client(validate=True):
-    return boto3.client(
-        "lambda",
-        endpoint_url=ENDPOINT,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
-        config=botocore.config.Config(
-            parameter_validation=validate,
-            retries={"max_attempts": 1},
-            read_timeout=60,
-            connect_timeout=5,
-        ),
-    )
+    return cases.client(ENDPOINT, "lambda", validate)
 
 
 lam = client()
 lam_raw = client(validate=False)
 
-passed = 0
-failures = []
-
-
-def check(cond, what):
-    global passed
-    if not cond:
-        raise AssertionError(what)
-    passed += 1
-
-
-def case(name):
-    """Runs the decorated function as one named case; a failure is recorded."""
-
-    def run(fn):
-        t0 = time.time()
-        try:
-            fn()
-            print(f"ok   {name} ({time.time() - t0:.1f}s)", flush=True)
-        except Exception as e:  # noqa: BLE001 - every failure is reported
-            failures.append((name, e))
-            print(f"FAIL {name}: {e}", flush=True)
-            traceback.print_exc()
-        return fn
-
-    return run
-
-
-def expect_error(error_code, status, fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        http = e.response["ResponseMetadata"]["HTTPStatusCode"]
-        check(got == error_code, f"{fn.__name__}: expected {error_code}, got {got}: {e}")
-        check(http == status, f"{fn.__name__}: expected HTTP {status}, got {http}: {e}")
-        return e.response["Error"].get("Message", "")
-    raise AssertionError(f"{fn.__name__}: expected {error_code}, got success")
 
 
 def wait_until(pred, what, timeout=60.0, interval=0.05):
@@ -415,7 +365,4 @@ def _():
     expect_error("ResourceNotFoundException", 404, lam.get_function, FunctionName="api-cli")
 
 
-print(f"{passed} passed, {len(failures)} failed")
-for name, e in failures:
-    print(f"  failed: {name}: {e}")
-sys.exit(1 if failures else 0)
+finish()

@@ -22,9 +22,9 @@ import time
 import traceback
 import zipfile
 
-import boto3
-import botocore.config
 from botocore.exceptions import ClientError
+
+import cases
 
 MODE, ENDPOINT, AWS_CLI = sys.argv[1:4]
 ROLE = "arn:aws:iam::000000000000:role/r"
@@ -33,19 +33,7 @@ START_MARKERS = ("INIT_START", "START", "END", "REPORT")
 
 
 def client(service, validate=True):
-    return boto3.client(
-        service,
-        endpoint_url=ENDPOINT,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
-        config=botocore.config.Config(
-            parameter_validation=validate,
-            retries={"max_attempts": 1},
-            read_timeout=60,
-            connect_timeout=5,
-        ),
-    )
+    return cases.client(ENDPOINT, service, validate)
 
 
 logs = client("logs")
