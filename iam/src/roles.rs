@@ -138,11 +138,16 @@ pub fn create(iam: &Iam, req: &Request<'_>) -> Result<Option<Xml>, ApiError> {
         changes.push(StateChange::Put(model::boundary_key(b, name), Vec::new()));
     }
     iam.write(changes)?;
+    Ok(Some(role_reply(&role, iam.account(), View::Created)))
+}
+
+/// A reply holding one `<Role>`.
+fn role_reply(role: &Role, account: &str, view: View) -> Xml {
     let mut x = Xml::new();
     x.open("Role");
-    role_xml(&mut x, &role, iam.account(), View::Created);
+    role_xml(&mut x, role, account, view);
     x.close("Role");
-    Ok(Some(x))
+    x
 }
 
 /// GetRole.
@@ -151,11 +156,7 @@ pub fn get(iam: &Iam, req: &Request<'_>) -> Result<Option<Xml>, ApiError> {
     let name = role_name(req, &mut c);
     c.finish()?;
     let role = find(iam, name)?;
-    let mut x = Xml::new();
-    x.open("Role");
-    role_xml(&mut x, &role, iam.account(), View::Got);
-    x.close("Role");
-    Ok(Some(x))
+    Ok(Some(role_reply(&role, iam.account(), View::Got)))
 }
 
 /// DeleteRole: refused while managed policies are attached or inline policies remain.

@@ -178,8 +178,8 @@ impl Req<'_> {
     }
 }
 
-/// Checks a log group name (length and pattern); `member` names it in the error.
-pub fn check_group_name(name: &str, member: &str) -> Result<(), ApiError> {
+/// Checks that a group or stream name has 1 to 512 bytes; `member` names it.
+fn check_name_length(name: &str, member: &str) -> Result<(), ApiError> {
     if name.is_empty() || name.len() > 512 {
         return Err(constraint(
             name,
@@ -191,6 +191,12 @@ pub fn check_group_name(name: &str, member: &str) -> Result<(), ApiError> {
             },
         ));
     }
+    Ok(())
+}
+
+/// Checks a log group name (length and pattern); `member` names it in the error.
+pub fn check_group_name(name: &str, member: &str) -> Result<(), ApiError> {
+    check_name_length(name, member)?;
     if !name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"._-/#".contains(&b))
@@ -206,17 +212,7 @@ pub fn check_group_name(name: &str, member: &str) -> Result<(), ApiError> {
 
 /// Checks a log stream name.
 pub fn check_stream_name(name: &str, member: &str) -> Result<(), ApiError> {
-    if name.is_empty() || name.len() > 512 {
-        return Err(constraint(
-            name,
-            member,
-            if name.is_empty() {
-                "Member must have length greater than or equal to 1"
-            } else {
-                "Member must have length less than or equal to 512"
-            },
-        ));
-    }
+    check_name_length(name, member)?;
     if name.contains([':', '*']) {
         return Err(constraint(
             name,
