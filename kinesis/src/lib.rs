@@ -6,7 +6,8 @@
 //! Modules by concern: [`actions`] (one function per action, and the typed fast path
 //! of PutRecords/GetRecords), [`iterator`] (sealed shard iterators), [`consumers`] (the
 //! registry), [`subscribe`] (SubscribeToShard), [`limits`] (per-shard throughput),
-//! [`metrics`], [`error`] (AWS's wording of engine errors), [`state`] and [`service`].
+//! [`metrics`], [`autoscale`] (on-demand streams that split and merge themselves),
+//! [`error`] (AWS's wording of engine errors), [`state`] and [`service`].
 //!
 //! ```
 //! use freshet_kinesis::{ApiConfig, KinesisService};
@@ -20,6 +21,7 @@
 //! ```
 
 pub mod actions;
+pub mod autoscale;
 pub mod consumers;
 pub mod error;
 pub mod iterator;
@@ -29,5 +31,6 @@ pub mod service;
 pub mod state;
 pub mod subscribe;
 
+pub use autoscale::ScalingConfig;
 pub use service::{KinesisService, TARGET_PREFIX};
 pub use state::{ApiConfig, KinesisState};

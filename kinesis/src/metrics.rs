@@ -128,6 +128,15 @@ impl Metrics {
         });
     }
 
+    /// Each shard's cumulative incoming (records, bytes) of a stream, by shard id.
+    pub fn incoming_totals(&self, stream: &str) -> std::collections::HashMap<String, (u64, u64)> {
+        lock(&self.shards)
+            .iter()
+            .filter(|((s, _), _)| s == stream)
+            .map(|((_, shard), t)| (shard.clone(), (t.incoming_records, t.incoming_bytes)))
+            .collect()
+    }
+
     /// Forgets a deleted stream's shards.
     pub fn forget_stream(&self, stream: &str) {
         lock(&self.shards).retain(|(s, _), _| s != stream);

@@ -33,12 +33,13 @@ impl KinesisService {
     }
 
     /// The service over an open engine, its stream consumers persisted in the engine's
-    /// catalog.
+    /// catalog, on-demand streams scaled by an engine job.
     pub fn open(engine: Engine, cfg: ApiConfig) -> Result<Self, String> {
         let consumers = Consumers::open(&engine)?;
-        Ok(Self::new(KinesisState::with_consumers(
-            engine, cfg, consumers,
-        )))
+        let scaling = cfg.scaling;
+        let state = KinesisState::with_consumers(engine, cfg, consumers);
+        crate::autoscale::Scaler::start(&state, scaling);
+        Ok(Self::new(state))
     }
 
     /// Its state.
@@ -126,6 +127,7 @@ impl Service for KinesisService {
 
     fn render_metrics(&self, out: &mut String) {
         self.state.metrics.render(out);
+        self.state.scaler.render(out);
     }
 
     fn shut_down(&self) {

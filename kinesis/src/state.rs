@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use freshet_storage::{Engine, StreamDescription};
 
+use crate::autoscale::{Scaler, ScalingConfig};
 use crate::consumers::Consumers;
 use crate::iterator::IteratorCodec;
 use crate::limits::Limiter;
@@ -34,6 +35,8 @@ pub struct ApiConfig {
     pub iterator_ttl_ms: i64,
     /// How long a SubscribeToShard subscription lasts, ms (Kinesis: 300000).
     pub subscription_ttl_ms: i64,
+    /// When on-demand streams split and merge themselves.
+    pub scaling: ScalingConfig,
 }
 
 impl Default for ApiConfig {
@@ -47,6 +50,7 @@ impl Default for ApiConfig {
             on_demand_stream_limit: 50,
             iterator_ttl_ms: crate::iterator::ITERATOR_TTL_MS,
             subscription_ttl_ms: crate::subscribe::SUBSCRIPTION_TTL_MS,
+            scaling: ScalingConfig::default(),
         }
     }
 }
@@ -68,6 +72,8 @@ pub struct KinesisState {
     pub consumers: Consumers,
     /// Live SubscribeToShard subscriptions.
     pub subscriptions: Subscriptions,
+    /// The on-demand scaler's memory and decisions.
+    pub scaler: Scaler,
 }
 
 impl KinesisState {
@@ -96,6 +102,7 @@ impl KinesisState {
             iterators,
             cfg,
             metrics: Metrics::default(),
+            scaler: Scaler::default(),
         })
     }
 

@@ -109,6 +109,7 @@ pub fn delete_stream(state: &KinesisState, req: Req<'_>) -> ApiResult<Value> {
         .delete_stream(&name)
         .map_err(|e| state.err(e))?;
     state.metrics.forget_stream(&name);
+    state.scaler.forget_stream(&name);
     super::policies::forget_stream(state, &name);
     Ok(empty())
 }
