@@ -8,6 +8,8 @@
 #   scripts/prereqs.sh                      check (and install as root) everything
 #   scripts/prereqs.sh --find-libclang DIR… print the libclang bindgen would load from
 #                                           DIRs, exit 1 if none (used by the tests)
+#   scripts/prereqs.sh --list-missing       print the Debian packages missing here and
+#                                           install nothing (used by the tests)
 set -euo pipefail
 
 # bindgen (through clang-sys) dlopens libclang itself: `libclang.so`, `libclang-N.so`,
@@ -62,6 +64,15 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing_apt+=(python3-ven
 # keeps initdb and pg_ctl in /usr/lib/postgresql/<version>/bin, off PATH, so look there.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing_apt+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing_apt+=(postgresql-client)
+# The web console's browser tests drive Debian's chromium through its chromedriver
+# (tests/tests/console_in_headless_chromium.rs): found by their binaries on PATH.
+command -v chromium >/dev/null 2>&1 || missing_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing_apt+=(chromium-driver)
+
+if [ "${1:-}" = "--list-missing" ]; then
+  echo "${missing_apt[*]}"
+  exit 0
+fi
 
 if [ ${#missing_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -5,7 +5,10 @@
 //! enhanced fan-out too: stream consumers
 //! ([`KinesisClient::register_stream_consumer`], [`KinesisClient::ensure_consumer`])
 //! and `SubscribeToShard` as an async stream of events
-//! ([`KinesisClient::subscribe_to_shard`], [`KinesisClient::follow_shard`]).
+//! ([`KinesisClient::subscribe_to_shard`], [`KinesisClient::follow_shard`]). Requests
+//! are signed with credentials and region from the standard AWS chains, as the AWS SDKs
+//! find them ([`credentials`]); with the `tls` feature `https://` endpoints are reached
+//! through rustls, HTTP/2 where offered, trusting `AWS_CA_BUNDLE` too.
 //!
 //! ```
 //! # #[cfg(feature = "engine")]
@@ -28,6 +31,7 @@
 //! ```
 
 pub mod api;
+pub mod credentials;
 #[cfg(feature = "engine")]
 mod engine_client;
 pub mod error;

@@ -575,3 +575,44 @@ proptest::proptest! {
         });
     }
 }
+
+/// A record too large to aggregate goes out alone, after the records of its shard
+/// already waiting in the aggregate: one key's records stay in submission order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_too_large_to_aggregate_keeps_its_keys_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = Arc::new(EngineClient::new(engine(dir.path())));
+    api.create_stream("s", 1).await.unwrap();
+    let cfg = ProducerConfig {
+        aggregation_max_bytes: 4096,
+        max_in_flight_requests: 1,
+        ..fast_config()
+    };
+    let producer = Producer::new(api.clone(), cfg);
+    let mut pending = Vec::new();
+    for i in 0..200usize {
+        let size = if i % 10 == 9 { 8192 } else { 10 };
+        let data = Bytes::from(format!("{i:05}{}", "x".repeat(size)));
+        let fut = producer
+            .submit("s", "one-key".to_string(), data, None)
+            .await
+            .unwrap();
+        pending.push(fut);
+    }
+    for fut in pending {
+        fut.await.unwrap();
+    }
+    producer.shutdown().await.unwrap();
+    let read = read_all(api.as_ref(), "s").await;
+    let mut order: Vec<((u128, u64), usize)> = read
+        .iter()
+        .map(|((_, data), at)| {
+            let n: usize = std::str::from_utf8(&data[..5]).unwrap().parse().unwrap();
+            let (_, seq, sub) = &at[0];
+            ((seq.parse::<u128>().unwrap(), *sub), n)
+        })
+        .collect();
+    order.sort();
+    let numbers: Vec<usize> = order.into_iter().map(|(_, n)| n).collect();
+    assert_eq!(numbers, (0..200).collect::<Vec<_>>());
+}

@@ -3,12 +3,14 @@
 //!
 //! Each worker ([`Worker`], driven in real time by [`Scheduler`]) keeps leases — one
 //! per shard — in a [`LeaseStore`] shared by the application's workers (in memory,
-//! in an in-process engine, or hosted by a `freshet serve` server). Every lease write
-//! is a compare-and-set on a counter; a lease is expired when its counter did not
-//! change for the failover time on the observer's own monotonic clock. Workers take
-//! unowned and expired leases up to their fair share and steal only by graceful
-//! handoff, so a shard is never processed by two workers at once. Children of a
-//! resharded shard start only after their parents reached SHARD_END.
+//! in an in-process engine, hosted by a `freshet serve` server, or, with the
+//! `dynamodb` feature, in a DynamoDB table laid out as the AWS KCL's lease table:
+//! `DynamoDbLeaseStore`). Every lease write is a compare-and-set on a counter; a
+//! lease is expired when its counter did not change for the failover time on the
+//! observer's own monotonic clock. Workers take unowned and expired leases up to their
+//! fair share and steal only by graceful handoff, so a shard is never processed by two
+//! workers at once. Children of a resharded shard start only after their parents
+//! reached SHARD_END.
 //!
 //! Records are read by polling GetRecords (the default) or with enhanced fan-out
 //! ([`Config::with_fan_out`] and [`Scheduler::with_fan_out`]): the worker registers or
@@ -89,6 +91,8 @@ pub use processor::{
 };
 pub use scheduler::{Scheduler, SchedulerHandle};
 pub use source::{KinesisSource, ShardSource, SourceFuture, SubscribeSource};
+#[cfg(feature = "dynamodb")]
+pub use store::DynamoDbLeaseStore;
 #[cfg(feature = "engine")]
 pub use store::EngineLeaseStore;
 pub use store::{HttpLeaseStore, InMemoryLeaseStore, LeaseStore};

@@ -120,6 +120,17 @@ impl Subscriptions {
         self.len() == 0
     }
 
+    /// The live subscriptions as (consumer ARN, shard id, ms since it started).
+    pub fn active(&self) -> Vec<(String, String, u64)> {
+        self.lock()
+            .iter()
+            .map(|((arn, shard), a)| {
+                let age = u64::try_from(a.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                (arn.clone(), shard.clone(), age)
+            })
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Active>> {
         self.active.lock().unwrap_or_else(|p| p.into_inner())
     }

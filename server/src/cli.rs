@@ -1,4 +1,5 @@
-//! The `freshet` command line: `freshet serve` and `freshet bench`.
+//! The `freshet` command line: `freshet serve`, `freshet bench`, and the commands for
+//! people ([`crate::people`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,13 +26,39 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Subcommands.
+/// Subcommands: the server (`serve`), a load generator (`bench`), and commands for
+/// people that talk to a server over HTTP (`streams` ... `completions`, in
+/// [`crate::people`]).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the Kinesis API.
     Serve(ServeArgs),
     /// Drive a Kinesis endpoint with a put or get workload and report throughput and latency.
     Bench(crate::bench::BenchArgs),
+    /// List streams: name, status, mode, open shards, retention, records/s now.
+    #[command(after_help = crate::people::streams::STREAMS_HELP)]
+    Streams(crate::people::streams::StreamsArgs),
+    /// Create a stream and wait until it is ACTIVE.
+    #[command(after_help = crate::people::streams::CREATE_HELP)]
+    Create(crate::people::streams::CreateArgs),
+    /// Delete a stream and wait until it is gone.
+    #[command(after_help = crate::people::streams::DELETE_HELP)]
+    Delete(crate::people::streams::DeleteArgs),
+    /// Show a stream: its summary and its shards' hash ranges and lineage as a tree.
+    #[command(after_help = crate::people::streams::DESCRIBE_HELP)]
+    Describe(crate::people::streams::DescribeArgs),
+    /// Put lines of stdin or a file as records (KPL aggregation), with a summary.
+    #[command(after_help = crate::people::put::PUT_HELP)]
+    Put(crate::people::put::PutArgs),
+    /// Print a stream's records (raw, JSON or hex), following splits and merges.
+    #[command(after_help = crate::people::tail::TAIL_HELP)]
+    Tail(crate::people::tail::TailArgs),
+    /// Show a KCL application's leases: owner, checkpoint, records and ms behind.
+    #[command(after_help = crate::people::lag::LAG_HELP)]
+    Lag(crate::people::lag::LagArgs),
+    /// Print a shell completion script for freshet.
+    #[command(after_help = crate::people::COMPLETIONS_HELP)]
+    Completions(crate::people::CompletionsArgs),
 }
 
 /// Options of `freshet serve`.
@@ -73,6 +100,30 @@ pub struct ServeArgs {
     /// UpdateShardCount calls a stream accepts per rolling 24 hours (AWS: 10).
     #[arg(long, env = "FRESHET_MAX_SCALING_OPS_PER_DAY", default_value_t = 10)]
     pub max_scaling_ops_per_day: u32,
+    /// Whether on-demand streams split hot shards and merge cold ones by themselves
+    /// (`false`: they keep the shards they have, as provisioned ones do).
+    #[arg(long, env = "FRESHET_ON_DEMAND_SCALING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub on_demand_scaling: bool,
+    /// Seconds an on-demand stream's shard must stay over a shard's write limits (1 MiB/s
+    /// or 1,000 records/s) before it is split.
+    #[arg(long, env = "FRESHET_ON_DEMAND_SPLIT_AFTER_SECS", default_value_t = 60)]
+    pub on_demand_split_after_secs: u64,
+    /// Seconds two adjacent shards of an on-demand stream must stay under half of one
+    /// shard's write limits before they are merged (never below 4 open shards).
+    #[arg(
+        long,
+        env = "FRESHET_ON_DEMAND_MERGE_AFTER_SECS",
+        default_value_t = 3600
+    )]
+    pub on_demand_merge_after_secs: u64,
+    /// How often the on-demand scaler samples write rates, ms.
+    #[arg(
+        long,
+        env = "FRESHET_ON_DEMAND_INTERVAL_MS",
+        default_value_t = 1000,
+        hide = true
+    )]
+    pub on_demand_interval_ms: u64,
     /// Puts are refused with a retryable 503 while the data directory's file system has
     /// less than this many bytes free; they resume by themselves once space returns (0
     /// turns the check off).
@@ -127,6 +178,18 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub access_keys: Vec<String>,
+    /// HTTPS: `--tls-cert` and `--tls-key`.
+    #[command(flatten)]
+    pub tls: Box<crate::tls::TlsArgs>,
+    /// Serve the web console at `/console` (on `--addr` only when it is a loopback
+    /// address; see `--console-addr`).
+    #[arg(long, env = "FRESHET_CONSOLE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub console: bool,
+    /// Also listen on this address for the web console together with the whole API
+    /// (the page calls the API on its own origin), for example to reach the console
+    /// from another host while `--addr` is not a loopback address.
+    #[arg(long, env = "FRESHET_CONSOLE_ADDR", value_name = "ADDR")]
+    pub console_addr: Option<SocketAddr>,
     /// Region named in ARNs.
     #[arg(long, env = "FRESHET_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -247,6 +310,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     if args.auth && keys.is_empty() {
         return Err("--auth needs at least one --access-key ID:SECRET".into());
     }
+    // Checked before anything opens, so a bad file changes nothing.
+    let tls = args.tls.acceptor()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let mut cfg = EngineConfig::new(&args.data_dir);
     cfg.durability = args.durability;
     cfg.recovery = args.recovery;
@@ -267,6 +333,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         shard_limit: args.shard_limit,
         iterator_ttl_ms: i64::try_from(args.iterator_ttl_ms).unwrap_or(i64::MAX),
         subscription_ttl_ms: i64::try_from(args.subscription_ttl_ms).unwrap_or(i64::MAX),
+        scaling: freshet_kinesis::ScalingConfig {
+            enabled: args.on_demand_scaling,
+            split_after: Duration::from_secs(args.on_demand_split_after_secs.max(1)),
+            merge_after: Duration::from_secs(args.on_demand_merge_after_secs.max(1)),
+            interval: Duration::from_millis(args.on_demand_interval_ms.clamp(10, 60_000)),
+        },
         ..ApiConfig::default()
     };
     let auth = crate::auth::AuthConfig {
@@ -287,6 +359,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())??
     };
+    let kinesis_state = std::sync::Arc::clone(kinesis.state());
     let logs = {
         let engine = engine.clone();
         let cfg = freshet_logs::LogsConfig {
@@ -353,17 +426,29 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let logs = std::sync::Arc::new(logs);
     let logs_service: std::sync::Arc<dyn freshet_protocol::service::Service> = logs.clone();
     router.add(logs_service).map_err(|e| e.to_string())?;
+    let console =
+        crate::console::Console::new(&kinesis_state, router.services(), args.auth, &args.region);
+    router.add(console.clone()).map_err(|e| e.to_string())?;
     let door = crate::FrontDoor::new(router, limits, auth);
     let listener = TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // Functions reach this server through the address it listens on.
-    let _ = functions_endpoint.set(format!("http://{local}"));
-    tracing::info!(addr = %local, data_dir = %args.data_dir.display(), durability = ?args.durability, "freshet listening");
+    let _ = functions_endpoint.set(format!("{scheme}://{local}"));
+    tracing::info!(addr = %local, %scheme, data_dir = %args.data_dir.display(), durability = ?args.durability, "freshet listening");
     // A line tests and scripts can wait for.
-    println!("freshet listening on http://{local}");
-    crate::http::serve(listener, door, shutdown_signal()).await;
+    println!("freshet listening on {scheme}://{local}");
+    let console_listener = crate::console::listen(
+        &door,
+        console,
+        args.console,
+        args.console_addr,
+        local,
+        scheme,
+    )
+    .await?;
+    crate::console::serve(listener, console_listener, door, tls, shutdown_signal()).await;
     // Functions' last lines, written while requests drained, before the engine refuses
     // writes.
     let drained = tokio::task::spawn_blocking(move || logs.drain(Duration::from_secs(10)))

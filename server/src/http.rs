@@ -1,6 +1,7 @@
 //! The front door: `GET /health`, `GET /metrics`, and every service's requests, served
-//! over HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one port, with admission,
-//! SigV4, request metrics and graceful shutdown shared by all services.
+//! over HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one port (or both
+//! over TLS: [`serve_with`], [`crate::tls`]), with admission, SigV4, request metrics
+//! and graceful shutdown shared by all services.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,6 +25,7 @@ use crate::auth::AuthConfig;
 use crate::body::ReplyBody;
 use crate::metrics::Metrics;
 use crate::router::Router;
+use crate::tls::TlsAcceptor;
 
 pub use crate::request_body::MAX_BODY_BYTES;
 /// Concurrent HTTP/2 streams per connection (each may hold a request body).
@@ -42,6 +44,8 @@ pub struct FrontDoor {
     pub auth: AuthConfig,
     /// Request counts.
     pub metrics: Metrics,
+    /// The web console, once `freshet serve` installs it ([`crate::console`]).
+    pub console: std::sync::OnceLock<Arc<crate::console::Console>>,
 }
 
 impl FrontDoor {
@@ -52,6 +56,7 @@ impl FrontDoor {
             admission: Admission::new(limits),
             auth,
             metrics: Metrics::default(),
+            console: std::sync::OnceLock::new(),
         })
     }
 
@@ -271,6 +276,9 @@ async fn handle_request(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    if let Some(page) = crate::console::answer(&door, &req) {
+        return page;
+    }
     match (req.method(), req.uri().path(), &target) {
         (&Method::GET, "/health" | "/ping", None) => {
             return reply(
@@ -413,6 +421,7 @@ async fn handle_request(
         return service_error_reply(wire, id, &e, service.error_members(&e));
     }
     let started = Instant::now();
+    let lease_seen = crate::console::LeaseSeen::of(&door, target.as_deref(), &body, enc);
     let call = Call {
         route,
         operation: operation.clone(),
@@ -427,6 +436,9 @@ async fn handle_request(
     };
     let answer = service.call(call).await;
     let outcome = answer.outcome();
+    if let Some(seen) = lease_seen {
+        seen.confirm(outcome);
+    }
     door.metrics.request(name, &operation, outcome);
     let elapsed = started.elapsed();
     match answer {
@@ -489,10 +501,21 @@ async fn handle_request(
 
 /// Serves connections from `listener` until `shutdown` completes, then stops accepting,
 /// ends the services' long-lived replies, lets in-flight requests finish (up to
-/// [`DRAIN_TIMEOUT`]) and returns.
+/// [`DRAIN_TIMEOUT`]) and returns. Plain HTTP/1.1 and h2c; see [`serve_with`] for TLS.
 pub async fn serve(
     listener: TcpListener,
     door: Arc<FrontDoor>,
+    shutdown: impl Future<Output = ()>,
+) {
+    serve_with(listener, door, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given (HTTP/1.1 or HTTP/2 as ALPN settles): each
+/// admitted connection's handshake must end within the header read timeout.
+pub async fn serve_with(
+    listener: TcpListener,
+    door: Arc<FrontDoor>,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let limits = *door.admission.limits();
@@ -508,6 +531,8 @@ pub async fn serve(
         .keep_alive_timeout(limits.header_read_timeout)
         .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
     let graceful = GracefulShutdown::new();
+    // Requests carry the listener they came through (the console is served per listener).
+    let via = crate::console::Via(listener.local_addr().ok());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -521,28 +546,52 @@ pub async fn serve(
                     }
                 };
                 let Some(slot) = door.admission.connection().await else {
-                    tracing::debug!(%peer, "connection limit reached: answering 503");
                     door.metrics.request("-", "-", "ConnectionLimit");
-                    door.admission.reject(stream);
+                    if tls.is_some() {
+                        // A 503 would need a handshake first (see `tls`): close.
+                        tracing::debug!(%peer, "connection limit reached: closing");
+                        drop(stream);
+                    } else {
+                        tracing::debug!(%peer, "connection limit reached: answering 503");
+                        door.admission.reject(stream);
+                    }
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
                 let d = Arc::clone(&door);
-                let svc = hyper::service::service_fn(move |req| {
+                let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                    req.extensions_mut().insert(via);
                     let d = Arc::clone(&d);
                     async move { Ok::<_, Infallible>(handle(d, req).await) }
                 });
                 let d = Arc::clone(&door);
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let _slot = slot;
                     if !d.admission.await_first_bytes(&stream).await {
                         tracing::debug!(%peer, "connection closed: no request head in time");
                         return;
                     }
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
+                    let outcome = match tls {
+                        None => {
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                            watcher.watch(conn.into_owned()).await
+                        }
+                        Some(acceptor) => {
+                            let stream = match crate::tls::handshake(&acceptor, stream, limits.header_read_timeout).await {
+                                Ok(s) => s,
+                                Err(e) => {
+                                    tracing::debug!(%peer, error = %e, "connection closed");
+                                    return;
+                                }
+                            };
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                            watcher.watch(conn.into_owned()).await
+                        }
+                    };
+                    if let Err(e) = outcome {
                         tracing::debug!(%peer, error = %e, "connection closed with an error");
                     }
                 });

@@ -49,11 +49,14 @@ pub fn binary() -> PathBuf {
 }
 
 /// A running `freshet serve` child process on a free 127.0.0.1 port. Killed on drop.
+/// Started with `--tls-cert`/`--tls-key` among its arguments, it serves HTTPS.
 #[derive(Debug)]
 pub struct Server {
     child: Option<Child>,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// `http` or `https`, as its start line said.
+    scheme: &'static str,
     /// Its data directory.
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -116,13 +119,21 @@ impl Server {
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
             while let Some(Ok(line)) = lines.next() {
-                if let Some(addr) = line.strip_prefix("freshet listening on http://") {
-                    let _ = tx.send(addr.trim().to_string());
+                let Some(url) = line.strip_prefix("freshet listening on ") else {
+                    continue;
+                };
+                if let Some(addr) = url.strip_prefix("https://") {
+                    let _ = tx.send(("https", addr.trim().to_string()));
+                } else if let Some(addr) = url.strip_prefix("http://") {
+                    let _ = tx.send(("http", addr.trim().to_string()));
                 }
             }
         });
-        let addr = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(a) => a.parse().unwrap_or_else(|e| panic!("bad address {a}: {e}")),
+        let (scheme, addr) = match rx.recv_timeout(START_TIMEOUT) {
+            Ok((scheme, a)) => (
+                scheme,
+                a.parse().unwrap_or_else(|e| panic!("bad address {a}: {e}")),
+            ),
             Err(_) => {
                 let _ = child.kill();
                 let log = std::fs::read_to_string(&stderr_log).unwrap_or_default();
@@ -132,15 +143,21 @@ impl Server {
         Server {
             child: Some(child),
             addr,
+            scheme,
             data_dir: data_dir.to_path_buf(),
             _temp: None,
             stderr_log,
         }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` when it serves TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// Whether it serves HTTPS (`--tls-cert`).
+    pub fn is_tls(&self) -> bool {
+        self.scheme == "https"
     }
 
     /// The process id, while it runs.

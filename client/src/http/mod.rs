@@ -1,5 +1,6 @@
-//! [`KinesisClient`]: the Kinesis JSON 1.1 protocol over HTTP/1.1, SigV4-signed, with
-//! timeouts and retries.
+//! [`KinesisClient`]: the Kinesis JSON 1.1 protocol over HTTP/1.1 (and HTTP/2 over TLS
+//! where the server offers it), SigV4-signed with credentials and region from the AWS
+//! chains ([`crate::credentials`]), with timeouts and retries.
 
 mod admin;
 mod consumers;
@@ -7,8 +8,12 @@ mod json;
 mod retry;
 mod sign;
 mod subscribe;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -18,12 +23,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
+pub use crate::credentials::Credentials;
 pub use admin::{Limits, Tags};
 pub use retry::RetryPolicy;
-pub use sign::Credentials;
 pub use subscribe::{follow, EventStream, FollowStream};
 
 use crate::api::{ApiFuture, KinesisApi};
+use crate::credentials::Signer;
 use crate::error::{Error, Result};
 use crate::types::*;
 
@@ -34,21 +40,39 @@ const TARGET_PREFIX: &str = "Kinesis_20131202.";
 type Connector = HttpConnector;
 /// The connector: plain TCP, or TCP with TLS for `https://` endpoints (feature `tls`).
 #[cfg(feature = "tls")]
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type Connector = tls::Connector;
+
+/// A CA bundle: what names it (for errors) and its PEM bytes.
+type Bundle = (String, Arc<[u8]>);
 
 #[cfg(not(feature = "tls"))]
-fn connector(tcp: HttpConnector) -> Result<Connector> {
+fn connector(tcp: HttpConnector, _bundle: Option<&Bundle>) -> Result<Connector> {
     Ok(tcp)
 }
 
 #[cfg(feature = "tls")]
-fn connector(mut tcp: HttpConnector) -> Result<Connector> {
-    tcp.enforce_http(false);
-    Ok(hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(tcp))
+fn connector(tcp: HttpConnector, bundle: Option<&Bundle>) -> Result<Connector> {
+    tls::connector(tcp, bundle.map(|(what, pem)| (what.as_str(), &pem[..])))
+}
+
+/// The CA bundle an `https://` endpoint is trusted with besides the usual roots:
+/// [`ClientConfig::ca_bundle`], else `AWS_CA_BUNDLE`, else the profile's `ca_bundle`.
+/// Read only with the `tls` feature.
+fn ca_bundle(cfg: &ClientConfig) -> Result<Option<Bundle>> {
+    if !cfg!(feature = "tls") {
+        return Ok(None);
+    }
+    let found = match &cfg.ca_bundle {
+        Some(p) => Some(("ClientConfig::ca_bundle", p.clone())),
+        None => crate::credentials::ca_bundle_path(),
+    };
+    let Some((source, path)) = found else {
+        return Ok(None);
+    };
+    let what = format!("{} ({source})", path.display());
+    let pem = std::fs::read(&path)
+        .map_err(|e| Error::InvalidArgument(format!("CA bundle {what}: cannot read it: {e}")))?;
+    Ok(Some((what, Arc::from(pem))))
 }
 
 /// Whether the scheme is one this build can reach.
@@ -63,10 +87,15 @@ pub struct ClientConfig {
     /// Base URL, such as `http://127.0.0.1:4567`, or `https://kinesis.us-east-1.amazonaws.com`
     /// when built with the `tls` feature.
     pub endpoint: String,
-    /// Region used in the signature.
-    pub region: String,
-    /// Signing credentials.
+    /// Region used in the signature; `None`: the AWS region chain (see
+    /// [`crate::credentials`]).
+    pub region: Option<String>,
+    /// Where signing credentials come from ([`Credentials::default_chain`] unless set).
     pub credentials: Credentials,
+    /// A PEM file of CA certificates trusted for `https://` besides the webpki roots;
+    /// `None`: `AWS_CA_BUNDLE`, else the profile's `ca_bundle`, as the AWS CLI reads
+    /// them (feature `tls`).
+    pub ca_bundle: Option<PathBuf>,
     /// Longest wait for one answer (each attempt).
     pub timeout: Duration,
     /// Retries on throttling, 5xx, transport failures and timeouts.
@@ -74,20 +103,17 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Settings for `endpoint`: region from `AWS_REGION` or `AWS_DEFAULT_REGION`
-    /// (default `us-east-1`); credentials from `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, or placeholders when they are
-    /// unset (local endpoints do not check signatures); 30 s timeout; default retries.
+    /// Settings for `endpoint`: region and credentials from the standard AWS chains
+    /// (environment, profile files, web identity, container and instance metadata),
+    /// resolved on the first request and cached, with a placeholder for a loopback
+    /// endpoint when nothing is configured (see [`crate::credentials`]); the CA bundle
+    /// of `AWS_CA_BUNDLE` or the profile; 30 s timeout; default retries.
     pub fn new(endpoint: impl Into<String>) -> Self {
-        let region = std::env::var("AWS_REGION")
-            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "us-east-1".into());
         ClientConfig {
             endpoint: endpoint.into(),
-            region,
-            credentials: Credentials::from_env().unwrap_or_else(Credentials::local),
+            region: None,
+            credentials: Credentials::default_chain(),
+            ca_bundle: None,
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
         }
@@ -103,6 +129,7 @@ pub struct KinesisClient {
     uri: http::Uri,
     host: String,
     http: Client<Connector, Full<Bytes>>,
+    signer: Arc<Signer>,
 }
 
 impl std::fmt::Debug for KinesisClient {
@@ -137,17 +164,28 @@ impl KinesisClient {
             .ok_or_else(|| {
                 Error::InvalidArgument(format!("endpoint {} has no host", cfg.endpoint))
             })?;
+        let bundle = match uri.scheme_str() {
+            Some("https") => ca_bundle(&cfg)?,
+            _ => None,
+        };
         let mut connector_tcp = HttpConnector::new();
         connector_tcp.set_nodelay(true);
         connector_tcp.set_connect_timeout(Some(cfg.timeout));
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector(connector_tcp)?);
+            .build(connector(connector_tcp, bundle.as_ref())?);
+        let signer = Arc::new(Signer::new(
+            &cfg.credentials,
+            cfg.region.as_deref(),
+            uri.host().unwrap_or_default(),
+            bundle.map(|(_, pem)| pem),
+        ));
         Ok(KinesisClient {
             cfg,
             uri,
             host,
             http,
+            signer,
         })
     }
 
@@ -196,8 +234,24 @@ impl KinesisClient {
         }
     }
 
+    /// The region requests are signed for: [`ClientConfig::region`], else what the AWS
+    /// region chain found (looked up once, on first use).
+    pub async fn signing_region(&self) -> String {
+        self.signer.region().await.to_string()
+    }
+
+    /// The credentials the next request is signed with (from the cache while they are
+    /// fresh; see [`crate::credentials`]). Their `Debug` hides the secret.
+    pub async fn signing_credentials(&self) -> Result<aws_credential_types::Credentials> {
+        Ok(self.signer.identity().await?.1)
+    }
+
     /// A POST of `body` to the endpoint for `target`, signed.
-    fn signed_request(&self, target: &str, body: Bytes) -> Result<http::Request<Full<Bytes>>> {
+    async fn signed_request(
+        &self,
+        target: &str,
+        body: Bytes,
+    ) -> Result<http::Request<Full<Bytes>>> {
         let mut req = http::Request::builder()
             .method(http::Method::POST)
             .uri(self.uri.clone())
@@ -206,18 +260,13 @@ impl KinesisClient {
             .header("x-amz-target", target)
             .body(body)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        sign::sign_request(
-            &mut req,
-            &self.cfg.credentials,
-            &self.cfg.region,
-            "kinesis",
-            SystemTime::now(),
-        )?;
+        let (region, credentials) = self.signer.identity().await?;
+        sign::sign_request(&mut req, credentials, region, "kinesis", SystemTime::now())?;
         Ok(req.map(Full::new))
     }
 
     async fn send_once(&self, target: &str, body: Bytes) -> Result<Value> {
-        let req = self.signed_request(target, body)?;
+        let req = self.signed_request(target, body).await?;
         let exchange = async {
             let resp = self
                 .http

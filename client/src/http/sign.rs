@@ -1,4 +1,4 @@
-//! Credentials and SigV4 request signing.
+//! SigV4 request signing.
 
 use std::time::SystemTime;
 
@@ -9,76 +9,16 @@ use aws_smithy_runtime_api::client::identity::Identity;
 
 use crate::error::{Error, Result};
 
-/// AWS credentials used to sign requests.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// Access key id.
-    pub access_key_id: String,
-    /// Secret access key.
-    pub secret_access_key: String,
-    /// Session token, for temporary credentials.
-    pub session_token: Option<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Credentials {
-    /// Fixed credentials.
-    pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
-        Credentials {
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
-            session_token: None,
-        }
-    }
-
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, when the
-    /// first two are set.
-    pub fn from_env() -> Option<Self> {
-        let id = std::env::var("AWS_ACCESS_KEY_ID")
-            .ok()
-            .filter(|s| !s.is_empty())?;
-        let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
-            .ok()
-            .filter(|s| !s.is_empty())?;
-        Some(Credentials {
-            access_key_id: id,
-            secret_access_key: secret,
-            session_token: std::env::var("AWS_SESSION_TOKEN")
-                .ok()
-                .filter(|s| !s.is_empty()),
-        })
-    }
-
-    /// Placeholder credentials for local endpoints, which do not check signatures.
-    pub fn local() -> Self {
-        Credentials::new("freshet", "freshet")
-    }
-}
-
 /// Signs a request with SigV4 for `service` in `region`: adds `Authorization`,
 /// `X-Amz-Date` and (with a session token) `X-Amz-Security-Token`.
 pub(crate) fn sign_request(
     request: &mut http::Request<bytes::Bytes>,
-    credentials: &Credentials,
+    credentials: AwsCredentials,
     region: &str,
     service: &str,
     time: SystemTime,
 ) -> Result<()> {
-    let identity: Identity = AwsCredentials::new(
-        credentials.access_key_id.clone(),
-        credentials.secret_access_key.clone(),
-        credentials.session_token.clone(),
-        None,
-        "freshet-client",
-    )
-    .into();
+    let identity: Identity = credentials.into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
@@ -122,11 +62,10 @@ mod tests {
             .header("x-amz-target", "Kinesis_20131202.ListStreams")
             .body(bytes::Bytes::from_static(b"{}"))
             .unwrap();
-        let mut creds = Credentials::new("AKID", "SECRET");
-        creds.session_token = Some("TOKEN".into());
+        let creds = AwsCredentials::new("AKID", "SECRET", Some("TOKEN".into()), None, "test");
         sign_request(
             &mut req,
-            &creds,
+            creds,
             "us-east-1",
             "kinesis",
             SystemTime::UNIX_EPOCH,

@@ -242,7 +242,9 @@ impl KinesisClient {
     }
 
     async fn subscribe_once(&self, body: Bytes) -> Result<EventStream> {
-        let req = self.signed_request(&format!("{TARGET_PREFIX}SubscribeToShard"), body)?;
+        let req = self
+            .signed_request(&format!("{TARGET_PREFIX}SubscribeToShard"), body)
+            .await?;
         let timeout = self.cfg.timeout;
         let start = async {
             let resp = self

@@ -240,6 +240,11 @@ impl Pipeline {
                 return;
             }
             Err(Rejected::TooLarge) => {
+                // Sent alone, after the records of its shard already waiting in the
+                // bin: a key's records keep their order.
+                if let Some(out) = take_bin(st, &predicted) {
+                    push_ready(st, out);
+                }
                 push_ready(st, Outgoing::plain(predicted, p));
                 return;
             }

@@ -7,6 +7,8 @@
 //! delete) are provided methods built on them, so every implementation has the same
 //! semantics.
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 #[cfg(feature = "engine")]
 mod engine;
 mod http;
@@ -15,6 +17,8 @@ mod memory;
 use std::future::Future;
 use std::pin::Pin;
 
+#[cfg(feature = "dynamodb")]
+pub use self::dynamodb::DynamoDbLeaseStore;
 #[cfg(feature = "engine")]
 pub use self::engine::EngineLeaseStore;
 pub use self::http::HttpLeaseStore;
