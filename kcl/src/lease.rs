@@ -97,7 +97,8 @@ impl Checkpoint {
     }
 }
 
-/// One lease: who processes a shard and how far it got. Stored as JSON.
+/// One lease: who processes a shard and how far it got. Stored as JSON by the Freshet
+/// stores, as an AWS KCL item by `DynamoDbLeaseStore` (feature `dynamodb`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// The worker holding it; `None` when free.

@@ -189,10 +189,10 @@ async fn lease_items_have_the_kcl_attribute_names_and_types() {
         i["pendingCheckpointSubSequenceNumber"],
         AttributeValue::N("9".into())
     );
-    // Freshet counts the first take as a change of hands (the KCL would not).
+    // As the KCL counts: a take from nobody is no switch, a checkpoint resets it.
     assert_eq!(
         i["ownerSwitchesSinceCheckpoint"],
-        AttributeValue::N("1".into())
+        AttributeValue::N("0".into())
     );
     assert_eq!(ddb::layout_problems(&i), Vec::<String>::new());
 
@@ -241,7 +241,7 @@ async fn lease_items_have_the_kcl_attribute_names_and_types() {
     assert_eq!(i["leaseOwner"], AttributeValue::S("w2".into()));
     assert_eq!(
         i["ownerSwitchesSinceCheckpoint"],
-        AttributeValue::N("1".into())
+        AttributeValue::N("0".into())
     );
     store
         .create_if_absent(
@@ -278,6 +278,16 @@ async fn lease_items_have_the_kcl_attribute_names_and_types() {
         Checkpoint::AtTimestamp {
             ms: 1_700_000_000_000
         }
+    );
+
+    // Taken from w2 by w3: one switch since the checkpoint.
+    let c = lease(&store, child).await;
+    let c = store.take(&c, "w3").await.unwrap();
+    assert_eq!(c.lease.owner_switches, 1);
+    let i = item(&store, child).await;
+    assert_eq!(
+        i["ownerSwitchesSinceCheckpoint"],
+        AttributeValue::N("1".into())
     );
 }
 

@@ -27,7 +27,7 @@ pub struct HttpLeaseStore {
 
 impl HttpLeaseStore {
     /// The table `table` of `stream` at `endpoint` (`http://host:port`), with
-    /// [`ClientConfig::new`] settings (credentials from the environment) and a 10 s
+    /// [`ClientConfig::new`] settings (credentials and region from the AWS SDK's default chain) and a 10 s
     /// timeout.
     pub fn new(
         endpoint: &str,

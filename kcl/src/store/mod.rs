@@ -97,7 +97,8 @@ pub trait LeaseStore: Send + Sync {
         owner: &'a str,
     ) -> StoreFuture<'a, StoredLease> {
         let mut next = current.lease.clone();
-        if next.owner.as_deref() != Some(owner) {
+        // As the AWS KCL counts: a take from another owner, not from nobody.
+        if next.owner.as_deref().is_some_and(|o| o != owner) {
             next.owner_switches += 1;
         }
         next.owner = Some(owner.to_string());
@@ -136,6 +137,7 @@ pub trait LeaseStore: Send + Sync {
         let mut next = current.lease.clone();
         next.checkpoint = checkpoint;
         next.pending_checkpoint = pending;
+        next.owner_switches = 0;
         next.heartbeat = next.heartbeat.wrapping_add(1);
         Box::pin(write(self, current, next))
     }

@@ -474,6 +474,8 @@ impl Runtimes {
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN",
+            // Trust for a server on HTTPS (`--tls-cert`) with a private CA.
+            "AWS_CA_BUNDLE",
         ] {
             if let Ok(v) = std::env::var(k) {
                 local.push((k.into(), v));
