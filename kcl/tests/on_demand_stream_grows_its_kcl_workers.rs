@@ -8,106 +8,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use freshet_client::{KinesisApi, KinesisClient, PutRecordsEntry, Shard};
-use freshet_kcl::{
-    Checkpointer, Config, HttpLeaseStore, InitializationInput, KinesisSource, LeaseStore,
-    ProcessRecordsInput, Scheduler, SchedulerHandle, ShardRecordProcessor,
-    ShardRecordProcessorFactory,
-};
+use freshet_kcl::{HttpLeaseStore, LeaseStore};
 use freshet_protocol::hash_key::hash_key_of;
 use freshet_tests::Server;
+use recording::{delivered, held, start_worker, Delivery, Seen};
+
+mod recording;
 
 const STREAM: &str = "od-kcl";
 const APP: &str = "od-app";
-
-/// One delivery: (worker, shard, partition key, record number).
-type Delivery = (String, String, String, u64);
-
-struct Proc {
-    worker: String,
-    shard: String,
-    seen: Arc<Mutex<Vec<Delivery>>>,
-}
-
-impl ShardRecordProcessor for Proc {
-    async fn initialize(&mut self, _input: InitializationInput) {}
-
-    async fn process_records(&mut self, input: ProcessRecordsInput, cp: &mut Checkpointer) {
-        {
-            let mut seen = self.seen.lock().unwrap();
-            for r in &input.records {
-                let n: u64 = std::str::from_utf8(&r.data).unwrap().parse().unwrap();
-                seen.push((
-                    self.worker.clone(),
-                    self.shard.clone(),
-                    r.partition_key.clone(),
-                    n,
-                ));
-            }
-        }
-        cp.checkpoint().await.expect("checkpoint");
-    }
-
-    async fn shard_ended(&mut self, cp: &mut Checkpointer) {
-        cp.checkpoint().await.expect("SHARD_END checkpoint");
-    }
-
-    async fn shutdown_requested(&mut self, cp: &mut Checkpointer) {
-        let _ = cp.checkpoint().await;
-    }
-}
-
-struct Factory {
-    worker: String,
-    seen: Arc<Mutex<Vec<Delivery>>>,
-}
-
-impl ShardRecordProcessorFactory for Factory {
-    type Processor = Proc;
-    fn create(&self, shard_id: &str) -> Proc {
-        Proc {
-            worker: self.worker.clone(),
-            shard: shard_id.to_string(),
-            seen: self.seen.clone(),
-        }
-    }
-}
-
-fn start_worker(
-    endpoint: &str,
-    api: &Arc<KinesisClient>,
-    id: &str,
-    seen: &Arc<Mutex<Vec<Delivery>>>,
-) -> (
-    SchedulerHandle,
-    tokio::task::JoinHandle<freshet_kcl::WorkerMetrics>,
-) {
-    let store = Arc::new(HttpLeaseStore::new(endpoint, STREAM, APP).unwrap());
-    let source = Arc::new(KinesisSource::new(api.clone(), STREAM));
-    let mut cfg = Config::new(APP, id).with_failover_ms(1_500);
-    cfg.idle_ms = 20;
-    cfg.max_idle_ms = 200;
-    let factory = Factory {
-        worker: id.to_string(),
-        seen: seen.clone(),
-    };
-    let (scheduler, handle) = Scheduler::new(cfg, store, source, factory);
-    (handle, tokio::spawn(scheduler.run()))
-}
-
-async fn held(
-    workers: &[(
-        SchedulerHandle,
-        tokio::task::JoinHandle<freshet_kcl::WorkerMetrics>,
-    )],
-) -> Vec<usize> {
-    let mut held: Vec<usize> = workers.iter().map(|w| w.0.metrics().leases_held).collect();
-    held.sort_unstable();
-    held
-}
 
 async fn wait_until<F: Fn() -> bool>(what: &str, limit: Duration, f: F) {
     let deadline = Instant::now() + limit;
@@ -157,13 +70,13 @@ async fn a_skewed_producer_splits_the_stream_and_three_workers_take_the_new_shar
     );
     let hot = shards[0].clone();
 
-    let seen: Arc<Mutex<Vec<Delivery>>> = Arc::default();
+    let seen: Seen = Arc::default();
     let workers: Vec<_> = ["a", "b", "c"]
         .iter()
-        .map(|id| start_worker(&endpoint, &api, id, &seen))
+        .map(|id| start_worker(&endpoint, &api, STREAM, APP, id, &seen))
         .collect();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while held(&workers).await != vec![1, 1, 2] {
+    while held(&workers) != vec![1, 1, 2] {
         assert!(
             Instant::now() < deadline,
             "4 leases not balanced over 3 workers"
@@ -250,15 +163,15 @@ async fn a_skewed_producer_splits_the_stream_and_three_workers_take_the_new_shar
     // Everything is processed; the five open shards spread 2/2/1 over the workers.
     wait_until("every record processed", Duration::from_secs(60), || {
         let s = seen.lock().unwrap();
-        s.iter().map(|d| d.3).collect::<BTreeSet<u64>>().len() as u64 == total
+        delivered(&s).len() as u64 == total
     })
     .await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while held(&workers).await != vec![1, 2, 2] {
+    while held(&workers) != vec![1, 2, 2] {
         assert!(
             Instant::now() < deadline,
             "5 leases not balanced over 3 workers: {:?}",
-            held(&workers).await
+            held(&workers)
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -4,97 +4,18 @@
 //! of workers resumes from the checkpoints.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use freshet_client::{wait_for_active, KinesisApi, KinesisClient, PutRecordsEntry};
-use freshet_kcl::{
-    Checkpointer, Config, HttpLeaseStore, InitializationInput, KinesisSource, LeaseStore,
-    ProcessRecordsInput, Scheduler, SchedulerHandle, ShardRecordProcessor,
-    ShardRecordProcessorFactory,
-};
+use freshet_kcl::{HttpLeaseStore, LeaseStore};
 use freshet_tests::Server;
+use recording::{delivered, held, start_worker, Delivery, Seen};
+
+mod recording;
 
 const STREAM: &str = "kcl-e2e";
 const APP: &str = "e2e-app";
-
-#[derive(Default)]
-struct Seen {
-    /// (worker, shard, partition key, data) in delivery order.
-    records: Vec<(String, String, String, u64)>,
-}
-
-struct Proc {
-    worker: String,
-    shard: String,
-    seen: Arc<Mutex<Seen>>,
-}
-
-impl ShardRecordProcessor for Proc {
-    async fn initialize(&mut self, _input: InitializationInput) {}
-
-    async fn process_records(&mut self, input: ProcessRecordsInput, cp: &mut Checkpointer) {
-        {
-            let mut seen = self.seen.lock().unwrap();
-            for r in &input.records {
-                let n: u64 = std::str::from_utf8(&r.data).unwrap().parse().unwrap();
-                seen.records.push((
-                    self.worker.clone(),
-                    self.shard.clone(),
-                    r.partition_key.clone(),
-                    n,
-                ));
-            }
-        }
-        cp.checkpoint().await.expect("checkpoint");
-    }
-
-    async fn shard_ended(&mut self, cp: &mut Checkpointer) {
-        cp.checkpoint().await.expect("SHARD_END checkpoint");
-    }
-
-    async fn shutdown_requested(&mut self, cp: &mut Checkpointer) {
-        let _ = cp.checkpoint().await;
-    }
-}
-
-struct Factory {
-    worker: String,
-    seen: Arc<Mutex<Seen>>,
-}
-
-impl ShardRecordProcessorFactory for Factory {
-    type Processor = Proc;
-    fn create(&self, shard_id: &str) -> Proc {
-        Proc {
-            worker: self.worker.clone(),
-            shard: shard_id.to_string(),
-            seen: self.seen.clone(),
-        }
-    }
-}
-
-fn start_worker(
-    endpoint: &str,
-    api: &Arc<KinesisClient>,
-    id: &str,
-    seen: &Arc<Mutex<Seen>>,
-) -> (
-    SchedulerHandle,
-    tokio::task::JoinHandle<freshet_kcl::WorkerMetrics>,
-) {
-    let store = Arc::new(HttpLeaseStore::new(endpoint, STREAM, APP).unwrap());
-    let source = Arc::new(KinesisSource::new(api.clone(), STREAM));
-    let mut cfg = Config::new(APP, id).with_failover_ms(1_500);
-    cfg.idle_ms = 20;
-    cfg.max_idle_ms = 200;
-    let factory = Factory {
-        worker: id.to_string(),
-        seen: seen.clone(),
-    };
-    let (scheduler, handle) = Scheduler::new(cfg, store, source, factory);
-    (handle, tokio::spawn(scheduler.run()))
-}
 
 async fn put(api: &KinesisClient, from: u64, to: u64) {
     let entries: Vec<PutRecordsEntry> = (from..to)
@@ -106,16 +27,12 @@ async fn put(api: &KinesisClient, from: u64, to: u64) {
     }
 }
 
-async fn wait_for(seen: &Arc<Mutex<Seen>>, want: impl Fn(&Seen) -> bool, what: &str) {
+async fn wait_for(seen: &Seen, want: impl Fn(&[Delivery]) -> bool, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !want(&seen.lock().unwrap()) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn delivered(seen: &Seen) -> BTreeSet<u64> {
-    seen.records.iter().map(|r| r.3).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,10 +46,10 @@ async fn three_workers_consume_through_a_split_and_resume_from_checkpoints() {
         .unwrap();
     put(&api, 0, 400).await;
 
-    let seen = Arc::new(Mutex::new(Seen::default()));
+    let seen: Seen = Arc::default();
     let mut workers: Vec<_> = ["a", "b", "c"]
         .iter()
-        .map(|id| start_worker(&endpoint, &api, id, &seen))
+        .map(|id| start_worker(&endpoint, &api, STREAM, APP, id, &seen))
         .collect();
     wait_for(
         &seen,
@@ -144,8 +61,7 @@ async fn three_workers_consume_through_a_split_and_resume_from_checkpoints() {
     // Balance: 4 shards over 3 workers, 2/1/1.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let mut held: Vec<usize> = workers.iter().map(|w| w.0.metrics().leases_held).collect();
-        held.sort_unstable();
+        let held = held(&workers);
         if held == vec![1, 1, 2] {
             break;
         }
@@ -197,7 +113,7 @@ async fn three_workers_consume_through_a_split_and_resume_from_checkpoints() {
         let s = seen.lock().unwrap();
         let mut last: BTreeMap<&str, u64> = BTreeMap::new();
         let mut firsts = BTreeSet::new();
-        for (_, _, pk, n) in &s.records {
+        for (_, _, pk, n) in s.iter() {
             if !firsts.insert(*n) {
                 continue;
             }
@@ -208,11 +124,11 @@ async fn three_workers_consume_through_a_split_and_resume_from_checkpoints() {
     }
 
     // Restart with new workers: nothing before the checkpoints is delivered again.
-    let before = seen.lock().unwrap().records.len();
+    let before = seen.lock().unwrap().len();
     put(&api, 600, 700).await;
     let workers: Vec<_> = ["d", "e"]
         .iter()
-        .map(|id| start_worker(&endpoint, &api, id, &seen))
+        .map(|id| start_worker(&endpoint, &api, STREAM, APP, id, &seen))
         .collect();
     wait_for(
         &seen,
@@ -221,7 +137,7 @@ async fn three_workers_consume_through_a_split_and_resume_from_checkpoints() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let again: Vec<u64> = seen.lock().unwrap().records[before..]
+    let again: Vec<u64> = seen.lock().unwrap()[before..]
         .iter()
         .map(|r| r.3)
         .filter(|n| *n < 600)
