@@ -60,7 +60,7 @@ done
 endpoint="$(sed -n 's/^freshet listening on //p' "$work/stdout" | head -1)"
 [ -n "$endpoint" ] || { cat "$work/stderr" >&2; echo "the server did not start" >&2; exit 1; }
 
-"$python" - "$endpoint" "$server_pid" "$seconds" "$consoles" "$chromium" <<'EOF'
+WORK="$work" "$python" - "$endpoint" "$server_pid" "$seconds" "$consoles" "$chromium" <<'EOF'
 import http.client
 import json
 import os
@@ -99,20 +99,29 @@ def cpu_seconds():
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
 
 
+def metrics():
+    """(API requests served so far, consoles following /console/live now)."""
+    conn = http.client.HTTPConnection(host, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    served = sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith("freshet_requests_total{"))
+    live = sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith("freshet_console_live_subscribers "))
+    return served, int(live)
+
+
 def measure(what):
-    time.sleep(3)  # let connections settle
-    c0, t0 = cpu_seconds(), time.monotonic()
+    time.sleep(5)  # let the consoles start and connections settle
+    (r0, _), c0, t0 = metrics(), cpu_seconds(), time.monotonic()
     time.sleep(seconds)
-    c1, t1 = cpu_seconds(), time.monotonic()
+    c1, t1, (r1, live) = cpu_seconds(), time.monotonic(), metrics()
     pct = 100.0 * (c1 - c0) / (t1 - t0)
-    print(f"{what}: {c1 - c0:.2f} s CPU in {t1 - t0:.0f} s = {pct:.3f} % of one core", flush=True)
+    print(f"{what}: {c1 - c0:.2f} s CPU in {t1 - t0:.0f} s = {pct:.3f} % of one core "
+          f"({(r1 - r0) / (t1 - t0):.1f} API requests/s served, {live} following /console/live)", flush=True)
     return pct
 
 
 stop = threading.Event()
-requests = [0]
-events = [0]
-lock = threading.Lock()
 
 
 def emulated_console():
@@ -126,13 +135,8 @@ def emulated_console():
         conn = http.client.HTTPConnection(host, timeout=30)
         conn.request("GET", "/console/live", headers={"Accept": "text/event-stream"})
         r = conn.getresponse()
-        while not stop.is_set():
-            line = r.fp.readline()
-            if not line:
-                break
-            if line.startswith(b"data: "):
-                with lock:
-                    events[0] += 1
+        while not stop.is_set() and r.read1(65536):
+            pass
         conn.close()
 
     threading.Thread(target=live, daemon=True).start()
@@ -144,23 +148,16 @@ def emulated_console():
         for poll, at in due.items():
             if now < at:
                 continue
-            n = 0
             if poll == "streams":
                 names = call(page, "Kinesis_20131202.ListStreams", {"Limit": 100})["StreamNames"]
-                n += 1
                 for name in names:
                     s = call(page, "Kinesis_20131202.DescribeStreamSummary", {"StreamName": name})
-                    n += 1
                     if name == names[0]:
                         selected_arn = s["StreamDescriptionSummary"]["StreamARN"]
             elif poll == "shards" and names:
                 call(page, "Kinesis_20131202.ListShards", {"StreamName": names[0], "MaxResults": 1000})
-                n += 1
             elif poll == "consumers" and selected_arn:
                 call(page, "Kinesis_20131202.ListStreamConsumers", {"StreamARN": selected_arn, "MaxResults": 100})
-                n += 1
-            with lock:
-                requests[0] += n
             due[poll] = time.monotonic() + every[poll]
         stop.wait(0.05)
     page.close()
@@ -178,7 +175,7 @@ if chromium:
         opts = webdriver.ChromeOptions()
         opts.binary_location = "/usr/bin/chromium"
         for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                  f"--user-data-dir={tempfile.mkdtemp(prefix='freshet-console-cost-')}"):
+                  f"--user-data-dir={tempfile.mkdtemp(prefix='freshet-console-cost-', dir=os.environ['WORK'])}"):
             opts.add_argument(a)
         d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
         d.get(endpoint + "/console/")
@@ -192,7 +189,5 @@ busy = measure(what)
 stop.set()
 for d in drivers:
     d.quit()
-if not chromium:
-    print(f"  ({requests[0]} API requests and {events[0]} live events received during setup and measurement)")
 print(f"added by {what}: {busy - idle:.3f} % of one core ({(busy - idle) / os.cpu_count():.3f} % of this {os.cpu_count()}-core machine)")
 EOF

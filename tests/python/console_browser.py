@@ -10,9 +10,11 @@ Usage: console_browser.py main|auth ENDPOINT ARTIFACT_DIR [KEY_ID SECRET]
 Keeps a screenshot of each page in ARTIFACT_DIR; ends with "N passed, M failed".
 """
 
+import atexit
 import base64
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -57,6 +59,7 @@ def browser():
     opts = webdriver.ChromeOptions()
     opts.binary_location = os.environ.get("FRESHET_CHROMIUM", "/usr/bin/chromium")
     profile = tempfile.mkdtemp(prefix="freshet-console-chromium-")
+    atexit.register(shutil.rmtree, profile, ignore_errors=True)
     for a in [
         "--headless=new",
         "--no-sandbox",  # the tests run as root
