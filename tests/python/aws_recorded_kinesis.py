@@ -133,6 +133,8 @@ for _ in range(100):
         break
     time.sleep(0.05)
 shard = "shardId-000000000000"
+count = k.describe_stream_summary(StreamName="continue")["StreamDescriptionSummary"]["ConsumerCount"]
+check("DescribeStreamSummary counts the stream's consumers", count == 1, count)
 
 
 def subscribe(position, want):

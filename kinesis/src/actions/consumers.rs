@@ -43,7 +43,7 @@ fn stream_uid(state: &KinesisState, stream: &str) -> ApiResult<Option<u64>> {
 }
 
 /// The consumers of a stream after dropping stale and fully deleted ones.
-fn live_consumers(state: &KinesisState, stream: &str) -> ApiResult<Vec<Consumer>> {
+pub(crate) fn live_consumers(state: &KinesisState, stream: &str) -> ApiResult<Vec<Consumer>> {
     let uid = stream_uid(state, stream)?;
     let mut l = state.consumers.lock();
     if l.prune(stream, uid, state.now_ms(), state.cfg.create_delay_ms) {

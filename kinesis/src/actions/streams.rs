@@ -183,7 +183,10 @@ pub fn describe_stream_summary(state: &KinesisState, req: Req<'_>) -> ApiResult<
             ("EncryptionType", enc),
             ("KeyId", key),
             ("OpenShardCount", Value::Int(d.open_shard_count as i128)),
-            ("ConsumerCount", Value::Int(0)),
+            (
+                "ConsumerCount",
+                Value::Int(super::consumers::live_consumers(state, &name)?.len() as i128),
+            ),
         ]),
     )]))
 }
