@@ -97,7 +97,7 @@ fn shard_of(d: &ShardDescription) -> Shard {
 
 fn input_of(e: PutRecordsEntry) -> PutRecordInput {
     PutRecordInput {
-        partition_key: e.partition_key,
+        partition_key: e.partition_key.into(),
         explicit_hash_key: e.explicit_hash_key,
         data: e.data,
     }

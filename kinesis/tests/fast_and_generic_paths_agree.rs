@@ -73,7 +73,7 @@ fn history(side: &Side) {
     ok(e.create_stream(CreateStream::new("r", 1)).map(|_| ()));
     let records = (0..5)
         .map(|i| PutRecordInput {
-            partition_key: format!("k{i}"),
+            partition_key: format!("k{i}").into(),
             explicit_hash_key: None,
             data: bytes::Bytes::from(vec![i as u8; 10]),
         })

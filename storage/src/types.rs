@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+pub use bytestring::ByteString;
 
 use crate::catalog::{Encryption, StreamMode};
 use crate::hash_key::HashKeyRange;
@@ -228,11 +229,12 @@ impl ShardState {
     }
 }
 
-/// One record to put.
+/// One record to put. Its key and data may be slices of one buffer per request (no
+/// allocation per record): both are reference-counted views.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutRecordInput {
     /// Partition key (1 to 256 characters).
-    pub partition_key: String,
+    pub partition_key: ByteString,
     /// Hash key overriding the MD5 of the partition key.
     pub explicit_hash_key: Option<u128>,
     /// Data (up to 1 MiB).
@@ -241,7 +243,7 @@ pub struct PutRecordInput {
 
 impl PutRecordInput {
     /// A record routed by its partition key.
-    pub fn new(partition_key: impl Into<String>, data: impl Into<Bytes>) -> Self {
+    pub fn new(partition_key: impl Into<ByteString>, data: impl Into<Bytes>) -> Self {
         PutRecordInput {
             partition_key: partition_key.into(),
             explicit_hash_key: None,

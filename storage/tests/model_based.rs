@@ -166,7 +166,7 @@ fn run(ops: Vec<Op>, sync: bool) -> Result<(), TestCaseError> {
                     }
                     recs.push(ModelRecord {
                         seq: outcome.sequence_number,
-                        key: input.partition_key,
+                        key: input.partition_key.to_string(),
                         data: input.data,
                         arrival: clock.now_ms(),
                     });

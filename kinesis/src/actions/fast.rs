@@ -20,7 +20,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use freshet_protocol::kinesis::{model, rules};
 use freshet_protocol::writer::JsonWriter;
-use freshet_storage::PutRecordInput;
+use freshet_storage::{ByteString, PutRecordInput};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
@@ -199,14 +199,17 @@ impl<'de> Deserialize<'de> for GetRecordsIn<'de> {
     }
 }
 
-/// Decodes every record's data into one buffer and checks each record as the generic
-/// path does (the model's rules, then the hash key's range); `None` at the first record
-/// it would refuse.
+/// Decodes every record's data, and copies every partition key, into one buffer per
+/// request (records are views of it: no allocation per record), checking each record
+/// as the generic path does (the model's rules, then the hash key's range); `None` at
+/// the first record it would refuse.
 fn record_inputs(list: &[RecordIn<'_>]) -> Option<Vec<PutRecordInput>> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let capacity: usize = list
         .iter()
-        .map(|r| r.data.map_or(0, |d| d.len().div_ceil(4) * 3))
+        .map(|r| {
+            r.data.map_or(0, |d| d.len().div_ceil(4) * 3) + r.partition_key.map_or(0, str::len)
+        })
         .sum();
     let mut buf = vec![0u8; capacity];
     let mut spans = Vec::with_capacity(list.len());
@@ -219,23 +222,28 @@ fn record_inputs(list: &[RecordIn<'_>]) -> Option<Vec<PutRecordInput>> {
         {
             return None;
         }
+        let key_at = at;
+        buf.get_mut(at..at + pk.len())?
+            .copy_from_slice(pk.as_bytes());
+        at += pk.len();
         let n = b64.decode_slice(r.data?, buf.get_mut(at..)?).ok()?;
         if !rules::DATA.accepts_len(n) {
             return None;
         }
-        spans.push(at..at + n);
+        spans.push((key_at..at, at..at + n));
         at += n;
     }
     let buf = Bytes::from(buf);
     let mut out = Vec::with_capacity(list.len());
-    for (r, span) in list.iter().zip(spans) {
+    for (r, (key, data)) in list.iter().zip(spans) {
         out.push(PutRecordInput {
-            partition_key: r.partition_key?.to_string(),
+            // UTF-8: copied from a `str`.
+            partition_key: ByteString::try_from(buf.slice(key)).ok()?,
             explicit_hash_key: match r.explicit_hash_key {
                 Some(k) => Some(explicit_hash_key(k).ok()?),
                 None => None,
             },
-            data: buf.slice(span),
+            data: buf.slice(data),
         });
     }
     Some(out)

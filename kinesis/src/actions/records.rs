@@ -48,7 +48,7 @@ pub(crate) fn check_request_size(records: &[PutRecordInput]) -> ApiResult<()> {
 /// One (validated) record of a put request.
 fn record_input(r: Req<'_>) -> ApiResult<PutRecordInput> {
     Ok(PutRecordInput {
-        partition_key: r.str("PartitionKey")?.to_string(),
+        partition_key: r.str("PartitionKey")?.into(),
         explicit_hash_key: r
             .opt_str("ExplicitHashKey")?
             .map(explicit_hash_key)
