@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use freshet_client::{
@@ -16,68 +16,17 @@ use freshet_client::{
     PutRecordsEntry, StartingPosition,
 };
 use freshet_kcl::{
-    Checkpoint, Checkpointer, Config, HttpLeaseStore, InitializationInput, KinesisSource,
-    LeaseStore, ProcessRecordsInput, Scheduler, SchedulerHandle, ShardRecordProcessor,
-    ShardRecordProcessorFactory, SourceFuture, SubscribeSource, WorkerMetrics,
+    Checkpoint, Config, HttpLeaseStore, KinesisSource, LeaseStore, Scheduler, SchedulerHandle,
+    SourceFuture, SubscribeSource, WorkerMetrics,
 };
 use freshet_tests::Server;
+use recording::{Factory, Seen};
+
+mod recording;
 
 const KEY_ID: &str = "AKIDEFO";
 const SECRET: &str = "efo-secret";
 const CONSUMER: &str = "efo-app-consumer";
-
-/// (worker, shard, partition key, number) in delivery order.
-type Seen = Arc<Mutex<Vec<(String, String, String, u64)>>>;
-
-struct Proc {
-    worker: String,
-    shard: String,
-    seen: Seen,
-}
-
-impl ShardRecordProcessor for Proc {
-    async fn initialize(&mut self, _input: InitializationInput) {}
-
-    async fn process_records(&mut self, input: ProcessRecordsInput, cp: &mut Checkpointer) {
-        {
-            let mut seen = self.seen.lock().unwrap();
-            for r in &input.records {
-                let n: u64 = std::str::from_utf8(&r.data).unwrap().parse().unwrap();
-                seen.push((
-                    self.worker.clone(),
-                    self.shard.clone(),
-                    r.partition_key.clone(),
-                    n,
-                ));
-            }
-        }
-        cp.checkpoint().await.expect("checkpoint");
-    }
-
-    async fn shard_ended(&mut self, cp: &mut Checkpointer) {
-        cp.checkpoint().await.expect("SHARD_END checkpoint");
-    }
-
-    async fn shutdown_requested(&mut self, cp: &mut Checkpointer) {
-        let _ = cp.checkpoint().await;
-    }
-}
-
-struct Factory {
-    worker: String,
-    seen: Seen,
-}
-
-impl ShardRecordProcessorFactory for Factory {
-    type Processor = Proc;
-    fn create(&self, shard_id: &str) -> Proc {
-        Proc {
-            worker: self.worker.clone(),
-            shard: shard_id.to_string(),
-            seen: self.seen.clone(),
-        }
-    }
-}
 
 /// Counts the subscriptions a worker opens.
 struct Counting {
@@ -123,10 +72,7 @@ fn start_worker(
         .with_fan_out(CONSUMER);
     cfg.idle_ms = 20;
     cfg.max_idle_ms = 200;
-    let factory = Factory {
-        worker: id.to_string(),
-        seen: seen.clone(),
-    };
+    let factory = Factory::new(id, seen);
     let fan_out = Arc::new(Counting {
         inner: KinesisSource::new(Arc::new(api.clone()), stream),
         subscriptions: subscriptions.clone(),

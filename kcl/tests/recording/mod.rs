@@ -23,7 +23,8 @@ pub fn delivered(seen: &[Delivery]) -> BTreeSet<u64> {
     seen.iter().map(|d| d.3).collect()
 }
 
-struct Recorder {
+/// Records every delivery and checkpoints every batch.
+pub struct Recorder {
     worker: String,
     shard: String,
     seen: Seen,
@@ -57,9 +58,20 @@ impl ShardRecordProcessor for Recorder {
     }
 }
 
-struct Factory {
+/// Makes recording processors for one worker.
+pub struct Factory {
     worker: String,
     seen: Seen,
+}
+
+impl Factory {
+    /// Processors of worker `worker`, recording into `seen`.
+    pub fn new(worker: &str, seen: &Seen) -> Self {
+        Factory {
+            worker: worker.to_string(),
+            seen: seen.clone(),
+        }
+    }
 }
 
 impl ShardRecordProcessorFactory for Factory {
@@ -91,10 +103,7 @@ pub fn start_worker(
     let mut cfg = Config::new(app, id).with_failover_ms(1_500);
     cfg.idle_ms = 20;
     cfg.max_idle_ms = 200;
-    let factory = Factory {
-        worker: id.to_string(),
-        seen: seen.clone(),
-    };
+    let factory = Factory::new(id, seen);
     let (scheduler, handle) = Scheduler::new(cfg, store, source, factory);
     (handle, tokio::spawn(scheduler.run()))
 }
