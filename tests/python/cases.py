@@ -55,6 +55,24 @@ def case(name):
     return run
 
 
+def scenario(fn):
+    """Runs the decorated function as a case named after it."""
+    return case(fn.__name__)(fn)
+
+
+def wait_until(pred, what, timeout=30.0, interval=0.1):
+    """Polls `pred` every `interval` s for at most `timeout` s; returns its first truthy
+    value."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
 def expect_error(error_code, status, fn, **kwargs):
     """Calls `fn(**kwargs)` and checks it fails with `error_code` and HTTP `status`;
     returns the error's message."""

@@ -19,10 +19,8 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 import zipfile
 
-from botocore.exceptions import ClientError
 
 import cases
 
@@ -40,45 +38,14 @@ logs = client("logs")
 logs_raw = client("logs", validate=False)
 lam = client("lambda")
 
-passed = 0
-failures = []
-
-
-def check(cond, what):
-    global passed
-    if not cond:
-        raise AssertionError(what)
-    passed += 1
-
-
-def scenario(fn):
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - every failure is listed
-        failures.append((fn.__name__, f"{e}\n{traceback.format_exc()}"))
-    return fn
+check = cases.check
+scenario = cases.scenario
+wait_until = cases.wait_until
 
 
 def expect_error(code, fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except ClientError as e:
-        got = e.response["Error"]["Code"]
-        check(got == code, f"{fn.__name__}: expected {code}, got {got}: {e}")
-        check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response)
-        return e.response["Error"].get("Message", "")
-    raise AssertionError(f"{fn.__name__}: expected {code}, got success")
-
-
-def wait_until(pred, what, timeout=30.0, interval=0.1):
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+    """`fn(**kwargs)` fails with `code` and HTTP 400; returns the message."""
+    return cases.expect_error(code, 400, fn, **kwargs)
 
 
 def now_ms():
@@ -562,7 +529,4 @@ if MODE == "main":
     main()
 else:
     restarted()
-print(f"{passed} passed, {len(failures)} failed")
-for name, e in failures:
-    print(f"  failed: {name}: {e}")
-sys.exit(1 if failures else 0)
+cases.finish()

@@ -101,6 +101,39 @@ pub fn run_script(server: &crate::Server, script: &str, args: &[String], marker:
     stdout
 }
 
+/// Runs `script` against a server on `data` (started with `server_args`), stops the
+/// server (it must exit cleanly), starts it again on the same data and runs `script`
+/// once more: the arguments of each run come from `args(endpoint, restarted)`. Prints
+/// both outputs (see [`run_script`]).
+pub fn run_script_across_restart(
+    data: &std::path::Path,
+    server_args: &[&str],
+    script: &str,
+    args: impl Fn(String, bool) -> Vec<String>,
+) {
+    let mut server = crate::Server::start_in(data, server_args);
+    let out = run_script(
+        &server,
+        script,
+        &args(server.endpoint(), false),
+        "passed, 0 failed",
+    );
+    eprintln!("{out}");
+    assert!(
+        server.stop(),
+        "the server did not stop cleanly:\n{}",
+        server.log()
+    );
+    let server = crate::Server::start_in(data, server_args);
+    let out = run_script(
+        &server,
+        script,
+        &args(server.endpoint(), true),
+        "passed, 0 failed",
+    );
+    eprintln!("{out}");
+}
+
 /// Runs `tests/python/boto3_resource_limits.py MODE ENDPOINT EXTRA...` against `server`
 /// (see [`run_script`]).
 pub fn run_resource_limits(server: &crate::Server, mode: &str, extra: &[&str]) -> String {

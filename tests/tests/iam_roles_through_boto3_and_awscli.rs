@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use freshet_tests::lambda::venv_python;
-use freshet_tests::{python, Server};
+use freshet_tests::python;
 
 #[test]
 fn boto3_and_awscli_drive_iam_roles_and_sts() {
@@ -29,32 +29,9 @@ fn boto3_and_awscli_drive_iam_roles_and_sts() {
         .into_owned();
     let work_arg = work.path().to_string_lossy().into_owned();
 
-    let mut server = Server::start_in(&data, &extra);
-    let out = python::run_script(
-        &server,
-        "iam_roles.py",
-        &[
-            server.endpoint(),
-            aws.clone(),
-            work_arg.clone(),
-            "all".into(),
-        ],
-        "passed, 0 failed",
-    );
-    eprintln!("{out}");
-    assert!(
-        server.stop(),
-        "the server did not stop cleanly:\n{}",
-        server.log()
-    );
-
-    let server = Server::start_in(&data, &extra);
-    let out = python::run_script(
-        &server,
-        "iam_roles.py",
-        &[server.endpoint(), aws, work_arg, "after-restart".into()],
-        "passed, 0 failed",
-    );
-    eprintln!("{out}");
+    python::run_script_across_restart(&data, &extra, "iam_roles.py", |endpoint, restarted| {
+        let mode = if restarted { "after-restart" } else { "all" };
+        vec![endpoint, aws.clone(), work_arg.clone(), mode.into()]
+    });
     eprintln!("iam_roles took {:.1?}", started.elapsed());
 }

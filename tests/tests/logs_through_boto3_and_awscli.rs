@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use freshet_tests::lambda::venv_python;
-use freshet_tests::{python, Server};
+use freshet_tests::python;
 
 #[test]
 fn boto3_and_awscli_drive_the_logs_api_and_lambda_output_lands_in_it() {
@@ -23,26 +23,9 @@ fn boto3_and_awscli_drive_the_logs_api_and_lambda_output_lands_in_it() {
     ];
     let aws = python::venv().join("bin").join("aws");
     let aws = aws.to_string_lossy().into_owned();
-    let mut server = Server::start_in(&data, &args);
-    let out = python::run_script(
-        &server,
-        "logs_api.py",
-        &["main".into(), server.endpoint(), aws.clone()],
-        "passed, 0 failed",
-    );
-    eprintln!("{out}");
-    assert!(
-        server.stop(),
-        "the server did not stop cleanly:\n{}",
-        server.log()
-    );
-    let server = Server::start_in(&data, &args);
-    let out = python::run_script(
-        &server,
-        "logs_api.py",
-        &["restarted".into(), server.endpoint(), aws],
-        "passed, 0 failed",
-    );
-    eprintln!("{out}");
+    python::run_script_across_restart(&data, &args, "logs_api.py", |endpoint, restarted| {
+        let mode = if restarted { "restarted" } else { "main" };
+        vec![mode.into(), endpoint, aws.clone()]
+    });
     eprintln!("logs_api took {:.1?}", started.elapsed());
 }
