@@ -68,6 +68,10 @@ command -v psql >/dev/null 2>&1 || missing_apt+=(postgresql-client)
 # (tests/tests/console_in_headless_chromium.rs): found by their binaries on PATH.
 command -v chromium >/dev/null 2>&1 || missing_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing_apt+=(chromium-driver)
+# Kinesis Video's tests make real H.264 in Matroska with ffmpeg, check playback with
+# ffprobe and cut malformed files with mkvtoolnix (tests/tests/video_*.rs).
+{ command -v ffmpeg && command -v ffprobe; } >/dev/null 2>&1 || missing_apt+=(ffmpeg)
+command -v mkvmerge >/dev/null 2>&1 || missing_apt+=(mkvtoolnix)
 
 if [ "${1:-}" = "--list-missing" ]; then
   echo "${missing_apt[*]}"

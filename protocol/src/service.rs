@@ -21,6 +21,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A stream of body chunks (an event stream): ends when it yields `None`.
 pub type ChunkStream = Pin<Box<dyn futures_core::Stream<Item = Bytes> + Send>>;
 
+/// A request body handed over as it arrives (PutMedia): its chunks, or the error that
+/// ended it (the client's connection failing).
+pub type BodyStream =
+    Pin<Box<dyn futures_core::Stream<Item = std::io::Result<Bytes>> + Send + Sync>>;
+
 /// The request body limit of a service that does not name its own (16 MiB: above
 /// Kinesis' 10 MiB PutRecords, base64 included).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -41,8 +46,7 @@ pub enum Route {
     Query(&'static str),
 }
 
-/// One request, read whole and authenticated, as a service receives it.
-#[derive(Debug)]
+/// One request, read whole (or streamed) and authenticated, as a service receives it.
 pub struct Call {
     /// The route that matched.
     pub route: Route,
@@ -55,8 +59,11 @@ pub struct Call {
     pub uri: http::Uri,
     /// The request headers.
     pub headers: http::HeaderMap,
-    /// The body.
+    /// The body (empty when it is streamed).
     pub body: Bytes,
+    /// The body as it arrives, for the operations the service
+    /// [streams](Service::streams_request); `None` for the rest.
+    pub body_stream: Option<BodyStream>,
     /// The body's encoding, from `Content-Type`.
     pub encoding: Encoding,
     /// When the front door gives up on the request (503): work that would commit a
@@ -83,6 +90,20 @@ impl Held {
 impl std::fmt::Debug for Held {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Held")
+    }
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("route", &self.route)
+            .field("operation", &self.operation)
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("body_len", &self.body.len())
+            .field("body_streamed", &self.body_stream.is_some())
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -169,6 +190,23 @@ pub trait Service: Send + Sync + 'static {
 
     /// Answers one request.
     fn call(&self, call: Call) -> BoxFuture<'static, Reply>;
+
+    /// Whether `operation`'s body is handed over as it arrives (`Call::body_stream`,
+    /// for long uploads such as PutMedia) instead of read whole first. Its SigV4
+    /// signature then covers the headers and the declared payload hash
+    /// (`x-amz-content-sha256`, `UNSIGNED-PAYLOAD` when absent), and the front door's
+    /// request timeout covers only the time to the reply's start: the service bounds its
+    /// own buffering and idle time.
+    fn streams_request(&self, _route: &Route, _operation: &str) -> bool {
+        false
+    }
+
+    /// Whether the service authenticates `operation` itself (an HLS playlist or media
+    /// segment fetched with the session token of its URL): the front door skips SigV4
+    /// for it.
+    fn authenticates_itself(&self, _route: &Route, _operation: &str) -> bool {
+        false
+    }
 
     /// The HTTP status of its authentication errors (`InvalidSignatureException`,
     /// `UnrecognizedClientException`, ...): 400 for the JSON protocols, 403 for REST

@@ -131,6 +131,18 @@ fn parse_amz_date(s: &str) -> Option<i64> {
     Some(((days * 24 + h) * 60 + mi) * 60_000 + se * 1000)
 }
 
+/// What the signature's payload hash is checked against.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    /// The whole body, received: its SHA-256 is the payload hash, and a
+    /// `x-amz-content-sha256` header must match it.
+    Body(&'a [u8]),
+    /// A body handed over as it arrives (PutMedia): the signature covers the headers
+    /// and the payload hash the client declared in `x-amz-content-sha256`
+    /// (`UNSIGNED-PAYLOAD` when absent); the body itself is not hashed.
+    Streamed,
+}
+
 /// Verifies a request's SigV4 signature.
 pub fn verify(
     cfg: &AuthConfig,
@@ -138,6 +150,18 @@ pub fn verify(
     uri: &http::Uri,
     headers: &HeaderMap,
     body: &[u8],
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    verify_payload(cfg, method, uri, headers, Payload::Body(body), now_ms)
+}
+
+/// Verifies a request's SigV4 signature over the given payload.
+pub fn verify_payload(
+    cfg: &AuthConfig,
+    method: &str,
+    uri: &http::Uri,
+    headers: &HeaderMap,
+    payload: Payload<'_>,
     now_ms: i64,
 ) -> Result<(), ApiError> {
     if !cfg.enabled {
@@ -235,11 +259,14 @@ pub fn verify(
         };
         canonical_headers.push_str(&format!("{name}:{value}\n"));
     }
-    let payload_hash = hex(&Sha256::digest(body));
-    if let Some(claimed) = headers
+    let claimed = headers
         .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-    {
+        .and_then(|v| v.to_str().ok());
+    let payload_hash = match payload {
+        Payload::Body(body) => hex(&Sha256::digest(body)),
+        Payload::Streamed => claimed.unwrap_or("UNSIGNED-PAYLOAD").to_string(),
+    };
+    if let (Some(claimed), Payload::Body(_)) = (claimed, payload) {
         if !claimed.eq_ignore_ascii_case(&payload_hash) {
             return Err(err(
                 "InvalidSignatureException",

@@ -46,3 +46,21 @@ pub async fn verify(
         )))
     })
 }
+
+/// Verifies the signature of a request whose body is streamed to its service: over the
+/// headers and the payload hash the client declared (see
+/// [`freshet_protocol::sigv4::Payload::Streamed`]).
+pub fn verify_streamed(
+    cfg: &AuthConfig,
+    parts: &http::request::Parts,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    freshet_protocol::sigv4::verify_payload(
+        cfg,
+        parts.method.as_str(),
+        &parts.uri,
+        &parts.headers,
+        freshet_protocol::sigv4::Payload::Streamed,
+        now_ms,
+    )
+}

@@ -323,19 +323,34 @@ async fn handle_request(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let (parts, body) = req.into_parts();
+    let streamed = routed
+        .as_ref()
+        .is_some_and(|(service, route, op)| service.streams_request(route, op));
+    let self_authenticated = routed
+        .as_ref()
+        .is_some_and(|(service, route, op)| service.authenticates_itself(route, op));
     let limit = routed
         .as_ref()
         .map_or(MAX_BODY_BYTES, |(service, _, _)| service.max_body_bytes());
-    let (body, held) = match crate::request_body::read(&door.admission, body, declared, limit).await
-    {
-        Ok(x) => x,
-        Err(e) => {
-            door.metrics.request("-", "-", e.kind);
-            tracing::debug!(request_id = %id, error = %e, "request body refused");
-            return error_reply(wire, id, &e);
+    let (body, body_stream, held) = if streamed {
+        let stream = crate::request_body::streamed(body);
+        (bytes::Bytes::new(), Some(stream), BytesPermit::default())
+    } else {
+        match crate::request_body::read(&door.admission, body, declared, limit).await {
+            Ok((body, held)) => (body, None, held),
+            Err(e) => {
+                door.metrics.request("-", "-", e.kind);
+                tracing::debug!(request_id = %id, error = %e, "request body refused");
+                return error_reply(wire, id, &e);
+            }
         }
     };
-    if let Err(mut e) = crate::auth::verify(&door.auth, &parts, &body, now_ms()).await {
+    let verified = match (self_authenticated, streamed) {
+        (true, _) => Ok(()),
+        (false, true) => crate::auth::verify_streamed(&door.auth, &parts, now_ms()),
+        (false, false) => crate::auth::verify(&door.auth, &parts, &body, now_ms()).await,
+    };
+    if let Err(mut e) = verified {
         if let Some((service, _, _)) = &routed {
             if e.status == 400 {
                 e.status = service.auth_error_status();
@@ -429,6 +444,7 @@ async fn handle_request(
         uri: parts.uri,
         headers: parts.headers,
         body,
+        body_stream,
         encoding: enc,
         deadline,
         request_id: id.to_string(),

@@ -6,9 +6,14 @@
 //! the body read timeout) so that the client, which is still sending, reads the error
 //! reply instead of a connection reset that its SDK would retry with the same body.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
+
+use freshet_protocol::service::BodyStream;
 
 use crate::admission::{Admission, BytesPermit};
 use freshet_protocol::ApiError;
@@ -108,6 +113,47 @@ async fn drain(body: &mut Incoming) {
         }
         if seen > MAX_DRAIN_BYTES {
             return;
+        }
+    }
+}
+
+/// A body handed to its service as it arrives ([`BodyStream`]): data frames in order,
+/// trailers skipped, a failed connection as the stream's last item.
+pub fn streamed(body: Incoming) -> BodyStream {
+    Box::pin(IncomingChunks { body, done: false })
+}
+
+struct IncomingChunks {
+    body: Incoming,
+    done: bool,
+}
+
+impl futures_core::Stream for IncomingChunks {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    self.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    self.done = true;
+                    return Poll::Ready(Some(Err(std::io::Error::other(e))));
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        if !data.is_empty() {
+                            return Poll::Ready(Some(Ok(data)));
+                        }
+                    }
+                }
+            }
         }
     }
 }
