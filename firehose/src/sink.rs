@@ -14,7 +14,7 @@ use freshet_storage::{CursorPositions, ServiceState, StateChange, StopSignal};
 use object_store::path::Path as ObjectPath;
 use object_store::PutPayload;
 
-use crate::compress::{try_compress, Compression, DEFAULT_ZIP_ENTRY_NAME};
+use crate::compress::{try_compress, try_compress_chunks, Compression, DEFAULT_ZIP_ENTRY_NAME};
 use crate::convert::Conversion;
 use crate::delivery::{checkpoint_key, intent_key, DeliveryStats, Intent, ObjectRef};
 use crate::http_endpoint::{HttpEndpoint, HttpOutcome};
@@ -72,7 +72,8 @@ pub struct Flush<'a> {
 struct Object {
     bucket: String,
     key: String,
-    body: Bytes,
+    /// The body's chunks, written in order (cheap to clone for a retry).
+    body: PutPayload,
 }
 
 impl Sink {
@@ -276,7 +277,7 @@ fn error_objects(
         out.push(Object {
             bucket: bucket.clone(),
             key,
-            body: Bytes::from(body),
+            body: PutPayload::from(body),
         });
     }
     Ok(out)
@@ -322,7 +323,7 @@ fn backup_object(
     Ok(Some(Object {
         bucket,
         key,
-        body: Bytes::from(body),
+        body: PutPayload::from(body),
     }))
 }
 
@@ -383,11 +384,16 @@ fn s3_objects(
                 if converted.rows == 0 {
                     continue;
                 }
-                (converted.parquet, c.extension().to_string())
+                (
+                    PutPayload::from(converted.parquet),
+                    c.extension().to_string(),
+                )
             }
             None => (
-                try_compress(compression, &p.records, DEFAULT_ZIP_ENTRY_NAME)
-                    .map_err(|e| format!("compression failed: {e}"))?,
+                try_compress_chunks(compression, &p.records, DEFAULT_ZIP_ENTRY_NAME)
+                    .map_err(|e| format!("compression failed: {e}"))?
+                    .into_iter()
+                    .collect(),
                 compression.extension().to_string(),
             ),
         };
@@ -415,7 +421,7 @@ fn s3_objects(
             Ok(key) => objects.push(Object {
                 bucket: bucket.clone(),
                 key,
-                body: Bytes::from(body),
+                body,
             }),
             Err(message) => {
                 for r in &p.records {
@@ -447,10 +453,7 @@ async fn put(f: &Flush<'_>, o: &Object) -> bool {
     loop {
         let uploaded = match f.buckets.store(&o.bucket) {
             Ok(store) => store
-                .put(
-                    &ObjectPath::from(o.key.as_str()),
-                    PutPayload::from(o.body.clone()),
-                )
+                .put(&ObjectPath::from(o.key.as_str()), o.body.clone())
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),

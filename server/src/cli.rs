@@ -35,6 +35,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Drive a Kinesis endpoint with a put or get workload and report throughput and latency.
     Bench(crate::bench::BenchArgs),
+    /// A hyper-only server that reads request bodies and answers canned replies: the
+    /// wire API's ceiling on this machine, for `freshet bench` to measure against.
+    #[command(hide = true)]
+    BenchCeiling(crate::ceiling::CeilingArgs),
     /// List streams: name, status, mode, open shards, retention, records/s now.
     #[command(after_help = crate::people::streams::STREAMS_HELP)]
     Streams(crate::people::streams::StreamsArgs),

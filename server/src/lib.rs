@@ -10,6 +10,7 @@ pub mod admission;
 pub mod auth;
 pub mod bench;
 pub mod body;
+pub mod ceiling;
 pub mod cli;
 pub mod console;
 pub mod http;

@@ -51,6 +51,9 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => freshet_server::bench::run(args)
                 .await
                 .map_err(Failure::failed),
+            Command::BenchCeiling(args) => freshet_server::ceiling::run(args)
+                .await
+                .map_err(Failure::failed),
             command => people::run(command).await,
         }
     });
