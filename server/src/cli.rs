@@ -60,6 +60,9 @@ pub enum Command {
     /// Show a KCL application's leases: owner, checkpoint, records and ms behind.
     #[command(after_help = crate::people::lag::LAG_HELP)]
     Lag(crate::people::lag::LagArgs),
+    /// Run SQL over streams and print the result (a server's PostgreSQL port, or a data directory).
+    #[command(after_help = crate::people::sql::SQL_HELP)]
+    Sql(crate::people::sql::SqlArgs),
     /// Print a shell completion script for freshet.
     #[command(after_help = crate::people::COMPLETIONS_HELP)]
     Completions(crate::people::CompletionsArgs),
@@ -214,6 +217,9 @@ pub struct ServeArgs {
     /// Firehose's S3 destination.
     #[command(flatten)]
     pub s3: Box<S3Args>,
+    /// SQL over streams: `--sql-addr`, `--sql`, `--sql-scan-limit`.
+    #[command(flatten)]
+    pub sql: Box<crate::people::sql::SqlServeArgs>,
 }
 
 /// Where Firehose delivers when not to local directories: an S3 endpoint and its
@@ -452,7 +458,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         scheme,
     )
     .await?;
+    // SQL over streams (PostgreSQL wire protocol), stopped with the front door.
+    let sql_stop = crate::people::sql::start_listener(&args.sql, &engine).await?;
     crate::console::serve(listener, console_listener, door, tls, shutdown_signal()).await;
+    drop(sql_stop);
     // Functions' last lines, written while requests drained, before the engine refuses
     // writes.
     let drained = tokio::task::spawn_blocking(move || logs.drain(Duration::from_secs(10)))

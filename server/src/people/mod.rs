@@ -25,6 +25,7 @@ pub mod endpoint;
 pub mod lag;
 pub mod output;
 pub mod put;
+pub mod sql;
 pub mod streams;
 pub mod tail;
 
@@ -123,7 +124,7 @@ pub fn completions(args: &CompletionsArgs) -> Outcome {
 impl Command {
     /// Whether this is one of the commands for people (not `serve` or `bench`).
     pub fn is_for_people(&self) -> bool {
-        self.connection().is_some() || matches!(self, Command::Completions(_))
+        self.connection().is_some() || matches!(self, Command::Completions(_) | Command::Sql(_))
     }
 
     /// The connection options of a command for people.
@@ -159,6 +160,7 @@ pub async fn run(command: Command) -> Outcome {
         Command::Put(a) => put::run(a).await,
         Command::Tail(a) => tail::run(a).await,
         Command::Lag(a) => lag::run(a).await,
+        Command::Sql(a) => sql::run(a).await,
         Command::Completions(a) => completions(&a),
         _ => Err(Failure::usage("not a command of this kind")),
     }
