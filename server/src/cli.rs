@@ -436,6 +436,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let logs = std::sync::Arc::new(logs);
     let logs_service: std::sync::Arc<dyn freshet_protocol::service::Service> = logs.clone();
     router.add(logs_service).map_err(|e| e.to_string())?;
+    let video = {
+        let cfg = freshet_video::VideoConfig {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+            scheme: scheme.to_string(),
+            ..freshet_video::VideoConfig::default()
+        };
+        let engine = engine.clone();
+        tokio::task::spawn_blocking(move || freshet_video::VideoService::open(engine, cfg))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot start the Kinesis Video service: {e}"))?
+    };
+    router
+        .add(std::sync::Arc::new(video))
+        .map_err(|e| e.to_string())?;
     let console =
         crate::console::Console::new(&kinesis_state, router.services(), args.auth, &args.region);
     router.add(console.clone()).map_err(|e| e.to_string())?;
