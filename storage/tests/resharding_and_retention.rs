@@ -313,3 +313,62 @@ fn idle_shards_release_their_maps_and_map_again_on_read() {
     assert_eq!(before.records, after.records);
     assert_eq!(after.records.len(), 100);
 }
+
+#[test]
+fn owned_streams_keep_data_for_less_than_a_day() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let engine = Engine::open(config(dir.path(), &clock)).expect("open");
+    engine
+        .create_owned_stream("kinesisvideo", CreateStream::new("cam", 1))
+        .expect("create");
+    let owned = Engine::owned_stream("kinesisvideo", "cam").expect("name");
+    engine
+        .create_stream(CreateStream::new("s", 1))
+        .expect("create");
+    // Kinesis streams keep Kinesis' rules; owned streams take 0 to 8,760 hours.
+    assert!(matches!(
+        engine.set_owned_retention("s", 1),
+        Err(Error::RetentionOutOfRange { min: 24, .. })
+    ));
+    assert!(matches!(
+        engine.set_owned_retention(&owned, 8761),
+        Err(Error::RetentionOutOfRange { min: 0, .. })
+    ));
+    engine.set_owned_retention(&owned, 1).expect("one hour");
+    assert_eq!(
+        engine
+            .describe_stream(&owned)
+            .expect("describe")
+            .retention_hours,
+        1
+    );
+    for i in 0..200u32 {
+        engine
+            .put_record(
+                &owned,
+                PutRecordInput::new("k", Bytes::from(vec![i as u8; 100])),
+            )
+            .expect("put");
+    }
+    let shard = "shardId-000000000000";
+    clock.advance(Duration::from_secs(59 * 60));
+    assert_eq!(
+        engine.enforce_retention().expect("retention"),
+        RetentionReport::default(),
+        "nothing expires within the hour"
+    );
+    clock.advance(Duration::from_secs(2 * 60));
+    let report = engine.enforce_retention().expect("retention");
+    assert!(report.segments_deleted >= 1, "{report:?}");
+    let horizon = engine
+        .start_offset(&owned, shard, StartingPosition::TrimHorizon)
+        .expect("horizon");
+    assert_eq!(
+        horizon, 200,
+        "every segment expired, the active one rolled first"
+    );
+    // Back up to a day and more: nothing else changes.
+    engine.set_owned_retention(&owned, 48).expect("longer");
+    engine.set_owned_retention(&owned, 0).expect("zero");
+}

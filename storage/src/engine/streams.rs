@@ -280,6 +280,28 @@ impl Engine {
         })
     }
 
+    /// Sets an owned stream's retention, 0 to [`MAX_RETENTION_HOURS`]: services keep
+    /// data for less than Kinesis' shortest 24 hours (Kinesis Video: 0 to 23 hours), in
+    /// either direction. A Kinesis stream's name is refused ([`Engine::set_retention`]
+    /// keeps Kinesis' rules for those).
+    pub fn set_owned_retention(&self, name: &str, hours: u32) -> Result<()> {
+        if !validate::is_owned(name) || hours > MAX_RETENTION_HOURS {
+            return Err(Error::RetentionOutOfRange {
+                hours,
+                min: if validate::is_owned(name) {
+                    0
+                } else {
+                    MIN_RETENTION_HOURS
+                },
+                max: MAX_RETENTION_HOURS,
+            });
+        }
+        self.update_meta(name, |m| {
+            m.retention_hours = hours;
+            Ok(())
+        })
+    }
+
     /// Switches between provisioned and on-demand capacity.
     pub fn set_stream_mode(&self, name: &str, mode: StreamMode) -> Result<()> {
         self.update_meta(name, |m| {
