@@ -67,56 +67,6 @@ pub struct JsonWriter {
     filled: Vec<bool>,
     /// A member name was just written: its value takes no comma.
     after_name: bool,
-    /// The last decimal above 64 bits written, for the next one.
-    last_decimal: Option<SplitDecimal>,
-}
-
-/// 10^19: the largest power of ten under `u64::MAX`.
-const TEN_19: u64 = 10_000_000_000_000_000_000;
-
-/// A 128-bit number split as `hi * 10^19 + lo`, its high digits formatted. A reply's
-/// sequence numbers (56 digits) differ from one record to the next in their low digits
-/// only, so the next one is the previous `lo` plus the difference, and the high digits
-/// are reused: no 128-bit division per record (itoa's 128-bit path was 8% of a
-/// GetRecords reply's CPU).
-#[derive(Debug, Clone, Copy)]
-struct SplitDecimal {
-    n: u128,
-    lo: u64,
-    hi_digits: [u8; 40],
-    hi_len: usize,
-}
-
-impl SplitDecimal {
-    fn of(n: u128) -> SplitDecimal {
-        let hi = n / u128::from(TEN_19);
-        let lo = (n % u128::from(TEN_19)) as u64;
-        let mut hi_digits = [0u8; 40];
-        let mut buf = itoa::Buffer::new();
-        let digits = buf.format(hi).as_bytes();
-        hi_digits[..digits.len()].copy_from_slice(digits);
-        SplitDecimal {
-            n,
-            lo,
-            hi_digits,
-            hi_len: digits.len(),
-        }
-    }
-
-    /// `n` from this one when only the low digits differ.
-    fn next(&self, n: u128) -> Option<SplitDecimal> {
-        let step = u64::try_from(n.checked_sub(self.n)?).ok()?;
-        let lo = self.lo.checked_add(step).filter(|lo| *lo < TEN_19)?;
-        Some(SplitDecimal { n, lo, ..*self })
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.hi_digits[..self.hi_len]);
-        let mut buf = itoa::Buffer::new();
-        let lo = buf.format(self.lo).as_bytes();
-        out.extend(std::iter::repeat_n(b'0', 19 - lo.len()));
-        out.extend_from_slice(lo);
-    }
 }
 
 impl JsonWriter {
@@ -126,7 +76,6 @@ impl JsonWriter {
             out: Vec::with_capacity(capacity),
             filled: Vec::with_capacity(4),
             after_name: false,
-            last_decimal: None,
         }
     }
 
@@ -199,14 +148,9 @@ impl DocWriter for JsonWriter {
             Ok(small) => self
                 .out
                 .extend_from_slice(itoa::Buffer::new().format(small).as_bytes()),
-            Err(_) => {
-                let split = self
-                    .last_decimal
-                    .and_then(|last| last.next(n))
-                    .unwrap_or_else(|| SplitDecimal::of(n));
-                split.write(&mut self.out);
-                self.last_decimal = Some(split);
-            }
+            Err(_) => self
+                .out
+                .extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
         }
         self.out.push(b'"');
     }
@@ -320,57 +264,6 @@ mod tests {
     use super::*;
     use crate::value::{encode, Encoding};
     use proptest::prelude::*;
-
-    fn decimals(ns: &[u128]) -> String {
-        let mut w = JsonWriter::default();
-        w.begin_list();
-        for n in ns {
-            w.decimal_str(*n);
-        }
-        w.end_list();
-        String::from_utf8(w.into_bytes()).unwrap()
-    }
-
-    fn expected(ns: &[u128]) -> String {
-        let items: Vec<String> = ns.iter().map(|n| format!("\"{n}\"")).collect();
-        format!("[{}]", items.join(","))
-    }
-
-    #[test]
-    fn decimals_in_a_row_across_the_split() {
-        let ten19 = u128::from(TEN_19);
-        let base = 49_600_000_000_000_000_000_000_000_000_000_000_000u128;
-        let mut ns = vec![
-            base,
-            base + 1,
-            base + 2,
-            ten19 * 7 - 2,
-            ten19 * 7 - 1,
-            ten19 * 7,
-            ten19 * 7 + 1,
-            base + 1, // backwards
-            u128::from(u64::MAX),
-            u128::from(u64::MAX) + 1,
-            u128::MAX - 1,
-            u128::MAX,
-            ten19,
-            ten19 + u128::from(u64::MAX),
-        ];
-        ns.extend((0..50).map(|i| base + i * 1_000_000_007));
-        assert_eq!(decimals(&ns), expected(&ns));
-    }
-
-    proptest! {
-        #[test]
-        fn decimals_as_display_writes_them(start in any::<u128>(), steps in proptest::collection::vec(0u64..u64::MAX, 1..20)) {
-            let mut ns = vec![start];
-            for s in steps {
-                let next = ns.last().copied().unwrap_or(0).saturating_add(u128::from(s % 3 * (s >> 2)));
-                ns.push(next);
-            }
-            prop_assert_eq!(decimals(&ns), expected(&ns));
-        }
-    }
 
     /// A document as a sequence of writer calls.
     #[derive(Debug, Clone)]
