@@ -16,8 +16,10 @@ fn every_acknowledged_record_lands_in_exactly_one_object_across_kill_9() {
     let py = python::venv().join("bin").join("python");
     let script = python::scripts_dir().join("firehose_exactly_once.py");
     let mut rng = rand::thread_rng();
+    let acked_len = || std::fs::metadata(&acked).map_or(0, |m| m.len());
     for round in 0..3 {
         let mut server = Server::start_in(&data, &[]);
+        let before = acked_len();
         let mut putter = Command::new(&py)
             .arg(&script)
             .args(["put", &server.endpoint()])
@@ -25,6 +27,12 @@ fn every_acknowledged_record_lands_in_exactly_one_object_across_kill_9() {
             .arg("10")
             .spawn()
             .unwrap_or_else(|e| panic!("python: {e}"));
+        // The kill comes while records flow: after the putter's first acknowledgement of
+        // this round (its start can take seconds on a loaded machine), at most a minute.
+        let started = std::time::Instant::now();
+        while acked_len() == before && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         std::thread::sleep(Duration::from_millis(rng.gen_range(800..2500)));
         server.kill();
         let status = putter.wait().unwrap_or_else(|e| panic!("python: {e}"));

@@ -25,8 +25,10 @@ fn every_acknowledged_record_is_in_the_table_exactly_once_across_kill_9() {
     let script = python::scripts_dir().join("firehose_postgres.py");
     let jdbc = pg.jdbc_url();
     let mut rng = rand::thread_rng();
+    let acked_len = || std::fs::metadata(&acked).map_or(0, |m| m.len());
     for round in 0..3 {
         let mut server = Server::start_in(&data, &[]);
+        let before = acked_len();
         let mut putter = Command::new(&py)
             .arg(&script)
             .args(["put", &server.endpoint()])
@@ -34,6 +36,13 @@ fn every_acknowledged_record_is_in_the_table_exactly_once_across_kill_9() {
             .args([&jdbc, USER, PASSWORD, "10"])
             .spawn()
             .unwrap_or_else(|e| panic!("python: {e}"));
+        // The kill comes while records flow: after the putter's first acknowledgement of
+        // this round (its start, boto3's import and CreateDeliveryStream, can take
+        // seconds on a loaded machine), at most a minute.
+        let started = std::time::Instant::now();
+        while acked_len() == before && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         std::thread::sleep(Duration::from_millis(rng.gen_range(800..2000)));
         if round == 1 {
             // PostgreSQL goes away under load and comes back.

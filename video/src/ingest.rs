@@ -4,8 +4,10 @@
 //! PERSISTED once the engine has synced it (when the stream keeps data), ERROR with
 //! Kinesis Video's ErrorId (the connection then ends), IDLE while no bytes come.
 //!
-//! Buffering is bounded: the body is read only while nothing is being written, and a
-//! cluster may hold at most [`MAX_FRAGMENT_BYTES`].
+//! The reader (here) receives, parses and checks clusters while earlier fragments are
+//! being made durable by the connection's writer ([`crate::persist`]), which puts them
+//! in order. Buffering is bounded: the writer's queue is bounded in fragments and
+//! bytes, and a cluster may hold at most [`MAX_FRAGMENT_BYTES`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +21,9 @@ use tokio_stream::StreamExt as _;
 use crate::error::invalid;
 use crate::fragment::{fragment_number, Meta};
 use crate::mkv::{self, Cluster, DemuxError, Demuxer};
+use crate::persist::{self, Job, Pending, Queue};
 use crate::service::Ctx;
-use crate::store::VStream;
+use crate::store::{Store, VStream};
 
 /// The largest fragment (Kinesis Video's limit, 50 MB).
 pub const MAX_FRAGMENT_BYTES: usize = 50 * 1024 * 1024;
@@ -189,7 +192,10 @@ struct Session {
     stream: Arc<VStream>,
     timing: Timing,
     tx: mpsc::Sender<Bytes>,
+    queue: Queue,
     last_tc_ms: Option<u64>,
+    /// The offset after the fragments queued so far (predicts fragment numbers).
+    next_offset: Option<u64>,
 }
 
 async fn run(
@@ -199,57 +205,20 @@ async fn run(
     mut body: BodyStream,
     tx: mpsc::Sender<Bytes>,
 ) {
-    let mut demux = Demuxer::new(MAX_FRAGMENT_BYTES);
+    let (queue, writer) = persist::start(ctx.clone(), Arc::clone(&stream), tx.clone());
     let mut s = Session {
         ctx,
         stream,
         timing,
         tx,
+        queue,
         last_tc_ms: None,
+        next_offset: None,
     };
-    let mut idle = Duration::ZERO;
-    loop {
-        let next = tokio::time::timeout(IDLE_EVERY, body.next()).await;
-        let chunk = match next {
-            Err(_) => {
-                idle += IDLE_EVERY;
-                if idle >= IDLE_END || s.tx.send(ack("IDLE", None, None, None)).await.is_err() {
-                    return;
-                }
-                continue;
-            }
-            // The connection failed: a fragment half received is dropped.
-            Ok(Some(Err(_))) => return,
-            Ok(None) => {
-                match demux.finish() {
-                    Ok(Some(c)) => {
-                        let _ = s.fragment(c).await;
-                    }
-                    Ok(None) => {}
-                    Err(e) => s.fail(None, demux_error(&e)).await,
-                }
-                return;
-            }
-            Ok(Some(Ok(chunk))) => chunk,
-        };
-        idle = Duration::ZERO;
-        demux.push(&chunk);
-        loop {
-            match demux.next_cluster() {
-                Ok(Some(c)) => {
-                    if s.fragment(c).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(error = ?e, "PutMedia: the body is not valid Matroska");
-                    s.fail(None, demux_error(&e)).await;
-                    return;
-                }
-            }
-        }
-    }
+    s.read(&mut body).await;
+    // The writer puts what was queued, then ends (and with it the reply).
+    drop(s);
+    let _ = writer.await;
 }
 
 fn demux_error(e: &DemuxError) -> AckError {
@@ -292,15 +261,68 @@ fn duration_ms(c: &Cluster) -> Result<u64, AckError> {
 }
 
 impl Session {
+    /// Reads the body until it ends, fails, idles out or the writer ends.
+    async fn read(&mut self, body: &mut BodyStream) {
+        let mut demux = Demuxer::new(MAX_FRAGMENT_BYTES);
+        let mut idle = Duration::ZERO;
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = self.queue.closed() => return,
+                next = tokio::time::timeout(IDLE_EVERY, body.next()) => next,
+            };
+            let chunk = match next {
+                Err(_) => {
+                    idle += IDLE_EVERY;
+                    if idle >= IDLE_END || self.send(ack("IDLE", None, None, None)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                // The connection failed: a fragment half received is dropped.
+                Ok(Some(Err(_))) => return,
+                Ok(None) => {
+                    match demux.finish() {
+                        Ok(Some(c)) => {
+                            let _ = self.fragment(c).await;
+                        }
+                        Ok(None) => {}
+                        Err(e) => self.fail(None, demux_error(&e)).await,
+                    }
+                    return;
+                }
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            idle = Duration::ZERO;
+            demux.push(&chunk);
+            loop {
+                match demux.next_cluster() {
+                    Ok(Some(c)) => {
+                        if self.fragment(c).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!(error = ?e, "PutMedia: the body is not valid Matroska");
+                        self.fail(None, demux_error(&e)).await;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
     async fn send(&self, line: Bytes) -> Result<(), ()> {
         self.tx.send(line).await.map_err(|_| ())
     }
 
+    /// Ends the connection with an ERROR event, after the fragments queued before it.
     async fn fail(&self, tc: Option<u64>, e: AckError) {
-        let _ = self.send(ack("ERROR", tc, None, Some(e))).await;
+        let _ = self.queue.send(Job::Fail(tc, e)).await;
     }
 
-    /// Writes one cluster as a fragment; `Err` ends the connection.
+    /// Checks one cluster and queues it as a fragment; `Err` ends the connection.
     async fn fragment(&mut self, c: Cluster) -> Result<(), ()> {
         let scale = c.header.scale;
         let tc = c.timecode;
@@ -336,49 +358,48 @@ impl Session {
             scale,
             tracks: c.header.tracks_raw.clone(),
         };
-        let stream = Arc::clone(&self.stream);
-        let _write = stream.write.lock().await;
-        if stream.deleted.load(std::sync::atomic::Ordering::SeqCst) {
+        let Ok(parts) = Store::encode_fragment(&meta, &c.blocks) else {
+            self.fail(Some(tc), AckError::Archival).await;
+            return Err(());
+        };
+        let size = c.blocks.len();
+        let budget = self.queue.room(size).await.ok_or(())?;
+        if self.queue.is_closed() {
+            return Err(());
+        }
+        if self
+            .stream
+            .deleted
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
             self.fail(Some(tc), AckError::StreamNotActive).await;
             return Err(());
         }
-        let predicted = self
-            .ctx
-            .store
-            .log_end(&stream.log)
-            .map(fragment_number)
-            .ok();
+        let predicted = self.predict(parts.len());
         self.send(ack("BUFFERING", Some(tc), predicted.as_deref(), None))
             .await?;
         self.send(ack("RECEIVED", Some(tc), predicted.as_deref(), None))
             .await?;
-        let store = Arc::clone(&self.ctx.store);
-        let s2 = Arc::clone(&stream);
-        let put =
-            tokio::task::spawn_blocking(move || store.put_fragment(&s2, &meta, &c.blocks)).await;
-        match put {
-            Ok(Ok(e)) => {
-                if stream.meta().retention_hours > 0 {
-                    let n = fragment_number(e.offset);
-                    self.send(ack("PERSISTED", Some(tc), Some(&n), None))
-                        .await?;
-                }
-                Ok(())
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(stream = %stream.log, error = %e.message, "PutMedia: a fragment was not stored");
-                let kind = if stream.deleted.load(std::sync::atomic::Ordering::SeqCst) {
-                    AckError::StreamNotActive
-                } else {
-                    AckError::Archival
-                };
-                self.fail(Some(tc), kind).await;
-                Err(())
-            }
-            Err(_) => {
-                self.fail(Some(tc), AckError::Archival).await;
-                Err(())
-            }
-        }
+        self.queue
+            .send(Job::Put(Pending {
+                timecode: tc,
+                meta,
+                parts,
+                size: size as u64,
+                budget,
+            }))
+            .await
+    }
+
+    /// The number the next fragment (of `parts` records) will likely get: after the
+    /// log's end and after the fragments queued before it.
+    fn predict(&mut self, parts: usize) -> Option<String> {
+        let end = self.ctx.store.log_end(&self.stream.log).ok();
+        let at = match (end, self.next_offset) {
+            (Some(e), Some(n)) => Some(e.max(n)),
+            (e, n) => e.or(n),
+        };
+        self.next_offset = at.map(|a| a + parts as u64);
+        at.map(fragment_number)
     }
 }

@@ -22,6 +22,7 @@ pub mod media;
 pub mod mkv;
 pub mod mp4;
 pub mod params;
+pub mod persist;
 pub mod service;
 pub mod store;
 

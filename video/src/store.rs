@@ -9,9 +9,10 @@
 //!   memory: built at open by reading each stream once, appended to by each put. It
 //!   answers ListFragments and resolves start selectors; the bytes are always read from
 //!   the engine.
-//! - Retention: fragments older than `DataRetentionInHours` are not served; the engine
-//!   deletes their segments once they are older than the stream's engine retention
-//!   (the hours, within the engine's 24 to 8760).
+//! - Retention: fragments older than `DataRetentionInHours` are not served; the owned
+//!   stream's engine retention is the same hours (at most 8,760), so the engine's
+//!   retention sweep deletes their segments (whole segments; it rolls the active one
+//!   once all of it has expired).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +46,11 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The engine retention of `hours` of data retention: the same, at most 8,760.
+fn engine_hours(hours: u64) -> u32 {
+    hours.min(u64::from(freshet_storage::MAX_RETENTION_HOURS)) as u32
 }
 
 fn storage(e: freshet_storage::Error) -> ApiError {
@@ -188,6 +194,9 @@ impl Store {
             let log = log_name(meta.uid)?;
             if store.engine.describe_stream(&log).is_err() {
                 store.create_log(&log, meta.retention_hours)?;
+            } else {
+                // Logs made when the engine kept at least 24 hours take the stream's.
+                store.set_engine_retention(&log, meta.retention_hours)?;
             }
             let s = Arc::new(VStream {
                 meta: Mutex::new(meta.clone()),
@@ -226,10 +235,7 @@ impl Store {
 
     /// Sets the owned stream's engine retention for `hours` of data retention.
     pub fn set_engine_retention(&self, log: &str, hours: u64) -> Result<(), ApiError> {
-        let target = hours.clamp(
-            u64::from(freshet_storage::MIN_RETENTION_HOURS),
-            u64::from(freshet_storage::MAX_RETENTION_HOURS),
-        ) as u32;
+        let target = engine_hours(hours);
         let current = self
             .engine
             .describe_stream(log)
@@ -237,7 +243,7 @@ impl Store {
             .retention_hours;
         if current != target {
             self.engine
-                .set_retention(log, target, target > current)
+                .set_owned_retention(log, target)
                 .map_err(storage)?;
         }
         Ok(())
@@ -309,14 +315,24 @@ impl Store {
             .map_err(storage)
     }
 
-    /// Writes a fragment (blocking until it is durable); returns its first offset and
-    /// server timestamp. The caller holds the stream's `write` lock.
-    pub fn put_fragment(&self, s: &VStream, meta: &Meta, blocks: &[u8]) -> Result<Entry, ApiError> {
-        let max = freshet_storage::MAX_DATA_BYTES;
-        let parts = fragment::encode(meta, blocks, max)
-            .ok_or_else(|| error::internal("the fragment cannot be split into records"))?;
+    /// Splits a fragment into its records ([`fragment::encode`] at the engine's record
+    /// size).
+    pub fn encode_fragment(meta: &Meta, blocks: &[u8]) -> Result<Vec<Bytes>, ApiError> {
+        fragment::encode(meta, blocks, freshet_storage::MAX_DATA_BYTES)
+            .ok_or_else(|| error::internal("the fragment cannot be split into records"))
+    }
+
+    /// Writes a fragment's records (from [`Store::encode_fragment`]; `size`: its blocks'
+    /// bytes), blocking until they are durable; returns its index entry. The caller
+    /// holds the stream's `write` lock.
+    pub fn put_fragment(
+        &self,
+        s: &VStream,
+        meta: &Meta,
+        parts: Vec<Bytes>,
+        size: u64,
+    ) -> Result<Entry, ApiError> {
         let n = parts.len();
-        let size: u64 = blocks.len() as u64;
         let records: Vec<PutRecordInput> = parts
             .into_iter()
             .map(|d| PutRecordInput::new("f", d))
@@ -346,11 +362,8 @@ impl Store {
         let mut idx = s.index.write().unwrap_or_else(PoisonError::into_inner);
         idx.push(e);
         // Entries past the engine's retention name deleted segments: drop them.
-        let engine_hours = lock(&s.meta).retention_hours.clamp(
-            u64::from(freshet_storage::MIN_RETENTION_HOURS),
-            u64::from(freshet_storage::MAX_RETENTION_HOURS),
-        ) as i64;
-        let cutoff = server_ms - engine_hours * 3_600_000;
+        let hours = i64::from(engine_hours(lock(&s.meta).retention_hours));
+        let cutoff = server_ms - hours * 3_600_000;
         if idx.first().is_some_and(|f| f.server_ms < cutoff) {
             let keep = idx.partition_point(|f| f.server_ms < cutoff);
             idx.drain(..keep);
@@ -496,4 +509,87 @@ pub fn entry_of(f: &Stored) -> Entry {
 /// A stored fragment's bytes, for replies.
 pub fn blocks_of(f: &Stored) -> &Bytes {
     &f.blocks
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use freshet_storage::{EngineConfig, ManualClock};
+
+    use super::*;
+
+    fn meta(name: &str, hours: u64) -> StreamMeta {
+        StreamMeta {
+            name: name.into(),
+            uid: 0,
+            arn: String::new(),
+            device_name: None,
+            media_type: None,
+            kms_key_id: String::new(),
+            version: "1".into(),
+            created_ms: 0,
+            retention_hours: hours,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_engine_deletes_fragments_past_a_retention_below_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+        let mut cfg = EngineConfig::new(dir.path());
+        cfg.clock = clock.clone();
+        cfg.retention_interval = None;
+        cfg.segment_bytes = 1 << 20;
+        let store = Store::open(Engine::open(cfg).unwrap()).unwrap();
+        store.create(meta("cam", 1), |n, _| n.into()).unwrap();
+        let s = store.get("cam").unwrap();
+        assert_eq!(
+            store
+                .engine
+                .describe_stream(&s.log)
+                .unwrap()
+                .retention_hours,
+            1
+        );
+        let m = Meta {
+            producer_ms: 0,
+            fragment_timecode: 0,
+            cluster_timecode: 0,
+            duration_ms: 1000,
+            scale: 1_000_000,
+            tracks: Bytes::from_static(b"tracks"),
+        };
+        let blocks = vec![7u8; 3000];
+        let parts = Store::encode_fragment(&m, &blocks).unwrap();
+        let e = store.put_fragment(&s, &m, parts, 3000).unwrap();
+        assert!(store.read_fragment(&s.log, e.offset).unwrap().is_some());
+        clock.advance(Duration::from_secs(3_600 + 60));
+        let report = store.engine.enforce_retention().unwrap();
+        assert!(report.segments_deleted >= 1, "{report:?}");
+        assert!(!matches!(
+            store.read_fragment(&s.log, e.offset),
+            Ok(Some(_))
+        ));
+        // Down to 0 hours and back up: the engine follows in both directions.
+        store.set_engine_retention(&s.log, 0).unwrap();
+        assert_eq!(
+            store
+                .engine
+                .describe_stream(&s.log)
+                .unwrap()
+                .retention_hours,
+            0
+        );
+        store.set_engine_retention(&s.log, 100_000).unwrap();
+        assert_eq!(
+            store
+                .engine
+                .describe_stream(&s.log)
+                .unwrap()
+                .retention_hours,
+            8760
+        );
+    }
 }
