@@ -7,6 +7,7 @@
 # usage: sql/bench/scan_vs_duckdb.sh [N]   (default 10000000)
 # needs: a release freshet (cargo build --release -p freshet-server --bin freshet, or
 # FRESHET_BIN), psql, and a Python with duckdb (PYTHON, default the test venv's).
+# PERF_OUT=file: also records the server with `perf record -g` during a fourth query.
 set -euo pipefail
 N=${1:-10000000}
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -31,9 +32,19 @@ E=http://127.0.0.1:14599
 time "$BIN" put bench --file "$WORK/records.ndjson" --no-aggregation --no-rate-limit --in-flight 8 --endpoint $E
 Q="SELECT k, count(*), sum(v), avg(id) FROM bench_t GROUP BY k"
 psql -h 127.0.0.1 -p 15499 -X -q -c "CREATE TABLE bench_t (id BIGINT, k VARCHAR, v DOUBLE, ok BOOLEAN) WITH (stream = 'bench', format = 'json')"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in 1 2 3; do
   psql -h 127.0.0.1 -p 15499 -X -q -o /dev/null -c "SET freshet.scan_limit = 0" -c '\timing on' -c "$Q" | grep Time | sed "s/^/freshet  /"
 done
+if [ -n "${PERF_OUT:-}" ]; then
+  perf record -g -o "$PERF_OUT" -p "$SERVER" 2>/dev/null &
+  PERF=$!
+  sleep 0.5
+  psql -h 127.0.0.1 -p 15499 -X -q -o /dev/null -c "SET freshet.scan_limit = 0" -c "$Q"
+  kill -INT "$PERF"
+  wait "$PERF" || true
+fi
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in 1 2 3; do
   "$PY" - "$WORK/records.ndjson" <<'PYEOF'
 import sys, time, duckdb

@@ -1,8 +1,9 @@
 //! Continuous queries: a runner reads a stream through the engine's tailing cursor,
-//! puts each record into its windows, and when the watermark passes a window's end
-//! runs the query over that window's rows (once) and emits the result: into a
-//! stream (a `CREATE STREAM` job, an engine job that survives restarts) or to a client
-//! (a push query).
+//! decodes only the columns the query uses, puts each record into its windows (or
+//! its key's session, [`crate::sessions`]), and when the watermark passes a window's
+//! end runs the query over that window's rows (once, over two partitions) and emits
+//! the result: into a stream (a `CREATE STREAM` job, an engine job that survives
+//! restarts) or to a client (a push query).
 //!
 //! Exactly once across a crash: a job checkpoints, per shard, the offset of the
 //! oldest record any open window holds (so a restart reads every open window's
@@ -10,7 +11,10 @@
 //! carries `_job` and `_window_end`, and on start the job reads its output stream's
 //! tail so a window emitted after the last checkpoint is not emitted again. A window's
 //! rows are written in one `put_records` call (one batch on the output's one shard,
-//! which a crash keeps or loses whole) when they are at most 500.
+//! which a crash keeps or loses whole) when they are at most 500. Sessions ending at
+//! the same time are one such window; records read again after a restart (before
+//! where the checkpointed cursor stood) are never judged late, so a session open at
+//! the checkpoint is rebuilt whole.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -22,7 +26,9 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::MemTable;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
@@ -34,9 +40,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{JobDef, TableDef};
 use crate::command::Command;
-use crate::decode::{rows, Decoder};
+use crate::decode::{any_aggregated, rows, Decoder, RowLike};
 use crate::error::{Error, Result};
 use crate::schema::{table_schema, timestamp_type};
+use crate::sessions::{Event, Sessions};
 use crate::window::{parse, WindowKind, WindowQuery};
 use crate::SqlService;
 
@@ -77,6 +84,9 @@ pub struct Checkpoint {
     pub emitted_end: i64,
     /// Records dropped as late so far.
     pub late: u64,
+    /// Where the cursor stood: records before it are read again after a restart.
+    #[serde(default)]
+    pub read_to: CursorPositions,
 }
 
 /// The rows of one open window.
@@ -110,6 +120,10 @@ struct Runner {
     max_ts: i64,
     emitted_end: i64,
     windows: BTreeMap<(i64, i64), WindowBuf>,
+    /// The open sessions of a session-window query.
+    sessions: Option<Sessions>,
+    /// Per shard, the offset before which records are read again after a restart.
+    replay_until: BTreeMap<String, u64>,
     stats: Arc<JobStats>,
     sink: Sink,
 }
@@ -122,32 +136,74 @@ fn with_window_columns(schema: &Schema) -> SchemaRef {
 }
 
 impl Runner {
-    fn new(svc: &SqlService, sql: &str, sink: Sink, stats: Arc<JobStats>) -> Result<Runner> {
+    async fn new(svc: &SqlService, sql: &str, sink: Sink, stats: Arc<JobStats>) -> Result<Runner> {
         let query = parse(sql)?;
-        if let Some(WindowKind::Session { .. }) = query.kind {
-            return Err(Error::Invalid(
-                "session windows are not supported yet: use tumble() or hop()".into(),
-            ));
-        }
         let def = definition_of(svc, &query.table).ok_or_else(|| Error::NotFound {
             kind: "table",
             name: query.table.clone(),
         })?;
-        let schema = table_schema(&def);
-        let (time_col, delay_ms) = match &def.watermark {
-            Some(w) if w.column != "arrival_time" => (schema.index_of(&w.column).ok(), w.delay_ms),
+        let full = table_schema(&def);
+        let (time_name, delay_ms) = match &def.watermark {
+            Some(w) if w.column != "arrival_time" => (Some(w.column.clone()), w.delay_ms),
             Some(w) => (None, w.delay_ms),
             None => (None, ARRIVAL_DELAY_MS),
         };
-        let input_schema = if query.kind.is_some() {
-            with_window_columns(&schema)
-        } else {
-            schema
-        };
-        let def = Arc::new(def);
-        let decoder = Decoder::new(Arc::clone(&def), None);
         let ctx = SessionContext::new();
-        let r = Runner {
+        let full_input = if query.kind.is_some() {
+            with_window_columns(&full)
+        } else {
+            Arc::clone(&full)
+        };
+        // Decode only what the query reads, the event time and the session key.
+        let mut cols: Vec<usize> = match used_columns(&ctx, &query, &full_input).await? {
+            Some(used) => used
+                .into_iter()
+                .filter(|&i| i < full.fields().len())
+                .collect(),
+            None => (0..full.fields().len()).collect(),
+        };
+        let mut extra = |name: &str| -> Result<()> {
+            let i = full
+                .index_of(name)
+                .map_err(|_| Error::Invalid(format!("no column \"{name}\" in {}", query.table)))?;
+            if !cols.contains(&i) {
+                cols.push(i);
+            }
+            Ok(())
+        };
+        if let Some(t) = &time_name {
+            extra(t)?;
+        }
+        if let Some(WindowKind::Session { .. }) = query.kind {
+            for k in &query.keys {
+                extra(k)?;
+            }
+        }
+        cols.sort_unstable();
+        let def = Arc::new(def);
+        let decoder = Decoder::new(Arc::clone(&def), Some(&cols));
+        let decoded = decoder.schema();
+        let time_col = match &time_name {
+            Some(t) => Some(decoded.index_of(t)?),
+            None => None,
+        };
+        let sessions = match query.kind {
+            Some(WindowKind::Session { gap }) => {
+                let keys = query
+                    .keys
+                    .iter()
+                    .map(|k| decoded.index_of(k))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Some(Sessions::new(gap, keys, &decoded)?)
+            }
+            _ => None,
+        };
+        let input_schema = if query.kind.is_some() {
+            with_window_columns(&decoded)
+        } else {
+            decoded
+        };
+        Ok(Runner {
             engine: svc.inner.engine.clone(),
             def,
             query,
@@ -160,15 +216,23 @@ impl Runner {
             max_ts: i64::MIN,
             emitted_end: i64::MIN,
             windows: BTreeMap::new(),
+            sessions,
+            replay_until: BTreeMap::new(),
             stats,
             sink,
-        };
-        Ok(r)
+        })
     }
 
     /// Runs the query over `batches`; its output schema when `batches` is empty.
     async fn run_query(&self, batches: Vec<RecordBatch>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let table = MemTable::try_new(Arc::clone(&self.input_schema), vec![batches])?;
+        // Two partitions, so a big window's aggregation uses both cores.
+        let mut parts = vec![Vec::new(), Vec::new()];
+        for (i, b) in batches.into_iter().enumerate() {
+            if let Some(p) = parts.get_mut(i % 2) {
+                p.push(b);
+            }
+        }
+        let table = MemTable::try_new(Arc::clone(&self.input_schema), parts)?;
         let _ = self.ctx.deregister_table(self.query.table.as_str());
         self.ctx.register_table(
             datafusion::common::TableReference::bare(self.query.table.clone()),
@@ -182,84 +246,118 @@ impl Runner {
 
     /// Takes in one read of the cursor.
     async fn ingest(&mut self, batch: &freshet_storage::StreamBatch) -> Result<()> {
-        let mut assign = Vec::new();
         for sb in &batch.shards {
-            let user = rows(&sb.records);
-            if user.is_empty() {
-                continue;
+            if any_aggregated(&sb.records) {
+                self.ingest_rows(&sb.shard_id, &rows(&sb.records)).await?;
+            } else {
+                self.ingest_rows(&sb.shard_id, &sb.records).await?;
             }
-            self.stats
-                .records_in
-                .fetch_add(user.len() as u64, Ordering::Relaxed);
-            let decoded = self.decoder.decode(&sb.shard_id, &user)?;
-            let times: Vec<Option<i64>> = match self.time_col {
-                Some(c) => {
-                    let col = decoded
-                        .column(c)
-                        .as_any()
-                        .downcast_ref::<TimestampMillisecondArray>()
-                        .ok_or_else(|| {
-                            Error::Invalid("event time column is not a timestamp".into())
-                        })?;
-                    (0..col.len())
-                        .map(|i| col.is_valid(i).then(|| col.value(i)))
-                        .collect()
-                }
-                None => user.iter().map(|r| Some(r.arrival_ms)).collect(),
-            };
-            let Some(kind) = self.query.kind else {
-                // A push query of single records: every record goes out now.
-                let (_, out) = self.run_query(vec![decoded]).await?;
-                self.emit_now(out).await?;
-                continue;
-            };
-            let closed_before = self.watermark.max(self.emitted_end);
-            let mut per_window: BTreeMap<(i64, i64), Vec<u32>> = BTreeMap::new();
-            for (i, t) in times.iter().enumerate() {
+        }
+        Ok(())
+    }
+
+    /// Takes in the user records of one shard's read.
+    async fn ingest_rows<R: RowLike>(&mut self, shard_id: &str, user: &[R]) -> Result<()> {
+        if user.is_empty() {
+            return Ok(());
+        }
+        self.stats
+            .records_in
+            .fetch_add(user.len() as u64, Ordering::Relaxed);
+        let decoded = self.decoder.decode(shard_id, user)?;
+        let times: Vec<Option<i64>> = match self.time_col {
+            Some(c) => {
+                let col = decoded
+                    .column(c)
+                    .as_any()
+                    .downcast_ref::<TimestampMillisecondArray>()
+                    .ok_or_else(|| Error::Invalid("event time column is not a timestamp".into()))?;
+                (0..col.len())
+                    .map(|i| col.is_valid(i).then(|| col.value(i)))
+                    .collect()
+            }
+            None => user.iter().map(|r| Some(r.arrival_ms())).collect(),
+        };
+        let Some(kind) = self.query.kind else {
+            // A push query of single records: every record goes out now.
+            let (_, out) = self.run_query(vec![decoded]).await?;
+            return self.emit_now(out).await;
+        };
+        let closed_before = self.watermark.max(self.emitted_end);
+        if let Some(sessions) = &mut self.sessions {
+            let replay_until = self.replay_until.get(shard_id).copied().unwrap_or(0);
+            let mut events = Vec::with_capacity(user.len());
+            let mut late = 0;
+            for ((i, t), r) in times.iter().enumerate().zip(user) {
                 let Some(ts) = *t else {
-                    self.stats.late.fetch_add(1, Ordering::Relaxed);
+                    late += 1;
                     continue;
                 };
                 self.max_ts = self.max_ts.max(ts);
-                kind.assign(ts, &mut assign);
-                let mut kept = false;
-                for &w in &assign {
-                    if w.1 > closed_before {
-                        per_window.entry(w).or_default().push(i as u32);
-                        kept = true;
-                    }
-                }
-                if !kept {
-                    self.stats.late.fetch_add(1, Ordering::Relaxed);
+                let offset = r.sequence_number().offset;
+                events.push(Event {
+                    ts,
+                    row: i as u32,
+                    offset,
+                    replayed: offset < replay_until,
+                });
+            }
+            late += sessions.add(shard_id, &decoded, &events, closed_before)?;
+            self.stats.late.fetch_add(late, Ordering::Relaxed);
+            return Ok(());
+        }
+        let mut assign = Vec::new();
+        let mut per_window: BTreeMap<(i64, i64), Vec<u32>> = BTreeMap::new();
+        let mut late = 0;
+        for (i, t) in times.iter().enumerate() {
+            let Some(ts) = *t else {
+                late += 1;
+                continue;
+            };
+            self.max_ts = self.max_ts.max(ts);
+            kind.assign(ts, &mut assign);
+            let mut kept = false;
+            for &w in &assign {
+                if w.1 > closed_before {
+                    per_window.entry(w).or_default().push(i as u32);
+                    kept = true;
                 }
             }
-            for ((start, end), idx) in per_window {
-                let idx = UInt32Array::from(idx);
-                let mut cols: Vec<ArrayRef> = decoded
+            if !kept {
+                late += 1;
+            }
+        }
+        self.stats.late.fetch_add(late, Ordering::Relaxed);
+        for ((start, end), idx) in per_window {
+            // Every row in one window (the usual case of a tumble): no copy.
+            let mut cols: Vec<ArrayRef> = if idx.len() == decoded.num_rows() {
+                decoded.columns().to_vec()
+            } else {
+                let idx = UInt32Array::from(idx.clone());
+                decoded
                     .columns()
                     .iter()
                     .map(|c| take(c.as_ref(), &idx, None))
-                    .collect::<std::result::Result<_, _>>()?;
-                let n = idx.len();
-                cols.push(Arc::new(
-                    TimestampMillisecondArray::from(vec![start; n]).with_timezone("UTC"),
-                ));
-                cols.push(Arc::new(
-                    TimestampMillisecondArray::from(vec![end; n]).with_timezone("UTC"),
-                ));
-                let b = RecordBatch::try_new(Arc::clone(&self.input_schema), cols)?;
-                let min = idx
-                    .values()
-                    .iter()
-                    .filter_map(|&i| user.get(i as usize))
-                    .map(|r| r.sequence_number.offset)
-                    .min();
-                let buf = self.windows.entry((end, start)).or_default();
-                buf.batches.push(b);
-                if let Some(min) = min {
-                    let e = buf.min_offset.entry(sb.shard_id.to_string()).or_insert(min);
-                    *e = (*e).min(min);
-                }
+                    .collect::<std::result::Result<_, _>>()?
+            };
+            let n = idx.len();
+            cols.push(window_column(start, n));
+            cols.push(window_column(end, n));
+            let b = RecordBatch::try_new_with_options(
+                Arc::clone(&self.input_schema),
+                cols,
+                &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(n)),
+            )?;
+            let min = idx
+                .iter()
+                .filter_map(|&i| user.get(i as usize))
+                .map(|r| r.sequence_number().offset)
+                .min();
+            let buf = self.windows.entry((end, start)).or_default();
+            buf.batches.push(b);
+            if let Some(min) = min {
+                let e = buf.min_offset.entry(shard_id.to_string()).or_insert(min);
+                *e = (*e).min(min);
             }
         }
         Ok(())
@@ -282,6 +380,26 @@ impl Runner {
             .watermark
             .store(self.watermark, Ordering::Relaxed);
         let mut emitted = 0;
+        let closed = match &mut self.sessions {
+            Some(s) => s.close(self.watermark),
+            None => Vec::new(),
+        };
+        for (end, group) in closed {
+            if end <= self.emitted_end {
+                continue;
+            }
+            let mut batches = Vec::new();
+            for sess in group {
+                for b in sess.batches {
+                    batches.push(with_window(&self.input_schema, b, sess.start, sess.end)?);
+                }
+            }
+            let (_, out) = self.run_query(batches).await?;
+            self.emit_window(end, out).await?;
+            self.emitted_end = end;
+            self.stats.windows_out.fetch_add(1, Ordering::Relaxed);
+            emitted += 1;
+        }
         while let Some(entry) = self.windows.first_entry() {
             let (end, _) = *entry.key();
             if end > self.watermark {
@@ -347,8 +465,13 @@ impl Runner {
     /// holds, else where the cursor stands.
     fn positions(&self, cursor: &CursorPositions) -> CursorPositions {
         let mut out = cursor.clone();
-        for buf in self.windows.values() {
-            for (shard, &min) in &buf.min_offset {
+        let sessions = self
+            .sessions
+            .iter()
+            .flat_map(|s| s.iter())
+            .map(|s| &s.min_offset);
+        for min_offset in self.windows.values().map(|b| &b.min_offset).chain(sessions) {
+            for (shard, &min) in min_offset {
                 let e = out.entry(shard.clone()).or_insert(ShardPosition::Next(min));
                 *e = match *e {
                     ShardPosition::Next(o) => ShardPosition::Next(o.min(min)),
@@ -358,6 +481,48 @@ impl Runner {
         }
         out
     }
+}
+
+/// A window bound column of `n` rows.
+fn window_column(ms: i64, n: usize) -> ArrayRef {
+    Arc::new(TimestampMillisecondArray::from_value(ms, n).with_timezone("UTC"))
+}
+
+/// A session's rows with its `window_start` and `window_end` columns.
+fn with_window(schema: &SchemaRef, b: RecordBatch, start: i64, end: i64) -> Result<RecordBatch> {
+    let n = b.num_rows();
+    let mut cols = b.columns().to_vec();
+    cols.push(window_column(start, n));
+    cols.push(window_column(end, n));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        cols,
+        &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(n)),
+    )?)
+}
+
+/// The columns of `schema` the query reads (`None`: cannot tell, all of them).
+async fn used_columns(
+    ctx: &SessionContext,
+    query: &WindowQuery,
+    schema: &SchemaRef,
+) -> Result<Option<Vec<usize>>> {
+    let table = MemTable::try_new(Arc::clone(schema), vec![Vec::new()])?;
+    let name = datafusion::common::TableReference::bare(query.table.clone());
+    ctx.register_table(name.clone(), Arc::new(table))?;
+    let plan = ctx.sql(&query.sql).await?.into_optimized_plan();
+    ctx.deregister_table(name)?;
+    let mut scans = Vec::new();
+    plan?.apply(|p| {
+        if let LogicalPlan::TableScan(s) = p {
+            scans.push(s.projection.clone());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(match scans.as_slice() {
+        [one] => one.clone(),
+        _ => None,
+    })
 }
 
 /// Puts records, retrying failed ones (bounded) so none is lost.
@@ -440,13 +605,21 @@ async fn run_job(
         output: def.output.clone(),
         job: def.name.clone(),
     };
-    let mut r = Runner::new(&svc, &def.query, sink, Arc::clone(&stats))?;
+    let mut r = Runner::new(&svc, &def.query, sink, Arc::clone(&stats)).await?;
     let ckpt: Option<Checkpoint> = catalog.checkpoint(&def.name)?;
     let from = match &ckpt {
         Some(c) => {
             r.watermark = c.watermark;
             stats.late.store(c.late, Ordering::Relaxed);
             r.emitted_end = c.emitted_end;
+            r.replay_until = c
+                .read_to
+                .iter()
+                .filter_map(|(s, p)| match p {
+                    ShardPosition::Next(o) => Some((s.clone(), *o)),
+                    ShardPosition::Finished => None,
+                })
+                .collect();
             TailFrom::Positions(c.positions.clone())
         }
         None => TailFrom::TrimHorizon,
@@ -464,11 +637,13 @@ async fn run_job(
         let caught_up = batch.shards.iter().all(|s| s.millis_behind_latest == 0);
         let emitted = r.advance(caught_up).await?;
         if emitted > 0 || last_ckpt.elapsed() >= Duration::from_secs(1) {
+            let read_to = cursor.positions();
             let c = Checkpoint {
-                positions: r.positions(&cursor.positions()),
+                positions: r.positions(&read_to),
                 watermark: r.watermark,
                 emitted_end: r.emitted_end,
                 late: stats.late.load(Ordering::Relaxed),
+                read_to,
             };
             catalog.put_checkpoint(&def.name, &c)?;
             last_ckpt = Instant::now();
@@ -514,7 +689,7 @@ fn stop_running(svc: &SqlService, name: &str) {
 }
 
 /// `CREATE STREAM name AS query`.
-pub fn create_job(svc: &SqlService, name: &str, shards: u32, query: &str) -> Result<()> {
+pub async fn create_job(svc: &SqlService, name: &str, shards: u32, query: &str) -> Result<()> {
     if svc.inner.catalog.job(name)?.is_some() {
         return Err(Error::Invalid(format!("job \"{name}\" already exists")));
     }
@@ -526,10 +701,11 @@ pub fn create_job(svc: &SqlService, name: &str, shards: u32, query: &str) -> Res
             job: name.into(),
         },
         Arc::default(),
-    )?;
+    )
+    .await?;
     if r.query.kind.is_none() {
         return Err(Error::Invalid(
-            "CREATE STREAM needs a windowed query: GROUP BY tumble(INTERVAL ...) or hop(...)"
+            "CREATE STREAM needs a windowed query: GROUP BY tumble(INTERVAL ...), hop(...) or session(...)"
                 .into(),
         ));
     }
@@ -672,7 +848,7 @@ pub async fn subscribe(
     sql: &str,
 ) -> Result<(SchemaRef, SendableRecordBatchStream)> {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let mut r = Runner::new(svc, sql, Sink::Client(tx), Arc::default())?;
+    let mut r = Runner::new(svc, sql, Sink::Client(tx), Arc::default()).await?;
     let (schema, _) = r.run_query(Vec::new()).await?;
     let mut cursor = svc
         .inner
@@ -728,7 +904,8 @@ pub async fn result_schema(svc: &SqlService, cmd: &Command) -> Result<SchemaRef>
                     job: String::new(),
                 },
                 Arc::default(),
-            )?;
+            )
+            .await?;
             let (schema, _) = r.run_query(Vec::new()).await?;
             schema
         }

@@ -1,7 +1,8 @@
 //! Records into Arrow batches: the metadata columns, KPL aggregates taken apart, and
-//! the declared columns decoded from JSON (arrow-json's tape decoder over the records
-//! of a read, only the projected members) or CSV. A record that does not decode gives
-//! NULL declared columns; it never fails the batch.
+//! the declared columns decoded from JSON (flat records by [`crate::flatjson`] in one
+//! pass, others by arrow-json's tape decoder over the records of a read, only the
+//! projected members) or CSV. A record that does not decode gives NULL declared
+//! columns; it never fails the batch.
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use freshet_storage::{Record, SequenceNumber};
 
 use crate::catalog::{Format, TableDef};
 use crate::error::Result;
+use crate::flatjson::{looks_like_object, FlatPlan};
 use crate::schema::{self, table_schema};
 
 /// One user record (a plain record, or one out of a KPL aggregate).
@@ -33,6 +35,64 @@ pub struct Row {
     pub arrival_ms: i64,
     /// Data.
     pub data: Bytes,
+}
+
+/// What the decoder reads of a record: a [`Row`], or an engine [`Record`] that is not
+/// a KPL aggregate (no copy).
+pub trait RowLike {
+    /// The Kinesis record's sequence number.
+    fn sequence_number(&self) -> SequenceNumber;
+    /// Position in its aggregate.
+    fn sub(&self) -> i64;
+    /// Partition key.
+    fn partition_key(&self) -> &[u8];
+    /// Arrival time, ms.
+    fn arrival_ms(&self) -> i64;
+    /// Data.
+    fn data(&self) -> &[u8];
+}
+
+impl RowLike for Row {
+    fn sequence_number(&self) -> SequenceNumber {
+        self.sequence_number
+    }
+    fn sub(&self) -> i64 {
+        self.sub
+    }
+    fn partition_key(&self) -> &[u8] {
+        &self.partition_key
+    }
+    fn arrival_ms(&self) -> i64 {
+        self.arrival_ms
+    }
+    fn data(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl RowLike for Record {
+    fn sequence_number(&self) -> SequenceNumber {
+        self.sequence_number
+    }
+    fn sub(&self) -> i64 {
+        0
+    }
+    fn partition_key(&self) -> &[u8] {
+        &self.partition_key
+    }
+    fn arrival_ms(&self) -> i64 {
+        self.arrival_ms
+    }
+    fn data(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+/// Whether any of `records` is a KPL aggregate (then [`rows`] takes them apart).
+pub fn any_aggregated(records: &[Record]) -> bool {
+    records
+        .iter()
+        .any(|r| freshet_protocol::kpl::is_aggregated(&r.data))
 }
 
 /// The user records of engine records, aggregates taken apart.
@@ -76,6 +136,8 @@ pub struct Decoder {
     schema: SchemaRef,
     /// The nested schema arrow-json decodes the projected JSON columns into.
     json_schema: Option<SchemaRef>,
+    /// The one-pass decoder of flat records, when every projected member is flat.
+    flat: Option<FlatPlan>,
 }
 
 impl Decoder {
@@ -106,11 +168,15 @@ impl Decoder {
             }
             Arc::new(Schema::new(to_fields(&root)))
         });
+        let flat = json_schema
+            .as_ref()
+            .and_then(|_| FlatPlan::new(&def, &declared));
         Decoder {
             def,
             projection,
             schema,
             json_schema,
+            flat,
         }
     }
 
@@ -120,7 +186,7 @@ impl Decoder {
     }
 
     /// The batch of `rows` of shard `shard_id`.
-    pub fn decode(&self, shard_id: &str, rows: &[Row]) -> Result<RecordBatch> {
+    pub fn decode<R: RowLike>(&self, shard_id: &str, rows: &[R]) -> Result<RecordBatch> {
         let n = rows.len();
         let declared = self.declared_columns(rows)?;
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.projection.len());
@@ -134,38 +200,40 @@ impl Decoder {
                     Arc::new(b.finish())
                 }
                 schema::SEQUENCE_NUMBER => {
-                    let mut b = StringBuilder::with_capacity(n, n * 24);
+                    use std::fmt::Write;
+                    let mut b = StringBuilder::with_capacity(n, n * 56);
                     for r in rows {
-                        b.append_value(r.sequence_number.to_string());
+                        let _ = write!(b, "{}", r.sequence_number());
+                        b.append_value("");
                     }
                     Arc::new(b.finish())
                 }
                 schema::SUB_SEQUENCE_NUMBER => {
                     let mut b = Int64Builder::with_capacity(n);
                     for r in rows {
-                        b.append_value(r.sub);
+                        b.append_value(r.sub());
                     }
                     Arc::new(b.finish())
                 }
                 schema::PARTITION_KEY => {
                     let mut b = StringBuilder::with_capacity(n, n * 16);
                     for r in rows {
-                        b.append_value(String::from_utf8_lossy(&r.partition_key));
+                        b.append_value(String::from_utf8_lossy(r.partition_key()));
                     }
                     Arc::new(b.finish())
                 }
                 schema::ARRIVAL_TIME => {
                     let mut b = TimestampMillisecondBuilder::with_capacity(n);
                     for r in rows {
-                        b.append_value(r.arrival_ms);
+                        b.append_value(r.arrival_ms());
                     }
                     Arc::new(b.finish().with_timezone("UTC"))
                 }
                 schema::DATA => {
                     let mut b =
-                        BinaryBuilder::with_capacity(n, rows.iter().map(|r| r.data.len()).sum());
+                        BinaryBuilder::with_capacity(n, rows.iter().map(|r| r.data().len()).sum());
                     for r in rows {
-                        b.append_value(&r.data);
+                        b.append_value(r.data());
                     }
                     Arc::new(b.finish())
                 }
@@ -195,7 +263,7 @@ impl Decoder {
     }
 
     /// The projected declared columns, by index into the declaration.
-    fn declared_columns(&self, rows: &[Row]) -> Result<Vec<(usize, ArrayRef)>> {
+    fn declared_columns<R: RowLike>(&self, rows: &[R]) -> Result<Vec<(usize, ArrayRef)>> {
         let wanted: Vec<usize> = self
             .projection
             .iter()
@@ -211,18 +279,25 @@ impl Decoder {
         }
     }
 
-    fn json_columns(&self, rows: &[Row], wanted: &[usize]) -> Result<Vec<(usize, ArrayRef)>> {
+    fn json_columns<R: RowLike>(
+        &self,
+        rows: &[R],
+        wanted: &[usize],
+    ) -> Result<Vec<(usize, ArrayRef)>> {
         let Some(js) = &self.json_schema else {
             return Ok(Vec::new());
         };
-        let looks_like_object = |d: &[u8]| {
-            let t = d.trim_ascii();
-            t.first() == Some(&b'{') && t.last() == Some(&b'}')
-        };
+        if let Some(cols) = self
+            .flat
+            .as_ref()
+            .and_then(|f| f.decode(rows.iter().map(|r| r.data())))
+        {
+            return Ok(cols);
+        }
         let good: Vec<usize> = (0..rows.len())
-            .filter(|&i| looks_like_object(&rows[i].data))
+            .filter(|&i| looks_like_object(rows[i].data()))
             .collect();
-        let (batch, index) = match decode_json(js, good.iter().map(|&i| &rows[i].data[..])) {
+        let (batch, index) = match decode_json(js, good.iter().map(|&i| rows[i].data())) {
             Some(b) if b.num_rows() == good.len() => (b, good_index(rows.len(), &good)),
             _ => one_by_one(js, rows, &good)?,
         };
@@ -253,14 +328,18 @@ impl Decoder {
         Ok(out)
     }
 
-    fn csv_columns(&self, rows: &[Row], wanted: &[usize]) -> Result<Vec<(usize, ArrayRef)>> {
+    fn csv_columns<R: RowLike>(
+        &self,
+        rows: &[R],
+        wanted: &[usize],
+    ) -> Result<Vec<(usize, ArrayRef)>> {
         let mut builders: Vec<StringBuilder> = wanted
             .iter()
             .map(|_| StringBuilder::with_capacity(rows.len(), rows.len() * 8))
             .collect();
         let mut fields = Vec::new();
         for r in rows {
-            split_csv(&r.data, self.def.delimiter, &mut fields);
+            split_csv(r.data(), self.def.delimiter, &mut fields);
             for (b, &c) in builders.iter_mut().zip(wanted) {
                 match fields.get(c) {
                     Some(Some(v)) => b.append_value(v),
@@ -300,15 +379,15 @@ fn good_index(n: usize, good: &[usize]) -> Option<UInt32Array> {
 
 /// Decodes the records one by one (after the batch failed): one that does not decode
 /// gets a null row.
-fn one_by_one(
+fn one_by_one<R: RowLike>(
     js: &SchemaRef,
-    rows: &[Row],
+    rows: &[R],
     good: &[usize],
 ) -> Result<(RecordBatch, Option<UInt32Array>)> {
     let mut batches = Vec::new();
     let mut idx: Vec<Option<u32>> = vec![None; rows.len()];
     for &i in good {
-        if let Some(b) = decode_json(js, std::iter::once(&rows[i].data[..])) {
+        if let Some(b) = decode_json(js, std::iter::once(rows[i].data())) {
             if b.num_rows() == 1 {
                 if let Some(slot) = idx.get_mut(i) {
                     *slot = u32::try_from(batches.len()).ok();
@@ -526,6 +605,59 @@ mod tests {
         assert!(city.is_null(3));
         let price = b.column(2).as_any().downcast_ref::<Float64Array>().unwrap();
         assert_eq!(price.value(0), 2.5);
+    }
+
+    #[test]
+    fn flat_path_agrees_with_arrow_json() {
+        let col = |name: &str, ty| ColumnDef {
+            name: name.into(),
+            ty,
+            path: vec![name.into()],
+        };
+        let flat_def = Arc::new(TableDef {
+            columns: vec![
+                col("id", ColumnType::Bigint),
+                col("k", ColumnType::Varchar),
+                col("v", ColumnType::Double),
+                col("ok", ColumnType::Boolean),
+                col("n", ColumnType::Int),
+                col("r", ColumnType::Real),
+            ],
+            ..(*def(Format::Json)).clone()
+        });
+        let fast = Decoder::new(Arc::clone(&flat_def), None);
+        let slow = Decoder {
+            flat: None,
+            ..fast.clone()
+        };
+        let docs = [
+            r#"{"id":1,"k":"key-001","v":12.34,"ok":true,"n":-5,"r":0.1,"pad":"xxxx"}"#,
+            r#"{"id":-0,"k":12.50,"v":-1e-3,"ok":false,"n":2147483647,"r":3.4e38}"#,
+            r#"{"k":true,"v":0,"id":null,"x":{"y":[1,"2",{"z":null}],"w":[]},"k":"last"}"#,
+            r#"  {"v":1E2 , "r" : 16777217, "ok":null, "k": "é ✓"}  "#,
+            r#"{"id":9007199254740993,"v":9007199254740993,"k":-0.0e0}"#,
+            r#"{}"#,
+            r#"[1,2]"#,
+            r#"{"id":1"#,
+            r#"{"id":"5"}"#,
+            r#"{"n":2147483648}"#,
+            r#"{"id":1.5}"#,
+            r#"{"k":"a\u0041"}"#,
+            r#"{"ok":"true"}"#,
+            r#"{"v":1e999}"#,
+            "{\"id\":1}\n{\"id\":2}",
+            "not json",
+        ];
+        let mut fast_ones = 0;
+        for doc in docs {
+            let rows = [row(doc)];
+            let want = slow.decode("s", &rows).unwrap();
+            let got = fast.decode("s", &rows).unwrap();
+            assert_eq!(want, got, "{doc}");
+            let plan = fast.flat.as_ref().unwrap();
+            fast_ones += usize::from(plan.decode(std::iter::once(doc.as_bytes())).is_some());
+        }
+        assert!(fast_ones >= 7, "{fast_ones}");
     }
 
     #[test]

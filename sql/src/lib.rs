@@ -16,11 +16,13 @@ pub mod continuous;
 pub mod decode;
 pub mod discover;
 mod error;
+pub mod flatjson;
 pub mod pgwire;
 pub mod pushdown;
 pub mod scan;
 pub mod schema;
 pub mod session;
+pub mod sessions;
 pub mod window;
 
 use std::sync::Arc;
@@ -169,7 +171,7 @@ impl SqlService {
                 shards,
                 query,
             } => {
-                continuous::create_job(self, &name, shards, &query)?;
+                continuous::create_job(self, &name, shards, &query).await?;
                 Ok(Output::Done("CREATE STREAM".into()))
             }
             Command::ShowJobs => Ok(rows(continuous::show_jobs(self)?)),

@@ -17,7 +17,7 @@ use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use freshet_storage::{Engine, StartingPosition, MAX_READ_BYTES, MAX_READ_RECORDS};
 
 use crate::catalog::TableDef;
-use crate::decode::{rows, Decoder};
+use crate::decode::{any_aggregated, rows, Decoder};
 use crate::error::Error;
 use crate::pushdown::{analyze, supported, Pushdown};
 use crate::schema::table_schema;
@@ -230,11 +230,16 @@ impl PartitionStream for ShardPart {
                         past_end = true;
                     }
                 }
-                let user = rows(&records);
-                let batch = decoder
-                    .decode(&range.shard_id, &user)
-                    .map_err(Error::into_datafusion);
-                sent += user.len();
+                // Plain records decode in place; aggregates are taken apart first.
+                let batch = if any_aggregated(&records) {
+                    let user = rows(&records);
+                    sent += user.len();
+                    decoder.decode(&range.shard_id, &user)
+                } else {
+                    sent += records.len();
+                    decoder.decode(&range.shard_id, &records)
+                }
+                .map_err(Error::into_datafusion);
                 if tx.blocking_send(batch).is_err() || past_end {
                     return;
                 }

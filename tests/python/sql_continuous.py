@@ -6,10 +6,12 @@ usage:
   sql_continuous.py verify ENDPOINT SQL_PORT
   sql_continuous.py push ENDPOINT SQL_PORT                 (a push query over psycopg)
 
-Events carry an event time 2 ms apart (500 a second) and one of five keys; the job
-counts them per key in 1 s tumbling windows into the stream `counts`. verify puts one
-record far ahead (closing every window), then checks each (window, key) was emitted
-exactly once with the count a bounded query over the input gives.
+Events carry an event time 2 ms apart (500 a second), with a 1 s pause after every
+1000, and one of five keys; one job counts them per key in 1 s tumbling windows into
+the stream `counts`, another per key in sessions with a 500 ms gap into `sessions`.
+verify puts one record far ahead (closing every window), then checks each (window,
+key) was emitted exactly once with the count a bounded query over the input gives,
+and each key's sessions are the runs of its events split where 500 ms pass.
 """
 
 import datetime
@@ -26,6 +28,11 @@ from cases import case, check, client, finish, wait_until
 MODE, ENDPOINT = sys.argv[1], sys.argv[2]
 BASE_MS = 1_800_000_000_000
 KEYS = ["k0", "k1", "k2", "k3", "k4"]
+GAP_MS = 500
+
+
+def ts_ms(i):
+    return BASE_MS + 2 * i + 1000 * (i // 1000)
 
 
 def iso(ms):
@@ -35,7 +42,7 @@ def iso(ms):
 
 
 def event(i):
-    return {"id": i, "k": KEYS[i % 5], "ts": iso(BASE_MS + 2 * i)}
+    return {"id": i, "k": KEYS[i % 5], "ts": iso(ts_ms(i))}
 
 
 def pg(port):
@@ -64,8 +71,13 @@ if MODE == "setup":
             "CREATE STREAM counts AS SELECT window_start, window_end, k, count(*) AS n "
             "FROM events_t GROUP BY tumble(INTERVAL '1' SECOND), k"
         )
+        conn.execute(
+            "CREATE STREAM sessions AS SELECT window_start, window_end, k, count(*) AS n "
+            "FROM events_t GROUP BY session(INTERVAL '500' MILLISECOND), k"
+        )
         jobs = conn.execute("SHOW JOBS").fetchall()
         check(any(j[0] == "counts" for j in jobs), f"{jobs}")
+        check(any(j[0] == "sessions" for j in jobs), f"{jobs}")
 
     finish()
 
@@ -134,6 +146,52 @@ elif MODE == "verify":
         extra = [k for k in got if k not in want]
         check(not extra, f"windows without input {extra[:5]}")
         print(f"verified {len(want)} (window, key) results")
+
+    @case("every session emitted exactly once, split where its key pauses 500 ms")
+    def verify_sessions():
+        by_key = {}
+        for (i, k) in conn.execute("SELECT id, k FROM events_t WHERE id >= 0").fetchall():
+            by_key.setdefault(k, []).append(ts_ms(i))
+        want = {}
+        for k, times in by_key.items():
+            times.sort()
+            first = last = times[0]
+            n = 0
+            for t in times:
+                if t > last + GAP_MS:
+                    want[(last + GAP_MS, k)] = (first, n)
+                    first, n = t, 0
+                last = t
+                n += 1
+            want[(last + GAP_MS, k)] = (first, n)
+        check(len(want) > 20, f"input sessions {len(want)}")
+
+        def emitted():
+            got = {}
+            dupes = []
+            for (d,) in conn.execute("SELECT data FROM sessions").fetchall():
+                v = json.loads(bytes(d))
+                key = (v["_window_end"], v["k"])
+                if key in got:
+                    dupes.append(key)
+                got[key] = (v["window_start"], v["n"])
+            check(not dupes, f"emitted twice: {dupes[:5]}")
+            return got if len(got) >= len(want) else None
+
+        got = wait_until(emitted, "every session emitted", timeout=90, interval=0.5)
+        wrong = [(k, got.get(k), w) for k, w in want.items() if got.get(k, (None, None))[1] != w[1]]
+        check(not wrong, f"wrong or missing sessions {wrong[:5]}")
+        def ms(text):
+            t = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if t.tzinfo is None:
+                t = t.replace(tzinfo=datetime.timezone.utc)
+            return round(t.timestamp() * 1000)
+
+        starts = [(k, got[k][0], w[0]) for k, w in want.items() if ms(got[k][0]) != w[0]]
+        check(not starts, f"wrong session starts {starts[:5]}")
+        extra = [k for k in got if k not in want]
+        check(not extra, f"sessions without input {extra[:5]}")
+        print(f"verified {len(want)} sessions")
 
     finish()
 

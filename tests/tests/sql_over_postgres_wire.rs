@@ -120,6 +120,32 @@ fn duckdb_differential_psql_and_freshet_sql() {
     );
     assert_eq!(text.lines().count(), 4, "{text}");
 
+    // `--format table` (the default): a header, a rule, the rows padded, a count.
+    for args in [&["--format", "table"][..], &[][..]] {
+        let out = Command::new(&bin)
+            .args(["sql", "--sql-endpoint", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .arg("SELECT tier, count(*) AS n FROM customers_t GROUP BY tier ORDER BY tier")
+            .output()
+            .unwrap_or_else(|e| panic!("freshet sql: {e}"));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(out.status.success() && lines.len() == 6, "{text}");
+        let bar = lines[0]
+            .find(" | ")
+            .unwrap_or_else(|| panic!("no column bar: {text}"));
+        assert!(
+            lines[0].starts_with("tier") && lines[0].ends_with(" | n"),
+            "{text}"
+        );
+        assert!(lines[1].chars().all(|c| c == '-' || c == '+'), "{text}");
+        assert_eq!(lines[1].find("-+-"), Some(bar), "{text}");
+        for row in &lines[2..5] {
+            assert_eq!(row.find(" | "), Some(bar), "rows line up: {text}");
+        }
+        assert_eq!(lines[5], "(3 rows)", "{text}");
+    }
+
     // `--data-dir` is refused while the server holds it, then works once it stopped.
     let embedded = |format: &str| {
         Command::new(&bin)
@@ -137,6 +163,14 @@ fn duckdb_differential_psql_and_freshet_sql() {
     assert!(
         out.status.success() && text.trim() == r#"{"n":"65"}"#,
         "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = embedded("table");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text,
+        "n\n--\n65\n(1 rows)\n",
+        "{}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
