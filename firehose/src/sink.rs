@@ -452,11 +452,20 @@ async fn put(f: &Flush<'_>, o: &Object) -> bool {
     let mut backoff = FIRST_BACKOFF;
     loop {
         let uploaded = match f.buckets.store(&o.bucket) {
-            Ok(store) => store
+            Ok(store) => match store
                 .put(&ObjectPath::from(o.key.as_str()), o.body.clone())
                 .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            {
+                // Durable before the checkpoint moves past its records.
+                Ok(_) => {
+                    let (buckets, bucket, key) =
+                        (f.buckets.clone(), o.bucket.clone(), o.key.clone());
+                    tokio::task::spawn_blocking(move || buckets.sync_object(&bucket, &key))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()))
+                }
+                Err(e) => Err(e.to_string()),
+            },
             Err(e) => Err(e),
         };
         match uploaded {

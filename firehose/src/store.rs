@@ -138,6 +138,31 @@ impl Buckets {
         }
     }
 
+    /// Makes a written object durable where the store itself does not: in a local
+    /// bucket, the object's file and every directory from its own up to the bucket's
+    /// (prefixes create them) are synced, as an S3 PUT is durable once answered. The
+    /// delivery's checkpoint moves past the object's records only after this.
+    pub fn sync_object(&self, bucket: &str, key: &str) -> Result<(), String> {
+        let Backend::Local(root) = &self.backend else {
+            return Ok(());
+        };
+        let bucket_dir = root.join(bucket);
+        let path = bucket_dir.join(key);
+        let sync = |p: &std::path::Path| {
+            std::fs::File::open(p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| format!("cannot sync {}: {e}", p.display()))
+        };
+        sync(&path)?;
+        for dir in path.ancestors().skip(1) {
+            sync(dir)?;
+            if dir == bucket_dir {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// The store of one bucket (built on first use, then shared).
     pub fn store(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, String> {
         let mut stores = self
@@ -245,5 +270,22 @@ mod tests {
         let one = b.store("bucket-a").unwrap();
         assert!(root.path().join("bucket-a").is_dir());
         assert!(std::sync::Arc::ptr_eq(&one, &b.store("bucket-a").unwrap()));
+    }
+
+    #[test]
+    fn local_objects_are_synced_with_their_directories() {
+        let root = tempfile::tempdir().unwrap();
+        let b = Buckets::local(root.path());
+        let dir = root.path().join("bucket-a/2026/11/30/23");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("d-1-x"), b"records").unwrap();
+        b.sync_object("bucket-a", "2026/11/30/23/d-1-x").unwrap();
+        let missing = b
+            .sync_object("bucket-a", "2026/11/30/23/absent")
+            .unwrap_err();
+        assert!(missing.contains("absent"), "{missing}");
+        // S3 answers a PUT once the object is durable: nothing to do.
+        let s3 = Buckets::s3(s3("http://127.0.0.1:9/")).unwrap();
+        s3.sync_object("bucket-a", "absent").unwrap();
     }
 }
