@@ -281,7 +281,7 @@ impl Runner {
         let Some(kind) = self.query.kind else {
             // A push query of single records: every record goes out now.
             let (_, out) = self.run_query(vec![decoded]).await?;
-            return self.emit_now(out).await;
+            return self.emit_window(0, out).await;
         };
         let closed_before = self.watermark.max(self.emitted_end);
         if let Some(sessions) = &mut self.sessions {
@@ -416,20 +416,6 @@ impl Runner {
             emitted += 1;
         }
         Ok(emitted)
-    }
-
-    async fn emit_now(&self, out: Vec<RecordBatch>) -> Result<()> {
-        match &self.sink {
-            Sink::Client(tx) => {
-                for b in out {
-                    if b.num_rows() > 0 && tx.send(Ok(b)).await.is_err() {
-                        return Err(Error::Invalid("client gone".into()));
-                    }
-                }
-                Ok(())
-            }
-            Sink::Stream { .. } => self.emit_window(0, out).await,
-        }
     }
 
     async fn emit_window(&self, end: i64, out: Vec<RecordBatch>) -> Result<()> {

@@ -165,6 +165,20 @@ impl Server {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Waits (at most 30 s) until a second listener of the server (SQL's PostgreSQL
+    /// port) accepts connections; panics with the server's log otherwise.
+    pub fn wait_for_listener(&self, port: u16) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing listens on port {port}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr_log).unwrap_or_default()

@@ -5,7 +5,6 @@
 
 use std::net::TcpListener;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use freshet_tests::{python, Server};
 
@@ -26,15 +25,7 @@ pub fn start_sql_server(data: Option<&std::path::Path>) -> (Server, u16) {
         Some(d) => Server::start_in(d, &args),
         None => Server::start(&args),
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "no SQL listener:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.wait_for_listener(port);
     (server, port)
 }
 

@@ -5,7 +5,7 @@
 
 use std::net::TcpListener;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use freshet_tests::{python, Server};
 use rand::Rng;
@@ -13,15 +13,7 @@ use rand::Rng;
 fn start(data: &std::path::Path, port: u16) -> Server {
     let addr = format!("127.0.0.1:{port}");
     let server = Server::start_in(data, &["--sql-addr", addr.as_str()]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "no SQL listener:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.wait_for_listener(port);
     server
 }
 
