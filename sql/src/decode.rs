@@ -15,7 +15,7 @@ use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::{cast_with_options, concat_batches, take, CastOptions};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 use datafusion::arrow::json::ReaderBuilder;
-use freshet_storage::{Record, SequenceNumber};
+use freshet_storage::{Record, RecordView, SequenceNumber};
 
 use crate::catalog::{Format, TableDef};
 use crate::error::Result;
@@ -86,6 +86,56 @@ impl RowLike for Record {
     fn data(&self) -> &[u8] {
         &self.data
     }
+}
+
+/// A plain record read in place from a [`RecordView`] (no reference count).
+#[derive(Debug, Clone, Copy)]
+pub struct ViewRow<'a> {
+    sequence_number: SequenceNumber,
+    arrival_ms: i64,
+    partition_key: &'a [u8],
+    data: &'a [u8],
+}
+
+impl RowLike for ViewRow<'_> {
+    fn sequence_number(&self) -> SequenceNumber {
+        self.sequence_number
+    }
+    fn sub(&self) -> i64 {
+        0
+    }
+    fn partition_key(&self) -> &[u8] {
+        self.partition_key
+    }
+    fn arrival_ms(&self) -> i64 {
+        self.arrival_ms
+    }
+    fn data(&self) -> &[u8] {
+        self.data
+    }
+}
+
+/// The records of `view` as rows, in place (none of them may be a KPL aggregate:
+/// [`view_aggregated`] says).
+pub fn view_rows(view: &RecordView) -> Vec<ViewRow<'_>> {
+    view.log
+        .records
+        .iter()
+        .map(|r| ViewRow {
+            sequence_number: view.sequence_number(r),
+            arrival_ms: r.arrival_ms,
+            partition_key: view.log.key(r),
+            data: view.log.data(r),
+        })
+        .collect()
+}
+
+/// Whether any record of `view` is a KPL aggregate.
+pub fn view_aggregated(view: &RecordView) -> bool {
+    view.log
+        .records
+        .iter()
+        .any(|r| freshet_protocol::kpl::is_aggregated(view.log.data(r)))
 }
 
 /// Whether any of `records` is a KPL aggregate (then [`rows`] takes them apart).

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Builder,
-    StringBuilder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Float32Builder, Float64Builder, Int32Builder,
+    Int64Builder, StringArray,
 };
 
 use crate::catalog::{ColumnType, TableDef};
@@ -31,7 +31,10 @@ enum Cell<'a> {
     Int(i64),
     Float(f64),
     Bool(bool),
-    Text(&'a str),
+    /// The bytes of a string's content or a number's text: ASCII or, the record
+    /// being valid UTF-8 and the span cut at ASCII delimiters, UTF-8 (checked again,
+    /// once per column, when the column is finished).
+    Text(&'a [u8]),
 }
 
 /// A column being built.
@@ -41,7 +44,9 @@ enum Builder {
     F32(Float32Builder),
     F64(Float64Builder),
     Bool(BooleanBuilder),
-    Str(StringBuilder),
+    /// Bytes of strings, made a `StringArray` (one UTF-8 check of all values) when
+    /// finished.
+    Str(BinaryBuilder),
 }
 
 impl Builder {
@@ -52,7 +57,7 @@ impl Builder {
             ColumnType::Real => Builder::F32(Float32Builder::with_capacity(n)),
             ColumnType::Double => Builder::F64(Float64Builder::with_capacity(n)),
             ColumnType::Boolean => Builder::Bool(BooleanBuilder::with_capacity(n)),
-            _ => Builder::Str(StringBuilder::with_capacity(n, n * 8)),
+            _ => Builder::Str(BinaryBuilder::with_capacity(n, n * 8)),
         }
     }
 
@@ -74,15 +79,17 @@ impl Builder {
         }
     }
 
-    fn finish(self) -> ArrayRef {
-        match self {
+    /// The column; `None` if a string column is not UTF-8 after all (never, when its
+    /// records were: the caller then falls back to arrow-json).
+    fn finish(self) -> Option<ArrayRef> {
+        Some(match self {
             Builder::I32(mut b) => Arc::new(b.finish()),
             Builder::I64(mut b) => Arc::new(b.finish()),
             Builder::F32(mut b) => Arc::new(b.finish()),
             Builder::F64(mut b) => Arc::new(b.finish()),
             Builder::Bool(mut b) => Arc::new(b.finish()),
-            Builder::Str(mut b) => Arc::new(b.finish()),
-        }
+            Builder::Str(mut b) => Arc::new(StringArray::try_from_binary(b.finish()).ok()?),
+        })
     }
 }
 
@@ -122,19 +129,17 @@ impl FlatPlan {
                 b.append(c);
             }
         }
-        Some(
-            self.cols
-                .iter()
-                .zip(builders)
-                .map(|(c, b)| (c.0, b.finish()))
-                .collect(),
-        )
+        self.cols
+            .iter()
+            .zip(builders)
+            .map(|(c, b)| Some((c.0, b.finish()?)))
+            .collect()
     }
 
     /// Reads one object's wanted members into `cells`.
     fn record<'a>(&self, doc: &'a [u8], cells: &mut [Cell<'a>]) -> Option<()> {
-        // Valid UTF-8 (as arrow-json wants), then spans between ASCII delimiters are.
-        if !doc.is_ascii() && std::str::from_utf8(doc).is_err() {
+        // Valid UTF-8, as arrow-json wants (ASCII checked word by word first).
+        if !ascii(doc) && std::str::from_utf8(doc).is_err() {
             return None;
         }
         let b = doc;
@@ -186,12 +191,29 @@ impl FlatPlan {
     }
 }
 
+/// Whether `b` is ASCII: words OR-ed together, then the tail (`<[u8]>::is_ascii`
+/// walks up to 63 trailing bytes one at a time, most of a ~100-byte record).
+fn ascii(b: &[u8]) -> bool {
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut words = b.chunks_exact(8);
+    let mut acc = 0u64;
+    for w in &mut words {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(w);
+        acc |= u64::from_ne_bytes(x);
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    (acc | u64::from_ne_bytes(tail)) & HIGHS == 0
+}
+
 /// What the slow path also checks before decoding: trimmed, `{` ... `}`.
 pub fn looks_like_object(d: &[u8]) -> bool {
     let t = d.trim_ascii();
     t.first() == Some(&b'{') && t.last() == Some(&b'}')
 }
 
+#[inline]
 fn ws(b: &[u8], mut i: usize) -> usize {
     while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         i += 1;
@@ -200,6 +222,7 @@ fn ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// A string without escapes at `i` (its opening quote): the span of its content.
+#[inline]
 fn string(b: &[u8], i: usize) -> Option<(usize, usize)> {
     if b.get(i) != Some(&b'"') {
         return None;
@@ -212,7 +235,8 @@ fn string(b: &[u8], i: usize) -> Option<(usize, usize)> {
     Some((i + 1, i + 1 + off))
 }
 
-/// The first `"` or `\\` of `b`, eight bytes at a time.
+/// The first `"` or `\\` of `b`, eight bytes at a time (inlined: most strings here are
+/// short, where a SIMD search's setup costs more than it saves).
 fn quote_or_backslash(b: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
@@ -236,17 +260,39 @@ fn quote_or_backslash(b: &[u8]) -> Option<usize> {
         .map(|p| at + p)
 }
 
+/// An optional `-` and at most 18 digits (a number [`number`] accepted as an integer):
+/// its value, without the general parser; `None` for longer ones.
+#[inline]
+fn short_i64(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.strip_prefix(b"-") {
+        Some(t) => (true, t),
+        None => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(c - b'0');
+    }
+    Some(if neg { -v } else { v })
+}
+
 /// A decimal `digits[.digits]` of at most 15 significant digits, exactly (as the
 /// quotient of two exact doubles: Clinger's fast path); `None` otherwise.
-fn simple_f64(s: &str) -> Option<f64> {
-    let (neg, t) = match s.strip_prefix('-') {
+#[inline]
+fn simple_f64(s: &[u8]) -> Option<f64> {
+    let (neg, t) = match s.strip_prefix(b"-") {
         Some(t) => (true, t),
         None => (false, s),
     };
     let mut m: u64 = 0;
     let mut digits = 0;
     let mut frac = None;
-    for (i, c) in t.bytes().enumerate() {
+    for (i, &c) in t.iter().enumerate() {
         match c {
             b'0'..=b'9' => {
                 m = m * 10 + u64::from(c - b'0');
@@ -267,6 +313,7 @@ fn simple_f64(s: &str) -> Option<f64> {
 }
 
 /// A strict JSON number at `i`: its end and whether it is an integer.
+#[inline]
 fn number(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     let digits = |b: &[u8], mut i: usize| {
         let s = i;
@@ -308,14 +355,15 @@ fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
 
 /// A wanted member's value at `i`, read for a column of type `ty`: the cell and its
 /// end. `None` where arrow-json would read it differently or fail.
+#[inline(always)]
 fn value(b: &[u8], i: usize, ty: ColumnType) -> Option<(Cell<'_>, usize)> {
-    let text = |s: usize, e: usize| std::str::from_utf8(b.get(s..e)?).ok();
+    let text = |s: usize, e: usize| b.get(s..e);
     match (*b.get(i)?, ty) {
         (b'n', _) => Some((Cell::Null, literal(b, i, b"null")?)),
         (b't', ColumnType::Boolean) => Some((Cell::Bool(true), literal(b, i, b"true")?)),
         (b'f', ColumnType::Boolean) => Some((Cell::Bool(false), literal(b, i, b"false")?)),
-        (b't', ColumnType::Varchar) => Some((Cell::Text("true"), literal(b, i, b"true")?)),
-        (b'f', ColumnType::Varchar) => Some((Cell::Text("false"), literal(b, i, b"false")?)),
+        (b't', ColumnType::Varchar) => Some((Cell::Text(b"true"), literal(b, i, b"true")?)),
+        (b'f', ColumnType::Varchar) => Some((Cell::Text(b"false"), literal(b, i, b"false")?)),
         (b'"', ColumnType::Varchar) => {
             let (s, e) = string(b, i)?;
             Some((Cell::Text(text(s, e)?), e + 1))
@@ -325,19 +373,27 @@ fn value(b: &[u8], i: usize, ty: ColumnType) -> Option<(Cell<'_>, usize)> {
             let s = text(i, e)?;
             let cell = match ty {
                 ColumnType::Varchar => Cell::Text(s),
-                ColumnType::Bigint if int => Cell::Int(s.parse().ok()?),
-                ColumnType::Int if int => Cell::Int(i64::from(s.parse::<i32>().ok()?)),
+                ColumnType::Bigint if int => Cell::Int(match short_i64(s) {
+                    Some(v) => v,
+                    None => utf8(s)?.parse().ok()?,
+                }),
+                ColumnType::Int if int => Cell::Int(i64::from(utf8(s)?.parse::<i32>().ok()?)),
                 ColumnType::Double => match simple_f64(s) {
                     Some(v) => Cell::Float(v),
-                    None => Cell::Float(finite(s.parse().ok()?)?),
+                    None => Cell::Float(finite(utf8(s)?.parse().ok()?)?),
                 },
-                ColumnType::Real => Cell::Float(finite(f64::from(s.parse::<f32>().ok()?))?),
+                ColumnType::Real => Cell::Float(finite(f64::from(utf8(s)?.parse::<f32>().ok()?))?),
                 _ => return None,
             };
             Some((cell, e))
         }
         _ => None,
     }
+}
+
+/// A number's text as a `str`, for the general parsers.
+fn utf8(s: &[u8]) -> Option<&str> {
+    std::str::from_utf8(s).ok()
 }
 
 fn finite(v: f64) -> Option<f64> {
@@ -430,10 +486,14 @@ mod tests {
             "9.99999999999999",
             "3.14159",
         ] {
-            assert_eq!(simple_f64(s), Some(s.parse::<f64>().unwrap()), "{s}");
+            assert_eq!(
+                simple_f64(s.as_bytes()),
+                Some(s.parse::<f64>().unwrap()),
+                "{s}"
+            );
         }
-        assert_eq!(simple_f64("-0").map(f64::is_sign_negative), Some(true));
-        assert_eq!(simple_f64("1234567890123456"), None);
+        assert_eq!(simple_f64(b"-0").map(f64::is_sign_negative), Some(true));
+        assert_eq!(simple_f64(b"1234567890123456"), None);
         for s in [
             &b"abcdefghij\"k"[..],
             b"\"",
@@ -443,6 +503,31 @@ mod tests {
         ] {
             let want = s.iter().position(|&c| c == b'"' || c == b'\\');
             assert_eq!(quote_or_backslash(s), want, "{s:?}");
+        }
+        for s in [
+            "0",
+            "-0",
+            "7",
+            "-42",
+            "123456789012345678",
+            "-999999999999999999",
+        ] {
+            assert_eq!(
+                short_i64(s.as_bytes()),
+                Some(s.parse::<i64>().unwrap()),
+                "{s}"
+            );
+        }
+        // Longer than 18 digits, or not digits: left to the general parser.
+        for s in [
+            "9223372036854775807",
+            "1234567890123456789",
+            "",
+            "-",
+            "1.5",
+            "+1",
+        ] {
+            assert_eq!(short_i64(s.as_bytes()), None, "{s}");
         }
     }
 

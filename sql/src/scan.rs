@@ -17,7 +17,7 @@ use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use freshet_storage::{Engine, StartingPosition, MAX_READ_BYTES, MAX_READ_RECORDS};
 
 use crate::catalog::TableDef;
-use crate::decode::{any_aggregated, rows, Decoder};
+use crate::decode::{rows, view_aggregated, view_rows, Decoder};
 use crate::error::Error;
 use crate::pushdown::{analyze, supported, Pushdown};
 use crate::schema::table_schema;
@@ -209,33 +209,39 @@ impl PartitionStream for ShardPart {
                 let want = usize::try_from(range.end - offset)
                     .unwrap_or(usize::MAX)
                     .min(MAX_READ_RECORDS);
-                let got = match engine.read(&stream, &range.shard_id, offset, want, MAX_READ_BYTES)
-                {
+                let mut got = match engine.read_view(
+                    &stream,
+                    &range.shard_id,
+                    offset,
+                    want,
+                    MAX_READ_BYTES,
+                ) {
                     Ok(g) => g,
                     Err(e) => {
                         let _ = tx.blocking_send(Err(Error::from(e).into_datafusion()));
                         return;
                     }
                 };
-                if got.records.is_empty() || got.next_offset <= offset {
+                let log = &mut got.log;
+                if log.records.is_empty() || log.next_offset <= offset {
                     return;
                 }
-                offset = got.next_offset;
-                let mut records = got.records;
-                records.retain(|r| r.sequence_number.offset < range.end);
+                offset = log.next_offset;
+                log.records.retain(|r| r.offset < range.end);
                 let mut past_end = false;
                 if let Some(to) = to_ms {
-                    if let Some(cut) = records.iter().position(|r| r.arrival_ms > to) {
-                        records.truncate(cut);
+                    if let Some(cut) = log.records.iter().position(|r| r.arrival_ms > to) {
+                        log.records.truncate(cut);
                         past_end = true;
                     }
                 }
                 // Plain records decode in place; aggregates are taken apart first.
-                let batch = if any_aggregated(&records) {
-                    let user = rows(&records);
+                let batch = if view_aggregated(&got) {
+                    let user = rows(&got.to_records());
                     sent += user.len();
                     decoder.decode(&range.shard_id, &user)
                 } else {
+                    let records = view_rows(&got);
                     sent += records.len();
                     decoder.decode(&range.shard_id, &records)
                 }

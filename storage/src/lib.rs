@@ -65,14 +65,15 @@ pub use engine::cursor::{
 #[cfg(feature = "engine")]
 pub use engine::leases::{LeaseEntry, LeaseExpectation};
 #[cfg(feature = "engine")]
+pub use engine::records::RecordView;
+#[cfg(feature = "engine")]
 pub use engine::reshard::ShardCountUpdate;
 #[cfg(feature = "engine")]
 pub use engine::service_state::{ServiceState, StateChange};
-#[cfg(feature = "engine")]
 pub use engine::Engine;
 pub use error::{Error, ErrorCategory, Result, StreamNameRule};
 pub use hash_key::{hash_key_of, HashKeyRange};
 pub use jobs::{JobContext, JobId, JobInfo, JobKind, JobState, Jobs, StopSignal};
-pub use log::{SyncSnapshot, SYNC_BUCKETS};
+pub use log::{LogView, SyncSnapshot, ViewRecord, SYNC_BUCKETS};
 pub use sequence::{Continuation, SequenceNumber};
 pub use types::*;

@@ -203,6 +203,12 @@ fn run(ops: Vec<Op>, sync: bool) -> Result<(), TestCaseError> {
                     .read(STREAM, id, offset, limit, 10 << 20)
                     .expect("read");
                 let want: Vec<_> = recs[expect_from..].iter().take(limit).collect();
+                // The scans' read in place returns the same records and position.
+                let view = engine
+                    .read_view(STREAM, id, offset, limit, 10 << 20)
+                    .expect("read view");
+                prop_assert_eq!(view.log.next_offset, got.next_offset);
+                prop_assert_eq!(&view.to_records(), &got.records);
                 prop_assert_eq!(
                     got.records.len(),
                     want.len(),

@@ -2,7 +2,7 @@
 
 pub(crate) mod cursor;
 pub(crate) mod leases;
-mod records;
+pub(crate) mod records;
 pub(crate) mod reshard;
 mod retention;
 pub(crate) mod service_state;

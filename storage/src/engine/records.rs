@@ -6,6 +6,7 @@ use super::{read, Engine, Shard, Stream};
 use crate::error::{Error, Result};
 use crate::hash_key::hash_key_of;
 use crate::log::frame::RecordRef;
+use crate::log::{LogView, ViewRecord};
 use crate::sequence::SequenceNumber;
 use crate::types::*;
 use crate::validate;
@@ -224,6 +225,28 @@ impl Engine {
         })
     }
 
+    /// [`Engine::read`] for scans: the records share their frames' bytes (no reference
+    /// count per record), without the lag and child shards a consumer is told.
+    pub fn read_view(
+        &self,
+        stream_name: &str,
+        shard: &str,
+        offset: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<RecordView> {
+        let stream = self.writable_stream(stream_name)?;
+        let shard = self.shard_of(&stream, stream_name, shard)?;
+        Ok(RecordView {
+            log: shard.log.read_view(
+                offset,
+                max_records.min(MAX_READ_RECORDS),
+                max_bytes.min(MAX_READ_BYTES),
+            )?,
+            shard_index: shard.index,
+        })
+    }
+
     /// Reads up to `max_records` records and `max_bytes` bytes from `offset` of a shard
     /// (a start below the trim horizon starts there). A read that reaches the end of a
     /// closed shard reports its children.
@@ -309,5 +332,38 @@ fn fail_all(results: &mut [Option<Result<PutOutcome, Arc<Error>>>], idxs: &[usiz
     let e = Arc::new(e);
     for &i in idxs {
         results[i] = Some(Err(Arc::clone(&e)));
+    }
+}
+
+/// Records of one shard read by [`Engine::read_view`].
+#[derive(Debug, Clone, Default)]
+pub struct RecordView {
+    /// The records and the frames holding them.
+    pub log: LogView,
+    shard_index: u64,
+}
+
+impl RecordView {
+    /// A record's sequence number.
+    pub fn sequence_number(&self, r: &ViewRecord) -> SequenceNumber {
+        SequenceNumber::new(self.shard_index, r.offset)
+    }
+
+    /// The records as owned [`Record`]s (one reference count each).
+    pub fn to_records(&self) -> Vec<Record> {
+        self.log
+            .records
+            .iter()
+            .map(|r| {
+                let frame = &self.log.frames[r.frame];
+                let s = r.span;
+                Record {
+                    sequence_number: self.sequence_number(r),
+                    arrival_ms: r.arrival_ms,
+                    partition_key: frame.slice(s.key_start..s.key_start + s.key_len),
+                    data: frame.slice(s.data_start..s.data_start + s.data_len),
+                }
+            })
+            .collect()
     }
 }

@@ -12,4 +12,4 @@ pub use flusher::SyncStats;
 pub use flusher::{Flusher, SyncSnapshot, SYNC_BUCKETS};
 #[cfg(feature = "internals")]
 pub use shard_log::{Appended, LogRead, StoredRecord};
-pub use shard_log::{LogConfig, ShardLog};
+pub use shard_log::{LogConfig, LogView, ShardLog, ViewRecord};

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 use bytes::Bytes;
 
 use super::flusher::Flusher;
-use super::frame::{self, RecordRef};
+use super::frame::{self, FrameHeader, RecordRef, RecordSpan};
 use super::index::{index_path, IndexEntry};
 use super::recovery::LogDiagnosis;
 use super::segment::{SeekKey, Segment, SEGMENT_HEADER};
@@ -56,6 +56,42 @@ pub struct StoredRecord {
     pub partition_key: Bytes,
     /// The data blob.
     pub data: Bytes,
+}
+
+/// A read whose records share their frames' bytes ([`ShardLog::read_view`]).
+#[derive(Debug, Clone, Default)]
+pub struct LogView {
+    /// The frames the records lie in.
+    pub frames: Vec<Bytes>,
+    /// Records in offset order.
+    pub records: Vec<ViewRecord>,
+    /// Offset to continue from.
+    pub next_offset: u64,
+}
+
+/// A record of a [`LogView`]: which frame holds it, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewRecord {
+    /// Index into [`LogView::frames`].
+    pub frame: usize,
+    /// Offset in the shard log.
+    pub offset: u64,
+    /// Approximate arrival time, ms since the epoch.
+    pub arrival_ms: i64,
+    /// Key and data within the frame.
+    pub span: RecordSpan,
+}
+
+impl LogView {
+    /// A record's partition key (UTF-8, checked when its frame was validated).
+    pub fn key(&self, r: &ViewRecord) -> &[u8] {
+        &self.frames[r.frame][r.span.key_start..r.span.key_start + r.span.key_len]
+    }
+
+    /// A record's data.
+    pub fn data(&self, r: &ViewRecord) -> &[u8] {
+        &self.frames[r.frame][r.span.data_start..r.span.data_start + r.span.data_len]
+    }
 }
 
 /// The result of a read.
@@ -613,24 +649,71 @@ impl ShardLog {
     /// at least one record when any is available) starting at `from`. A start below the
     /// trim horizon starts at the horizon.
     pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<LogRead> {
+        let mut records = Vec::with_capacity(self.expected_records(from, max_records));
+        let next_offset = self.walk(from, max_records, max_bytes, |frame, h, offset, span| {
+            records.push(StoredRecord {
+                offset,
+                arrival_ms: h.arrival_ms,
+                partition_key: frame.slice(span.key_start..span.key_start + span.key_len),
+                data: frame.slice(span.data_start..span.data_start + span.data_len),
+            });
+        })?;
+        Ok(LogRead {
+            records,
+            next_offset,
+        })
+    }
+
+    /// [`ShardLog::read`] without a reference count per record: each frame's bytes
+    /// once, its records as spans of them (for scans that decode and drop at once).
+    pub fn read_view(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<LogView> {
+        let mut view = LogView {
+            records: Vec::with_capacity(self.expected_records(from, max_records)),
+            ..LogView::default()
+        };
+        view.next_offset = self.walk(from, max_records, max_bytes, |frame, h, offset, span| {
+            if view.frames.last().map(|f| f.as_ptr()) != Some(frame.as_ptr()) {
+                view.frames.push(frame.clone());
+            }
+            view.records.push(ViewRecord {
+                frame: view.frames.len() - 1,
+                offset,
+                arrival_ms: h.arrival_ms,
+                span,
+            });
+        })?;
+        Ok(view)
+    }
+
+    /// Room for every record a read from `from` may return, so its list never regrows.
+    fn expected_records(&self, from: u64, max_records: usize) -> usize {
+        let cur = from.max(self.start_offset());
+        let expected =
+            usize::try_from(self.visible_next().saturating_sub(cur)).unwrap_or(usize::MAX);
+        expected.min(max_records).min(READ_PREALLOCATE_MAX)
+    }
+
+    /// Visits, in order, the durable records from offset `from` on (up to `max_records`
+    /// and about `max_bytes` of keys and data, at least one record), each with its
+    /// frame's bytes, the frame's header and its span there; returns the offset to
+    /// continue from.
+    fn walk(
+        &self,
+        from: u64,
+        max_records: usize,
+        max_bytes: usize,
+        mut visit: impl FnMut(&Bytes, &FrameHeader, u64, RecordSpan),
+    ) -> Result<u64> {
         let visible = self.visible_next();
         let mut cur = from.max(self.start_offset());
         if cur >= visible || max_records == 0 {
-            return Ok(LogRead {
-                records: Vec::new(),
-                next_offset: cur,
-            });
+            return Ok(cur);
         }
-        // Room for every record the call may return, so the list never regrows.
-        let expected = usize::try_from(visible - cur).unwrap_or(usize::MAX);
-        let mut out = LogRead {
-            records: Vec::with_capacity(expected.min(max_records).min(READ_PREALLOCATE_MAX)),
-            next_offset: cur,
-        };
         // Segment by segment, each found by a search (the cost of a read does not grow
         // with the number of segments the shard retains).
         let mut next_segment = self.segment_for(cur);
         let mut bytes = 0usize;
+        let mut count = 0usize;
         'segments: while let Some(seg) = next_segment.take() {
             next_segment = self.segment_after(seg.base_offset);
             if cur < seg.base_offset {
@@ -651,25 +734,17 @@ impl ShardLog {
                         break 'segments;
                     }
                     let size = span.key_len + span.data_len;
-                    if out.records.len() >= max_records
-                        || (bytes + size > max_bytes && !out.records.is_empty())
-                    {
+                    if count >= max_records || (bytes + size > max_bytes && count > 0) {
                         break 'segments;
                     }
                     bytes += size;
-                    out.records.push(StoredRecord {
-                        offset,
-                        arrival_ms: h.arrival_ms,
-                        partition_key: frame_bytes
-                            .slice(span.key_start..span.key_start + span.key_len),
-                        data: frame_bytes.slice(span.data_start..span.data_start + span.data_len),
-                    });
+                    count += 1;
+                    visit(&frame_bytes, &h, offset, span);
                     cur = offset + 1;
                 }
             }
         }
-        out.next_offset = cur;
-        Ok(out)
+        Ok(cur)
     }
 
     /// Offset of the first retained record whose arrival is at or after `ts`, or the
