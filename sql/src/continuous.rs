@@ -10,8 +10,10 @@
 //! records again), its watermark and the last window it emitted; every output record
 //! carries `_job` and `_window_end`, and on start the job reads its output stream's
 //! tail so a window emitted after the last checkpoint is not emitted again. A window's
-//! rows are written in one `put_records` call (one batch on the output's one shard,
-//! which a crash keeps or loses whole) when they are at most 500. Sessions ending at
+//! rows are written 500 at a time; when the output's last window (past the checkpoint)
+//! holds a multiple of 500 rows, a crash may have cut it short: the restarted job
+//! emits it again and writes only the rows the output lacks (compared by their JSON
+//! text, counted with their repeats). Sessions ending at
 //! the same time are one such window; records read again after a restart (before
 //! where the checkpointed cursor stood) are never judged late, so a session open at
 //! the checkpoint is rebuilt whole.
@@ -20,6 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray, UInt32Array, UInt64Array,
@@ -119,6 +123,10 @@ struct Runner {
     watermark: i64,
     max_ts: i64,
     emitted_end: i64,
+    /// The output's last window when the job started, and the rows of it found there
+    /// (by their JSON): a crash between the `put_records` calls of a window of more
+    /// than 500 rows left the rest unwritten, and emitting it again writes only those.
+    partly_written: Option<(i64, HashMap<Vec<u8>, usize>)>,
     windows: BTreeMap<(i64, i64), WindowBuf>,
     /// The open sessions of a session-window query.
     sessions: Option<Sessions>,
@@ -215,6 +223,7 @@ impl Runner {
             watermark: i64::MIN,
             max_ts: i64::MIN,
             emitted_end: i64::MIN,
+            partly_written: None,
             windows: BTreeMap::new(),
             sessions,
             replay_until: BTreeMap::new(),
@@ -418,7 +427,7 @@ impl Runner {
         Ok(emitted)
     }
 
-    async fn emit_window(&self, end: i64, out: Vec<RecordBatch>) -> Result<()> {
+    async fn emit_window(&mut self, end: i64, out: Vec<RecordBatch>) -> Result<()> {
         match &self.sink {
             Sink::Client(tx) => {
                 for b in out {
@@ -439,7 +448,17 @@ impl Runner {
                         records.push(PutRecordInput::new(job.clone(), serde_json::to_vec(&v)?));
                     }
                 }
-                for chunk in records.chunks(500) {
+                if let Some((_, mut written)) = self.partly_written.take_if(|(e, _)| *e == end) {
+                    // Rows already in the output, as many times as they are there.
+                    records.retain(|r| match written.get_mut(r.data.as_ref()) {
+                        Some(n) if *n > 0 => {
+                            *n -= 1;
+                            false
+                        }
+                        _ => true,
+                    });
+                }
+                for chunk in records.chunks(OUTPUT_BATCH) {
                     put_all(&self.engine, output, chunk.to_vec()).await?;
                 }
                 Ok(())
@@ -550,32 +569,63 @@ fn to_json_rows(b: &RecordBatch) -> Result<Vec<serde_json::Value>> {
     Ok(serde_json::from_slice(&bytes)?)
 }
 
-/// The last window end a job emitted, from its output stream's tail.
-fn emitted_in_output(engine: &Engine, output: &str, job: &str) -> Result<i64> {
+/// Output records per `put_records` call (Kinesis' most).
+const OUTPUT_BATCH: usize = 500;
+
+/// The last window a job emitted, from its output stream's tail: its end and its rows
+/// there (JSON text -> count); `i64::MIN` and none when the output holds none.
+fn emitted_in_output(
+    engine: &Engine,
+    output: &str,
+    job: &str,
+) -> Result<(i64, HashMap<Vec<u8>, usize>)> {
+    // Per shard, the window ends of the job's records and their data, oldest first.
     let mut best = i64::MIN;
+    let mut found: Vec<(i64, Bytes)> = Vec::new();
     let d = engine.describe_stream(output)?;
     for s in &d.shards {
         let st = engine.shard_state(output, &s.shard_id)?;
-        let from = st.next_offset.saturating_sub(2000).max(st.start_offset);
-        let mut at = from;
-        while at < st.next_offset {
-            let got = engine.read(output, &s.shard_id, at, 10_000, 10 << 20)?;
-            if got.records.is_empty() || got.next_offset <= at {
-                break;
-            }
-            at = got.next_offset;
-            for r in &got.records {
-                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.data) {
+        // Back from the end until the oldest record read is of an earlier window (the
+        // last window's rows are then all in view) or the shard's start is reached.
+        let mut back = 2000u64;
+        loop {
+            let from = st.next_offset.saturating_sub(back).max(st.start_offset);
+            let mut shard_found = Vec::new();
+            let mut at = from;
+            while at < st.next_offset {
+                let got = engine.read(output, &s.shard_id, at, 10_000, 10 << 20)?;
+                if got.records.is_empty() || got.next_offset <= at {
+                    break;
+                }
+                at = got.next_offset;
+                for r in got.records {
+                    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.data) else {
+                        continue;
+                    };
                     if v.get("_job").and_then(|j| j.as_str()) == Some(job) {
                         if let Some(e) = v.get("_window_end").and_then(|e| e.as_i64()) {
-                            best = best.max(e);
+                            shard_found.push((e, r.data));
                         }
                     }
                 }
             }
+            let last = shard_found.iter().map(|f| f.0).max().unwrap_or(i64::MIN);
+            let complete = shard_found.first().is_none_or(|f| f.0 < last);
+            if complete || from == st.start_offset {
+                best = best.max(last);
+                found.extend(shard_found);
+                break;
+            }
+            back = back.saturating_mul(4);
         }
     }
-    Ok(best)
+    let mut rows: HashMap<Vec<u8>, usize> = HashMap::new();
+    for (e, data) in found {
+        if e == best {
+            *rows.entry(data.to_vec()).or_default() += 1;
+        }
+    }
+    Ok((best, rows))
 }
 
 /// Runs a job until it is stopped.
@@ -610,9 +660,19 @@ async fn run_job(
         }
         None => TailFrom::TrimHorizon,
     };
-    r.emitted_end = r
-        .emitted_end
-        .max(emitted_in_output(&engine, &def.output, &def.name)?);
+    let (last_out, rows) = emitted_in_output(&engine, &def.output, &def.name)?;
+    let rows_out: usize = rows.values().sum();
+    if last_out > r.emitted_end && rows_out % OUTPUT_BATCH == 0 {
+        // Emitted after the last checkpoint and a whole number of put_records calls:
+        // maybe cut short. Every record of that window is read again (the checkpoint
+        // holds it open or has not reached it), so it is emitted again, less the rows
+        // already out.
+        r.emitted_end = last_out - 1;
+        r.partly_written = Some((last_out, rows));
+    } else {
+        // Complete (its last call was not full), or checkpointed.
+        r.emitted_end = r.emitted_end.max(last_out);
+    }
     let mut cursor = engine.tail_stream(&r.def.stream, from)?;
     let mut last_ckpt = Instant::now();
     while !ctx.is_stopped() {
@@ -897,4 +957,38 @@ pub async fn result_schema(svc: &SqlService, cmd: &Command) -> Result<SchemaRef>
         }
         _ => Arc::new(Schema::empty()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use freshet_storage::{CreateStream, EngineConfig};
+
+    fn row(job: &str, end: i64, k: usize) -> PutRecordInput {
+        let v = serde_json::json!({ "k": k, "_job": job, "_window_end": end });
+        PutRecordInput::new(job.to_string(), serde_json::to_vec(&v).unwrap())
+    }
+
+    #[test]
+    fn the_outputs_last_window_is_read_whole_however_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(EngineConfig::new(dir.path())).unwrap();
+        engine.create_stream(CreateStream::new("out", 1)).unwrap();
+        assert_eq!(emitted_in_output(&engine, "out", "j").unwrap().0, i64::MIN);
+        // An earlier window, then 3,000 rows of the last (more than the first look
+        // back of 2,000 records), one of them twice, and another job's row.
+        let mut recs: Vec<_> = (0..300).map(|k| row("j", 10, k)).collect();
+        recs.extend((0..3000).map(|k| row("j", 20, k)));
+        recs.push(row("j", 20, 7));
+        recs.push(row("other", 30, 0));
+        for chunk in recs.chunks(500) {
+            engine.put_records("out", chunk.to_vec()).unwrap();
+        }
+        let (end, rows) = emitted_in_output(&engine, "out", "j").unwrap();
+        assert_eq!(end, 20);
+        assert_eq!(rows.values().sum::<usize>(), 3001);
+        let seven =
+            serde_json::to_vec(&serde_json::json!({"k": 7, "_job": "j", "_window_end": 20}));
+        assert_eq!(rows.get(&seven.unwrap()), Some(&2));
+    }
 }
