@@ -662,7 +662,7 @@ async fn run_job(
     };
     let (last_out, rows) = emitted_in_output(&engine, &def.output, &def.name)?;
     let rows_out: usize = rows.values().sum();
-    if last_out > r.emitted_end && rows_out % OUTPUT_BATCH == 0 {
+    if last_out > r.emitted_end && rows_out.is_multiple_of(OUTPUT_BATCH) {
         // Emitted after the last checkpoint and a whole number of put_records calls:
         // maybe cut short. Every record of that window is read again (the checkpoint
         // holds it open or has not reached it), so it is emitted again, less the rows
