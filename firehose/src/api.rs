@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use freshet_protocol::error::ApiError;
 use freshet_protocol::service::{Call, Reply};
-use freshet_storage::{CreateStream, Engine, PutRecordInput, StateChange};
+use freshet_storage::{
+    CreateStream, Engine, PutOutcome, PutRecordInput, RecordFailure, StateChange,
+};
 use serde_json::{json, Value};
 
 use crate::delivery::{checkpoint_key, intent_key};
@@ -84,20 +86,8 @@ fn save(f: &Firehose, config: &DeliveryStreamConfig) -> Result<(), ApiError> {
 
 /// Runs one action (on a blocking thread: engine and catalog calls block).
 pub(crate) fn dispatch(f: &Arc<Firehose>, op: &str, call: &Call) -> Result<Reply, ApiError> {
-    // Plain, valid puts take the typed path (the rest, the generic one below).
-    match op {
-        "PutRecordBatch" => {
-            if let Some((name, records)) = crate::fast::put_record_batch(&call.body) {
-                return put_typed(f, name, records, true);
-            }
-        }
-        "PutRecord" => {
-            if let Some((name, record)) = crate::fast::put_record(&call.body) {
-                return put_typed(f, name, vec![record], false);
-            }
-        }
-        _ => {}
-    }
+    // Plain, valid puts took the typed path already ([`put_on_task`]); the rest
+    // come here.
     let b = body(call)?;
     // AWS's model checks (types, lengths, ranges) come before any lookup.
     crate::params::check_input(op, &b)?;
@@ -189,28 +179,62 @@ pub(crate) fn dispatch(f: &Arc<Firehose>, op: &str, call: &Call) -> Result<Reply
     }
 }
 
-/// Puts checked records into a DirectPut delivery stream's owned stream; acknowledged
-/// once durable.
-fn put_typed(
+/// A plain, valid PutRecordBatch or PutRecord (the typed path's) put from the calling
+/// task, acknowledged once durable: the engine's async put writes here and awaits the
+/// syncs without a thread (no blocking thread per request); `None` for anything else
+/// ([`dispatch`] answers).
+pub(crate) async fn put_on_task(
     f: &Firehose,
-    name: &str,
-    records: Vec<bytes::Bytes>,
-    batch: bool,
-) -> Result<Reply, ApiError> {
+    op: &str,
+    body: &[u8],
+) -> Option<Result<Reply, ApiError>> {
+    let (name, records, batch) = match op {
+        "PutRecordBatch" => {
+            let (name, records) = crate::fast::put_record_batch(body)?;
+            (name, records, true)
+        }
+        "PutRecord" => {
+            let (name, record) = crate::fast::put_record(body)?;
+            (name, vec![record], false)
+        }
+        _ => return None,
+    };
+    Some(
+        async {
+            let stream = typed_target(f, name)?;
+            let results = f
+                .engine
+                .put_records_async(&stream, typed_inputs(records))
+                .await
+                .map_err(storage)?;
+            typed_reply(results, batch)
+        }
+        .await,
+    )
+}
+
+/// The owned stream of a DirectPut delivery stream.
+fn typed_target(f: &Firehose, name: &str) -> Result<String, ApiError> {
     match f.kind_of(name) {
-        None => return Err(not_found(f, name)),
-        Some(StreamKind::KinesisStreamAsSource) => return Err(put_on_kinesis_source()),
-        Some(StreamKind::DirectPut) => {}
+        None => Err(not_found(f, name)),
+        Some(StreamKind::KinesisStreamAsSource) => Err(put_on_kinesis_source()),
+        Some(StreamKind::DirectPut) => owned(name),
     }
-    let stream = owned(name)?;
-    let inputs = records
+}
+
+fn typed_inputs(records: Vec<bytes::Bytes>) -> Vec<PutRecordInput> {
+    records
         .into_iter()
         .map(|d| PutRecordInput::new("r", d))
-        .collect();
-    let results: Vec<Result<u128, String>> = f
-        .engine
-        .put_records(&stream, inputs)
-        .map_err(storage)?
+        .collect()
+}
+
+/// The reply to a typed put: PutRecordBatch's per-record results, or PutRecord's.
+fn typed_reply(
+    results: Vec<Result<PutOutcome, RecordFailure>>,
+    batch: bool,
+) -> Result<Reply, ApiError> {
+    let results: Vec<Result<u128, String>> = results
         .into_iter()
         .map(|r| {
             r.map(|o| o.sequence_number.to_u128())

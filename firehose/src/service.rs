@@ -272,6 +272,25 @@ impl Service for FirehoseService {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
             let op = call.operation.clone();
+            if op == "PutRecordBatch" || op == "PutRecord" {
+                // Typed puts on a task of their own (this worker's queue: no thread
+                // hand-off), so a panic still answers this request with a 500.
+                let (f, body, o) = (Arc::clone(&inner), call.body.clone(), op.clone());
+                match tokio::spawn(async move { crate::api::put_on_task(&f, &o, &body).await })
+                    .await
+                {
+                    Ok(Some(Ok(r))) => return r,
+                    Ok(Some(Err(e))) => return Reply::Error(e),
+                    Ok(None) => {}
+                    Err(e) => {
+                        return Reply::Error(ApiError::custom(
+                            "ServiceUnavailableException",
+                            format!("task failed: {e}"),
+                            500,
+                        ))
+                    }
+                }
+            }
             match tokio::task::spawn_blocking(move || crate::api::dispatch(&inner, &op, &call))
                 .await
             {

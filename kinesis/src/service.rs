@@ -47,13 +47,33 @@ impl KinesisService {
         &self.state
     }
 
-    /// Runs one action on a blocking thread: the typed fast path for JSON PutRecords and
-    /// GetRecords, else decode and dispatch. The call (and what the front door holds
-    /// for it) lives until the work ends.
+    /// Runs one action: a JSON PutRecords on the typed path right here (its batches
+    /// written from this task, its syncs awaited without a thread: no hand-off to a
+    /// blocking thread and back per request); anything else on a blocking thread, the
+    /// typed fast path for JSON PutRecords and GetRecords, else decode and dispatch.
+    /// The call (and what the front door holds for it) lives until the work ends.
     fn run(&self, call: Call, action: String) -> BoxFuture<'static, Reply> {
         let state = Arc::clone(&self.state);
         Box::pin(async move {
             let enc = call.encoding;
+            if enc == Encoding::Json && action == "PutRecords" {
+                // A task of its own (on this worker's queue, no thread hand-off) so that a
+                // panic answers this request with a 500, as on a blocking thread.
+                let (st, body, deadline) = (Arc::clone(&state), call.body.clone(), call.deadline);
+                let put = tokio::spawn(async move {
+                    actions::fast::put_records_async(&st, &body, deadline).await
+                });
+                match put.await {
+                    Ok(Some(Ok(body))) => return Reply::ok(enc.content_type(), body),
+                    Ok(Some(Err(e))) => return Reply::Error(e),
+                    Ok(None) => {}
+                    Err(e) => {
+                        return Reply::Error(ApiError::internal(format!(
+                            "Internal service failure: the handler failed: {e}"
+                        )))
+                    }
+                }
+            }
             let outcome = tokio::task::spawn_blocking(move || {
                 let call = call;
                 if enc == Encoding::Json {

@@ -174,3 +174,36 @@ fn low_disk_pauses_puts_and_they_resume_by_themselves() {
     put(&engine, 2).expect("puts resume once space returns");
     assert_eq!(all(&engine).len(), 2);
 }
+
+/// The async put (a runtime task, the syncs on flusher threads) meets a failed
+/// fdatasync as the blocking one does: not acknowledged, the shard poisoned, and the
+/// waiting task woken to see it rather than left waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_fdatasync_fails_an_async_put_and_wakes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fs = FaultFs::new(1);
+    let engine = open(dir.path(), &fs);
+    engine
+        .create_stream(CreateStream::new(STREAM, 1))
+        .expect("create");
+    let rec = |i: usize| vec![PutRecordInput::new("k", Bytes::from(format!("async {i}")))];
+    for i in 0..5 {
+        let got = engine.put_records_async(STREAM, rec(i)).await.expect("put");
+        assert!(got[0].is_ok(), "{got:?}");
+    }
+    fs.fail(FaultOp::Sync, 0, libc::EIO, false, Some(".log"));
+    let failed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        engine.put_records_async(STREAM, rec(5)),
+    )
+    .await
+    .expect("the waiting put is woken by the failed sync")
+    .expect("a per-record result");
+    assert!(failed[0].is_err(), "{failed:?}");
+    let after = engine.put_records_async(STREAM, rec(6)).await;
+    assert!(
+        matches!(after, Err(Error::Poisoned { .. })) || after.is_ok_and(|r| r[0].is_err()),
+        "the shard stays poisoned"
+    );
+    assert_eq!(all(&engine).len(), 5);
+}

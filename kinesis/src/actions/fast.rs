@@ -20,12 +20,13 @@ use base64::Engine as _;
 use bytes::Bytes;
 use freshet_protocol::kinesis::{model, rules};
 use freshet_protocol::writer::JsonWriter;
-use freshet_storage::{ByteString, PutRecordInput};
+use freshet_storage::{ByteString, PutOutcome, PutRecordInput, RecordFailure};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::records::{
     check_request_size, encryption_type, explicit_hash_key, get_records_read, put_many,
+    put_many_async,
 };
 use super::{replies, stream_name_of};
 use crate::state::KinesisState;
@@ -250,6 +251,38 @@ fn record_inputs(list: &[RecordIn<'_>]) -> Option<Vec<PutRecordInput>> {
 }
 
 fn put_records(state: &KinesisState, body: &[u8], deadline: Instant) -> Option<ApiResult<Vec<u8>>> {
+    let (name, records) = put_records_input(state, body)?;
+    Some(
+        put_many(state, &name, records, deadline)
+            .map(|results| put_records_reply(state, &name, &results)),
+    )
+}
+
+/// A JSON PutRecords on the typed path, written and waited for on the calling task
+/// (no blocking thread); `None` where the blocking path must answer (anything
+/// [`try_dispatch`] would leave to the generic path, or per-shard limits enforced).
+pub async fn put_records_async(
+    state: &KinesisState,
+    body: &[u8],
+    deadline: Instant,
+) -> Option<ApiResult<Vec<u8>>> {
+    let (name, records) = put_records_input(state, body)?;
+    let done = put_many_async(state, &name, records, deadline).await?;
+    Some(done.map(|results| put_records_reply(state, &name, &results)))
+}
+
+fn put_records_reply(
+    state: &KinesisState,
+    name: &str,
+    results: &[Result<PutOutcome, RecordFailure>],
+) -> Vec<u8> {
+    let mut w = JsonWriter::with_capacity(64 + results.len() * 96);
+    replies::put_records(&mut w, results, &encryption_type(state, name));
+    w.into_bytes()
+}
+
+/// A PutRecords body the typed path takes: the stream's name and the records.
+fn put_records_input(state: &KinesisState, body: &[u8]) -> Option<(String, Vec<PutRecordInput>)> {
     let req: PutRecordsIn<'_> = serde_json::from_slice(body).ok()?;
     if req
         .stream_name
@@ -267,12 +300,7 @@ fn put_records(state: &KinesisState, body: &[u8], deadline: Instant) -> Option<A
     let name = stream_name_of(state, req.stream_name, req.stream_arn).ok()?;
     let records = record_inputs(&list)?;
     check_request_size(&records).ok()?;
-    drop(list);
-    Some(put_many(state, &name, records, deadline).map(|results| {
-        let mut w = JsonWriter::with_capacity(64 + results.len() * 96);
-        replies::put_records(&mut w, &results, &encryption_type(state, &name));
-        w.into_bytes()
-    }))
+    Some((name, records))
 }
 
 fn get_records(state: &KinesisState, body: &[u8]) -> Option<ApiResult<Vec<u8>>> {

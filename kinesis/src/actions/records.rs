@@ -72,16 +72,7 @@ pub(crate) fn put_many(
     records: Vec<PutRecordInput>,
     deadline: Instant,
 ) -> ApiResult<Vec<Result<PutOutcome, RecordFailure>>> {
-    let started = Instant::now();
-    // The front door has answered 503 by now (or is about to): committing the records
-    // after the client was told they failed would make its retry write them twice.
-    if started >= deadline {
-        return Err(ApiError::custom(
-            "ServiceUnavailable",
-            "The request did not start before its deadline; nothing was written. Retry with back-off.",
-            503,
-        ));
-    }
+    let started = put_started(deadline)?;
     let sizes: Vec<u64> = records.iter().map(|r| r.data.len() as u64).collect();
     let results = if state.limiter.enabled() {
         let now = state.now_ms();
@@ -148,6 +139,60 @@ pub(crate) fn put_many(
             .put_records(name, records)
             .map_err(|e| state.err(e))?
     };
+    put_metrics(state, name, &results, sizes, started);
+    Ok(results)
+}
+
+/// [`put_many`] on a runtime worker without a blocking thread (the engine's async
+/// put); `None` when per-shard limits are enforced (the blocking path admits records).
+pub(crate) async fn put_many_async(
+    state: &KinesisState,
+    name: &str,
+    records: Vec<PutRecordInput>,
+    deadline: Instant,
+) -> Option<ApiResult<Vec<Result<PutOutcome, RecordFailure>>>> {
+    if state.limiter.enabled() {
+        return None;
+    }
+    Some(
+        async {
+            let started = put_started(deadline)?;
+            let sizes: Vec<u64> = records.iter().map(|r| r.data.len() as u64).collect();
+            let results = state
+                .engine
+                .put_records_async(name, records)
+                .await
+                .map_err(|e| state.err(e))?;
+            put_metrics(state, name, &results, sizes, started);
+            Ok(results)
+        }
+        .await,
+    )
+}
+
+/// The start of a put, refused once its deadline has passed.
+fn put_started(deadline: Instant) -> ApiResult<Instant> {
+    let started = Instant::now();
+    // The front door has answered 503 by now (or is about to): committing the records
+    // after the client was told they failed would make its retry write them twice.
+    if started >= deadline {
+        return Err(ApiError::custom(
+            "ServiceUnavailable",
+            "The request did not start before its deadline; nothing was written. Retry with back-off.",
+            503,
+        ));
+    }
+    Ok(started)
+}
+
+/// A put's latency and, per shard, its records and bytes.
+fn put_metrics(
+    state: &KinesisState,
+    name: &str,
+    results: &[Result<PutOutcome, RecordFailure>],
+    sizes: Vec<u64>,
+    started: Instant,
+) {
     state.metrics.put_latency.observe(started.elapsed());
     // One metrics update per shard, not per record (records of a shard share its id).
     let mut per_shard: Vec<(&std::sync::Arc<str>, u64, u64)> = Vec::new();
@@ -168,7 +213,6 @@ pub(crate) fn put_many(
     for (shard, records, bytes) in per_shard {
         state.metrics.incoming(name, shard, records, bytes);
     }
-    Ok(results)
 }
 
 /// PutRecord.

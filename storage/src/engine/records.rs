@@ -48,16 +48,62 @@ impl Engine {
         stream_name: &str,
         records: Vec<PutRecordInput>,
     ) -> Result<Vec<Result<PutOutcome, RecordFailure>>> {
-        Ok(self
-            .put_batch(stream_name, records)?
-            .into_iter()
-            .map(|r| {
-                r.map_err(|e| RecordFailure {
-                    error_code: "InternalFailure".into(),
-                    message: format!("Internal service failure: {e}"),
-                })
-            })
-            .collect())
+        Ok(record_failures(self.put_batch(stream_name, records)?))
+    }
+
+    /// [`Engine::put_records`] for async callers: the batches are written on the
+    /// calling thread (positional writes into the page cache), and the wait for their
+    /// syncs holds no thread (flusher threads sync; the end of each sync wakes the
+    /// task), so a runtime worker can take the whole request without a hand-off.
+    pub async fn put_records_async(
+        &self,
+        stream_name: &str,
+        records: Vec<PutRecordInput>,
+    ) -> Result<Vec<Result<PutOutcome, RecordFailure>>> {
+        let stream = self.writable_for_put(stream_name, &records)?;
+        let mut results: Vec<Option<Result<PutOutcome, Arc<Error>>>> = vec![None; records.len()];
+        let mut pending: Vec<usize> = (0..records.len()).collect();
+        let mut landed = Vec::new();
+        for _ in 0..REROUTE_ATTEMPTS {
+            if pending.is_empty() {
+                break;
+            }
+            let (batches, retry) = self.append_routed(&stream, &records, &pending, &mut results)?;
+            landed.extend(batches);
+            pending = retry;
+            if !pending.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+            }
+        }
+        for l in &landed {
+            l.shard.log.request_sync(l.target);
+        }
+        for l in landed {
+            let synced = l.shard.log.durable(l.target).await;
+            l.settle(synced, &mut results);
+        }
+        Ok(record_failures(finish_results(stream_name, results)))
+    }
+
+    /// The stream, once the records pass the engine's checks and the disk has room.
+    fn writable_for_put(
+        &self,
+        stream_name: &str,
+        records: &[PutRecordInput],
+    ) -> Result<Arc<Stream>> {
+        if records.is_empty() || records.len() > MAX_PUT_RECORDS {
+            return Err(Error::RecordCount {
+                count: records.len(),
+                max: MAX_PUT_RECORDS,
+            });
+        }
+        for r in records {
+            validate::partition_key(&r.partition_key)?;
+            validate::data(&r.data)?;
+        }
+        let stream = self.writable_stream(stream_name)?;
+        self.check_disk()?;
+        Ok(stream)
     }
 
     /// `put_records` with the engine's own error for each failed record.
@@ -66,18 +112,7 @@ impl Engine {
         stream_name: &str,
         records: Vec<PutRecordInput>,
     ) -> Result<Vec<Result<PutOutcome, Arc<Error>>>> {
-        if records.is_empty() || records.len() > MAX_PUT_RECORDS {
-            return Err(Error::RecordCount {
-                count: records.len(),
-                max: MAX_PUT_RECORDS,
-            });
-        }
-        for r in &records {
-            validate::partition_key(&r.partition_key)?;
-            validate::data(&r.data)?;
-        }
-        let stream = self.writable_stream(stream_name)?;
-        self.check_disk()?;
+        let stream = self.writable_for_put(stream_name, &records)?;
         let mut results: Vec<Option<Result<PutOutcome, Arc<Error>>>> = vec![None; records.len()];
         let mut pending: Vec<usize> = (0..records.len()).collect();
         for _ in 0..REROUTE_ATTEMPTS {
@@ -89,19 +124,11 @@ impl Engine {
                 std::thread::sleep(std::time::Duration::from_micros(200));
             }
         }
-        Ok(results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(Arc::new(Error::ReshardRace {
-                        stream: stream_name.to_string(),
-                    }))
-                })
-            })
-            .collect())
+        Ok(finish_results(stream_name, results))
     }
 
-    /// One routing pass; returns the records that met a closed shard and must go again.
+    /// One routing pass, waiting for its syncs; returns the records that met a closed
+    /// shard and must go again.
     fn put_routed(
         &self,
         stream: &Stream,
@@ -109,6 +136,30 @@ impl Engine {
         pending: &[usize],
         results: &mut [Option<Result<PutOutcome, Arc<Error>>>],
     ) -> Result<Vec<usize>> {
+        let (landed, retry) = self.append_routed(stream, records, pending, results)?;
+        // Start every shard's sync but the last before waiting on any: they overlap.
+        if let Some((_, rest)) = landed.split_last() {
+            for l in rest {
+                l.shard.log.request_sync(l.target);
+            }
+        }
+        for l in landed {
+            let synced = l.shard.log.wait_durable(l.target);
+            l.settle(synced, results);
+        }
+        Ok(retry)
+    }
+
+    /// One routing pass without waiting: every shard's batch written; returns them and
+    /// the records that met a closed shard and must go again (a failed write fails
+    /// its records in `results`).
+    fn append_routed(
+        &self,
+        stream: &Stream,
+        records: &[PutRecordInput],
+        pending: &[usize],
+        results: &mut [Option<Result<PutOutcome, Arc<Error>>>],
+    ) -> Result<(Vec<Landed>, Vec<usize>)> {
         let routing = Arc::clone(&read(&stream.routing));
         // Group by shard, keeping request order within each group.
         let mut groups: Vec<(Arc<Shard>, Vec<usize>)> = Vec::new();
@@ -137,8 +188,8 @@ impl Engine {
         }
         let now = self.now_ms();
         let mut retry = Vec::new();
-        let mut waits = Vec::new();
-        for (shard, idxs) in &groups {
+        let mut landed = Vec::with_capacity(groups.len());
+        for (shard, idxs) in groups {
             let refs: Vec<RecordRef<'_>> = idxs
                 .iter()
                 .map(|&i| RecordRef {
@@ -147,35 +198,18 @@ impl Engine {
                 })
                 .collect();
             match shard.log.append_unsynced(&refs, now) {
-                Ok((appended, target)) => waits.push((shard, idxs, appended, target)),
-                Err(Error::ShardClosed { .. }) => retry.extend_from_slice(idxs),
-                Err(e) => fail_all(results, idxs, e),
-            }
-        }
-        // Start every shard's sync but the last before waiting on any: they overlap.
-        if let Some((_, rest)) = waits.split_last() {
-            for (shard, _, _, target) in rest {
-                shard.log.request_sync(*target);
-            }
-        }
-        for (shard, idxs, appended, target) in waits {
-            match shard.log.wait_durable(target) {
-                Ok(()) => {
-                    for (k, &i) in idxs.iter().enumerate() {
-                        results[i] = Some(Ok(PutOutcome {
-                            shard_id: Arc::clone(&shard.shared_id),
-                            sequence_number: SequenceNumber::new(
-                                shard.index,
-                                appended.base_offset + k as u64,
-                            ),
-                        }));
-                    }
-                }
-                Err(e) => fail_all(results, idxs, e),
+                Ok((appended, target)) => landed.push(Landed {
+                    shard,
+                    idxs,
+                    base_offset: appended.base_offset,
+                    target,
+                }),
+                Err(Error::ShardClosed { .. }) => retry.extend_from_slice(&idxs),
+                Err(e) => fail_all(results, &idxs, e),
             }
         }
         retry.sort_unstable();
-        Ok(retry)
+        Ok((landed, retry))
     }
 
     fn shard_of(&self, stream: &Stream, stream_name: &str, shard: &str) -> Result<Arc<Shard>> {
@@ -326,6 +360,69 @@ impl Engine {
             })
             .collect()
     }
+}
+
+/// One shard's batch of a put, written and waiting for its sync.
+struct Landed {
+    shard: Arc<Shard>,
+    /// The records' indexes in the request, in the batch's order.
+    idxs: Vec<usize>,
+    base_offset: u64,
+    /// The offset to wait for.
+    target: u64,
+}
+
+impl Landed {
+    /// The batch's records' results once its sync ended (`synced`).
+    fn settle(self, synced: Result<()>, results: &mut [Option<Result<PutOutcome, Arc<Error>>>]) {
+        match synced {
+            Ok(()) => {
+                for (k, &i) in self.idxs.iter().enumerate() {
+                    results[i] = Some(Ok(PutOutcome {
+                        shard_id: Arc::clone(&self.shard.shared_id),
+                        sequence_number: SequenceNumber::new(
+                            self.shard.index,
+                            self.base_offset + k as u64,
+                        ),
+                    }));
+                }
+            }
+            Err(e) => fail_all(results, &self.idxs, e),
+        }
+    }
+}
+
+/// Every record's result; those never written (re-routed too often) lost a race
+/// with resharding.
+fn finish_results(
+    stream_name: &str,
+    results: Vec<Option<Result<PutOutcome, Arc<Error>>>>,
+) -> Vec<Result<PutOutcome, Arc<Error>>> {
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(Arc::new(Error::ReshardRace {
+                    stream: stream_name.to_string(),
+                }))
+            })
+        })
+        .collect()
+}
+
+/// Engine errors of records as the API's per-record failures.
+fn record_failures(
+    results: Vec<Result<PutOutcome, Arc<Error>>>,
+) -> Vec<Result<PutOutcome, RecordFailure>> {
+    results
+        .into_iter()
+        .map(|r| {
+            r.map_err(|e| RecordFailure {
+                error_code: "InternalFailure".into(),
+                message: format!("Internal service failure: {e}"),
+            })
+        })
+        .collect()
 }
 
 fn fail_all(results: &mut [Option<Result<PutOutcome, Arc<Error>>>], idxs: &[usize], e: Error) {

@@ -142,6 +142,9 @@ pub struct ShardLog {
     /// Tells subscribers (push consumers) the visible end each time it advances, and
     /// once more when the log closes.
     changes: tokio::sync::watch::Sender<u64>,
+    /// Wakes writers waiting without a thread ([`ShardLog::durable`]) each time a sync
+    /// ends (its flags already cleared) and when the log is poisoned.
+    synced: tokio::sync::watch::Sender<()>,
 }
 
 impl std::fmt::Debug for ShardLog {
@@ -237,6 +240,7 @@ impl ShardLog {
             visible_arrival: AtomicI64::new(arrival),
             start_offset: AtomicU64::new(start_offset.max(first).min(next)),
             changes: tokio::sync::watch::Sender::new(next),
+            synced: tokio::sync::watch::Sender::new(()),
         }))
     }
 
@@ -338,8 +342,11 @@ impl ShardLog {
         if self.poison.set(cause).is_ok() {
             tracing::error!(shard = %self.label, cause = %self.poison.get().map_or("", |c| c.as_str()), "shard log poisoned: writes refused until restart");
         }
-        let _c = lock(&self.commit);
-        self.committed.notify_all();
+        {
+            let _c = lock(&self.commit);
+            self.committed.notify_all();
+        }
+        self.synced.send_replace(());
     }
 
     fn publish(&self, next: u64, arrival: i64) {
@@ -367,9 +374,12 @@ impl ShardLog {
     }
 
     fn mark_durable(&self, next: u64) {
-        let mut c = lock(&self.commit);
-        c.durable_next = c.durable_next.max(next);
-        self.committed.notify_all();
+        {
+            let mut c = lock(&self.commit);
+            c.durable_next = c.durable_next.max(next);
+            self.committed.notify_all();
+        }
+        self.synced.send_replace(());
     }
 
     /// Writes one batch without waiting for its sync; returns where it landed and the
@@ -522,6 +532,30 @@ impl ShardLog {
         }
     }
 
+    /// [`ShardLog::wait_durable`] without blocking a thread: a flusher thread runs the
+    /// syncs (one is queued now unless one is queued or under way already), and the
+    /// end of each wakes this task to look again.
+    pub async fn durable(&self, target: u64) -> Result<()> {
+        if self.cfg.durability == Durability::Buffered {
+            return self.check_poison();
+        }
+        let mut synced = self.synced.subscribe();
+        loop {
+            if lock(&self.commit).durable_next >= target {
+                return Ok(());
+            }
+            self.check_poison()?;
+            self.request_sync(target);
+            // Subscribed before the look above: a sync that ends after it wakes us.
+            if synced.changed().await.is_err() {
+                return Err(Error::Internal(format!(
+                    "shard log {} closed while a write waited for its sync",
+                    self.label
+                )));
+            }
+        }
+    }
+
     /// Asks a flusher thread to sync up to `target` unless a sync is already queued or
     /// under way: a writer with batches in several shards kicks off all their syncs
     /// before it waits on any, so they overlap.
@@ -568,9 +602,12 @@ impl ShardLog {
             Ok(s) => s,
             Err(_) => {
                 // Poisoned: wake the waiters, who see it.
-                let mut c = lock(&self.commit);
-                c.syncing = false;
-                self.committed.notify_all();
+                {
+                    let mut c = lock(&self.commit);
+                    c.syncing = false;
+                    self.committed.notify_all();
+                }
+                self.synced.send_replace(());
                 return;
             }
         };
@@ -596,10 +633,13 @@ impl ShardLog {
             Ok(()) => {
                 seg.publish(len, next, arrival);
                 self.publish(next, arrival);
-                let mut c = lock(&self.commit);
-                c.syncing = false;
-                c.durable_next = c.durable_next.max(next);
-                self.committed.notify_all();
+                {
+                    let mut c = lock(&self.commit);
+                    c.syncing = false;
+                    c.durable_next = c.durable_next.max(next);
+                    self.committed.notify_all();
+                }
+                self.synced.send_replace(());
             }
             Err(e) => {
                 {
