@@ -33,9 +33,11 @@ fn run(durability: Durability) {
             let engine = engine.clone();
             let acked = Arc::clone(&acked);
             thread::spawn(move || {
-                // Odd writers put through the async path (their syncs on flusher
-                // threads, the wait a task's), even ones block: both share the shards.
-                let rt = tokio::runtime::Builder::new_current_thread()
+                // Odd writers put through the async path from a runtime worker (their
+                // syncs on flusher threads, the wait a task's, a roll off the worker),
+                // even ones block: both share the shards.
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
                     .enable_time()
                     .build()
                     .expect("runtime");
@@ -50,7 +52,11 @@ fn run(durability: Durability) {
                         })
                         .collect();
                     let results = if w % 2 == 1 {
-                        rt.block_on(engine.put_records_async(STREAM, recs))
+                        let engine = engine.clone();
+                        rt.block_on(
+                            rt.spawn(async move { engine.put_records_async(STREAM, recs).await }),
+                        )
+                        .expect("the put task")
                     } else {
                         engine.put_records(STREAM, recs)
                     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{read, Engine, Shard, Stream};
 use crate::error::{Error, Result};
 use crate::hash_key::hash_key_of;
-use crate::log::frame::RecordRef;
+use crate::log::frame::{RecordRef, FRAME_HEADER, RECORD_HEADER};
 use crate::log::{LogView, ViewRecord};
 use crate::sequence::SequenceNumber;
 use crate::types::*;
@@ -68,7 +68,17 @@ impl Engine {
             if pending.is_empty() {
                 break;
             }
-            let (batches, retry) = self.append_routed(&stream, &records, &pending, &mut results)?;
+            let mut append = || self.append_routed(&stream, &records, &pending, &mut results);
+            // A batch that may fill a segment rolls it (syncs of files and the
+            // directory): on a multi-threaded runtime, off the worker's queue.
+            let (batches, retry) = if self.put_may_roll(&stream, &records)
+                && tokio::runtime::Handle::try_current()
+                    .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+            {
+                tokio::task::block_in_place(append)?
+            } else {
+                append()?
+            };
             landed.extend(batches);
             pending = retry;
             if !pending.is_empty() {
@@ -83,6 +93,20 @@ impl Engine {
             l.settle(synced, &mut results);
         }
         Ok(record_failures(finish_results(stream_name, results)))
+    }
+
+    /// Whether `records` could fill the active segment of one of the stream's open
+    /// shards (all of them in one shard's batch, the most any batch holds).
+    fn put_may_roll(&self, stream: &Stream, records: &[PutRecordInput]) -> bool {
+        let bytes: usize = FRAME_HEADER
+            + records
+                .iter()
+                .map(|r| RECORD_HEADER + r.partition_key.len() + r.data.len())
+                .sum::<usize>();
+        read(&stream.routing)
+            .open
+            .iter()
+            .any(|(_, shard)| shard.log.segment_room() < bytes as u64)
     }
 
     /// The stream, once the records pass the engine's checks and the disk has room.

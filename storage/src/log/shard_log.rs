@@ -139,6 +139,9 @@ pub struct ShardLog {
     visible_next: AtomicU64,
     visible_arrival: AtomicI64,
     start_offset: AtomicU64,
+    /// Bytes the active segment takes before an append must roll to a new one (kept
+    /// by the writer, read without its lock).
+    segment_room: AtomicU64,
     /// Tells subscribers (push consumers) the visible end each time it advances, and
     /// once more when the log closes.
     changes: tokio::sync::watch::Sender<u64>,
@@ -211,6 +214,7 @@ impl ShardLog {
             .max()
             .unwrap_or(i64::MIN);
         let first = segments.first().map_or(start_offset, |s| s.base_offset);
+        let room = active.capacity().saturating_sub(active.committed_len());
         let writer = Writer {
             position: active.committed_len(),
             next_offset: next,
@@ -239,9 +243,17 @@ impl ShardLog {
             visible_next: AtomicU64::new(next),
             visible_arrival: AtomicI64::new(arrival),
             start_offset: AtomicU64::new(start_offset.max(first).min(next)),
+            segment_room: AtomicU64::new(room),
             changes: tokio::sync::watch::Sender::new(next),
             synced: tokio::sync::watch::Sender::new(()),
         }))
+    }
+
+    /// About how many bytes of frames the active segment takes before an append rolls
+    /// to a new segment (a roll syncs files and the directory: callers on an async
+    /// runtime move such an append off the worker).
+    pub fn segment_room(&self) -> u64 {
+        self.segment_room.load(Ordering::Relaxed)
     }
 
     /// Offset after the newest record visible to readers (acknowledged).
@@ -443,6 +455,10 @@ impl ShardLog {
             w.last_indexed = Some(position);
         }
         w.position += len;
+        self.segment_room.store(
+            w.active.capacity().saturating_sub(w.position),
+            Ordering::Relaxed,
+        );
         w.next_offset = base + count;
         w.last_arrival = arrival;
         if self.cfg.durability == Durability::Buffered {
