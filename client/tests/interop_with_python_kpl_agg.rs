@@ -19,12 +19,19 @@ use serde_json::{json, Value};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// `client/` of the checkout under test: cargo's `CARGO_MANIFEST_DIR` at run time (a
+/// test binary may have been built by another checkout sharing the target directory).
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 fn venv_python() -> Option<PathBuf> {
     if std::env::var("FRESHET_SKIP_PYTHON").is_ok_and(|v| v == "1") {
         eprintln!("FRESHET_SKIP_PYTHON=1: skipping the Python interop test");
         return None;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = manifest_dir().join("..");
     let out = Command::new("bash")
         .arg(root.join("scripts/python-venv.sh"))
         .output()
@@ -39,7 +46,7 @@ fn venv_python() -> Option<PathBuf> {
 }
 
 fn run_python(python: &Path, request: &Value) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/kpl_agg.py");
+    let script = manifest_dir().join("tests/python/kpl_agg.py");
     let mut child = Command::new(python)
         .arg(script)
         .stdin(Stdio::piped())

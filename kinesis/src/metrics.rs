@@ -254,3 +254,28 @@ impl Metrics {
         }
     }
 }
+
+/// The engine's group-commit syncs (every shard log's, whichever service owns it) as a
+/// Prometheus histogram: the engine's bucket `i` holds syncs under 2^i µs, its last
+/// the longer ones.
+pub fn render_syncs(s: &freshet_storage::SyncSnapshot, out: &mut String) {
+    let name = "freshet_storage_sync_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Duration of group-commit fdatasyncs of shard logs.\n# TYPE {name} histogram"
+    );
+    let mut cumulative = 0;
+    for (i, c) in s
+        .buckets
+        .iter()
+        .enumerate()
+        .take(s.buckets.len().saturating_sub(1))
+    {
+        cumulative += c;
+        let le = (1u64 << i) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", s.syncs);
+    let _ = writeln!(out, "{name}_sum {}", s.total_micros as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {}", s.syncs);
+}

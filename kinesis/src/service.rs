@@ -148,6 +148,7 @@ impl Service for KinesisService {
     fn render_metrics(&self, out: &mut String) {
         self.state.metrics.render(out);
         self.state.scaler.render(out);
+        crate::metrics::render_syncs(&self.state.engine.sync_stats(), out);
     }
 
     fn shut_down(&self) {

@@ -33,7 +33,7 @@ const RUST_FUNCTION: &str = "freshet-test-function";
 
 /// The directory of the test functions' sources (`tests/functions`).
 pub fn functions_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("functions")
+    crate::manifest_dir().join("functions")
 }
 
 /// A zip of `files`: (name, contents, Unix mode such as `0o644` or `0o755`), deflated.

@@ -12,3 +12,14 @@ pub mod server;
 
 pub use http::{call, call_json, RawResponse};
 pub use server::Server;
+
+/// This crate's directory (`tests/`) in the checkout being tested: cargo's
+/// `CARGO_MANIFEST_DIR` of the test process, else the one this was compiled in. A test
+/// binary is reused by any checkout sharing its target directory (cargo's fingerprints
+/// are relative to the package), so the compile-time path may be another checkout's.
+pub fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .filter(|d| d.join("Cargo.toml").is_file())
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}

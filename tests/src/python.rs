@@ -74,7 +74,7 @@ pub fn venv() -> PathBuf {
 
 /// The directory of the Python test scripts.
 pub fn scripts_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
+    crate::manifest_dir().join("python")
 }
 
 /// Runs `tests/python/SCRIPT ARGS...` with the venv's Python, asserts it exited 0 with

@@ -48,7 +48,7 @@ fn venv_with_selenium() -> PathBuf {
             .is_ok_and(|s| s.success())
     };
     if !has(&venv) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/python-venv.sh");
+        let script = freshet_tests::manifest_dir().join("../scripts/python-venv.sh");
         let ok = Command::new("bash")
             .arg(script)
             .env("FRESHET_PY_VENV", &venv)
@@ -305,7 +305,7 @@ fn the_console_is_served_on_loopback_or_where_console_addr_says() {
 
 /// Runs `scripts/prereqs.sh ARGS` with `PATH` = `path` only: (exit code, stdout, stderr).
 fn prereqs(path: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/prereqs.sh");
+    let script = freshet_tests::manifest_dir().join("../scripts/prereqs.sh");
     let out = Command::new(path.join("bash"))
         .arg(script)
         .args(args)

@@ -16,9 +16,7 @@ use freshet_tests::{call_json, Server};
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
+    freshet_tests::manifest_dir().join("fixtures").join(name)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/prereqs.sh")
+    freshet_tests::manifest_dir().join("../scripts/prereqs.sh")
 }
 
 /// What the script finds in `dirs`: the path printed, or None when it exits 1.

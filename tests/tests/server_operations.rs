@@ -61,6 +61,22 @@ fn health_and_metrics_report_traffic() {
     ] {
         assert!(text.contains(line), "missing {line} in\n{text}");
     }
+    // The put waited for a group-commit sync (sync-data is the default): the engine's
+    // sync histogram counts it, its buckets cumulative up to the count.
+    let series = |prefix: &str| -> Vec<u64> {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect()
+    };
+    let count = series("freshet_storage_sync_seconds_count");
+    assert!(
+        count.first().is_some_and(|&n| n >= 1),
+        "{count:?} in\n{text}"
+    );
+    let buckets = series("freshet_storage_sync_seconds_bucket");
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert_eq!(buckets.last(), count.first(), "+Inf bucket is the count");
 }
 
 #[test]

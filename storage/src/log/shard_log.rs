@@ -675,6 +675,8 @@ impl ShardLog {
             w.active.sync_data()?;
             w.active.publish(w.position, w.next_offset, w.last_arrival);
             self.publish(w.next_offset, w.last_arrival);
+            // Writers still waiting for a sync are covered by this one.
+            self.mark_durable(w.next_offset);
             w.active.store_index()?;
             Ok(w.position)
         })
