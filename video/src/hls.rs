@@ -247,6 +247,21 @@ pub const ENDPOINTS: &[&str] = &[
     "getMP4MediaFragment.mp4",
 ];
 
+/// The video track of a picked fragment (the master playlist reads the newest, the
+/// init segment the oldest); `ResourceNotFoundException` when none was picked.
+fn track_of(
+    ctx: &Ctx,
+    s: &VStream,
+    picked: Option<&(usize, Entry)>,
+) -> Result<crate::mkv::Track, ApiError> {
+    let offset = picked.map(|(_, e)| e.offset).ok_or_else(no_fragments)?;
+    let f = ctx
+        .store
+        .read_fragment(&s.log, offset)?
+        .ok_or_else(no_fragments)?;
+    mp4::video_track(&f)
+}
+
 /// Answers one HLS endpoint (blocking: reads fragments).
 pub fn endpoint(ctx: &Ctx, call: &Call) -> Result<Reply, ApiError> {
     let q = query(call);
@@ -260,15 +275,7 @@ pub fn endpoint(ctx: &Ctx, call: &Call) -> Result<Reply, ApiError> {
     match name {
         "getHLSMasterPlaylist.m3u8" => {
             let (picked, _) = pick(&s, &sess);
-            let last = picked
-                .last()
-                .map(|(_, e)| e.offset)
-                .ok_or_else(no_fragments)?;
-            let f = ctx
-                .store
-                .read_fragment(&s.log, last)?
-                .ok_or_else(no_fragments)?;
-            let track = mp4::video_track(&f)?;
+            let track = track_of(ctx, &s, picked.last())?;
             let bw = picked
                 .iter()
                 .map(|(_, e)| e.size * 8 * 1000 / e.duration_ms.max(1))
@@ -315,15 +322,7 @@ pub fn endpoint(ctx: &Ctx, call: &Call) -> Result<Reply, ApiError> {
         }
         "getMP4InitFragment.mp4" => {
             let (picked, _) = pick(&s, &sess);
-            let first = picked
-                .first()
-                .map(|(_, e)| e.offset)
-                .ok_or_else(no_fragments)?;
-            let f = ctx
-                .store
-                .read_fragment(&s.log, first)?
-                .ok_or_else(no_fragments)?;
-            let track = mp4::video_track(&f)?;
+            let track = track_of(ctx, &s, picked.first())?;
             Ok(Reply::ok("video/mp4", mp4::init_segment(&track)))
         }
         "getMP4MediaFragment.mp4" => {
