@@ -223,13 +223,7 @@ pub fn classify(sql: &str) -> Result<Option<Command>> {
         return Ok(None);
     }
     if t.words_are(&["drop", "table"]) {
-        t.at += 2;
-        let if_exists = t.words_are(&["if", "exists"]);
-        if if_exists {
-            t.at += 2;
-        }
-        let name = t.name_or_string()?;
-        t.end()?;
+        let (name, if_exists) = drop_target(&mut t)?;
         return Ok(Some(Command::DropTable { name, if_exists }));
     }
     if t.words_are(&["show", "jobs"]) {
@@ -249,13 +243,7 @@ pub fn classify(sql: &str) -> Result<Option<Command>> {
         }
     }
     if t.words_are(&["drop", "job"]) {
-        t.at += 2;
-        let if_exists = t.words_are(&["if", "exists"]);
-        if if_exists {
-            t.at += 2;
-        }
-        let name = t.name_or_string()?;
-        t.end()?;
+        let (name, if_exists) = drop_target(&mut t)?;
         return Ok(Some(Command::DropJob { name, if_exists }));
     }
     if t.words_are(&["set", "freshet"]) || t.words_are(&["show", "freshet"]) {
@@ -367,6 +355,19 @@ fn byte_offset(sql: &str, line: u64, column: u64) -> usize {
 }
 
 /// `( key = 'value', ... )`.
+/// `DROP TABLE|JOB [IF EXISTS] name` after its two words: the name and whether
+/// `IF EXISTS` was given.
+fn drop_target(t: &mut Tokens) -> Result<(String, bool)> {
+    t.at += 2;
+    let if_exists = t.words_are(&["if", "exists"]);
+    if if_exists {
+        t.at += 2;
+    }
+    let name = t.name_or_string()?;
+    t.end()?;
+    Ok((name, if_exists))
+}
+
 fn options(t: &mut Tokens) -> Result<Vec<(String, String)>> {
     t.expect_token(&Token::LParen)?;
     let mut out = Vec::new();
@@ -616,6 +617,40 @@ mod tests {
         assert_eq!(def.stream, "click-s");
         assert_eq!(def.columns[1].path, vec!["page", "url"]);
         assert_eq!(def.watermark.unwrap().delay_ms, 2000);
+    }
+
+    #[test]
+    fn drops_with_and_without_if_exists() {
+        let drop = |sql| classify(sql).unwrap().unwrap();
+        assert_eq!(
+            drop("DROP TABLE clicks"),
+            Command::DropTable {
+                name: "clicks".into(),
+                if_exists: false
+            }
+        );
+        assert_eq!(
+            drop("drop table if exists 'my-t';"),
+            Command::DropTable {
+                name: "my-t".into(),
+                if_exists: true
+            }
+        );
+        assert_eq!(
+            drop("DROP JOB IF EXISTS counts"),
+            Command::DropJob {
+                name: "counts".into(),
+                if_exists: true
+            }
+        );
+        assert_eq!(
+            drop("DROP JOB counts"),
+            Command::DropJob {
+                name: "counts".into(),
+                if_exists: false
+            }
+        );
+        assert!(classify("DROP JOB counts extra").is_err());
     }
 
     #[test]
