@@ -70,6 +70,7 @@ pub use engine::records::RecordView;
 pub use engine::reshard::ShardCountUpdate;
 #[cfg(feature = "engine")]
 pub use engine::service_state::{ServiceState, StateChange};
+#[cfg(feature = "engine")]
 pub use engine::Engine;
 pub use error::{Error, ErrorCategory, Result, StreamNameRule};
 pub use hash_key::{hash_key_of, HashKeyRange};
