@@ -49,6 +49,7 @@ mod jobs;
 pub mod log;
 #[cfg(not(feature = "internals"))]
 mod log;
+mod md5_lanes;
 mod sequence;
 mod sys;
 mod types;
@@ -73,7 +74,7 @@ pub use engine::service_state::{ServiceState, StateChange};
 #[cfg(feature = "engine")]
 pub use engine::Engine;
 pub use error::{Error, ErrorCategory, Result, StreamNameRule};
-pub use hash_key::{hash_key_of, HashKeyRange};
+pub use hash_key::{hash_key_of, hash_keys_of, HashKeyRange};
 pub use jobs::{JobContext, JobId, JobInfo, JobKind, JobState, Jobs, StopSignal};
 pub use log::{LogView, SyncSnapshot, ViewRecord, SYNC_BUCKETS};
 pub use sequence::{Continuation, SequenceNumber};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::{read, Engine, Shard, Stream};
 use crate::error::{Error, Result};
-use crate::hash_key::hash_key_of;
+use crate::hash_key::hash_keys_of;
 use crate::log::frame::{RecordRef, FRAME_HEADER, RECORD_HEADER};
 use crate::log::{LogView, ViewRecord};
 use crate::sequence::SequenceNumber;
@@ -191,15 +191,25 @@ impl Engine {
             [(_, shard)] => Some(shard),
             _ => None,
         };
-        for &i in pending {
-            // With one open shard every key routes to it: no need to hash.
+        // With one open shard every key routes to it: no need to hash. Otherwise the
+        // partition keys are hashed together, eight at a time (an explicit hash key
+        // wins; its record's lane hashes the empty key).
+        let mut hashed = Vec::new();
+        if only.is_none() {
+            let keys: Vec<&[u8]> = pending
+                .iter()
+                .map(|&i| match records[i].explicit_hash_key {
+                    Some(_) => &[][..],
+                    None => records[i].partition_key.as_bytes(),
+                })
+                .collect();
+            hash_keys_of(&keys, &mut hashed);
+        }
+        for (n, &i) in pending.iter().enumerate() {
             let shard = match only {
                 Some(shard) => shard,
                 None => {
-                    let r = &records[i];
-                    let key = r
-                        .explicit_hash_key
-                        .unwrap_or_else(|| hash_key_of(&r.partition_key));
+                    let key = records[i].explicit_hash_key.unwrap_or(hashed[n]);
                     routing.route(key).ok_or_else(|| {
                         Error::Internal(format!("no open shard owns hash key {key}"))
                     })?
