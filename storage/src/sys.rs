@@ -1,5 +1,6 @@
-//! The engine's only `unsafe` code: read-only memory maps of segment files and
-//! `posix_fallocate` and `statvfs`.
+//! The engine's only `unsafe` code: read-only memory maps of segment files,
+//! `posix_fallocate` and `statvfs`, and the entry to the SSE2 kernel of the multi-lane
+//! MD5 that routes partition keys (`md5_lanes`).
 //!
 //! Segments are written with positional writes (`pwrite`) and only ever read through
 //! these maps, never stored through. Linux keeps the page cache coherent between the
