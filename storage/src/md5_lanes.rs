@@ -96,12 +96,12 @@ fn step<const S: u32>(
     k: u32,
     m: &V,
 ) {
-    for l in 0..LANES {
-        let t = a[l]
+    for (l, a) in a.iter_mut().enumerate() {
+        let t = a
             .wrapping_add(f(b[l], c[l], d[l]))
             .wrapping_add(k)
             .wrapping_add(m[l]);
-        a[l] = b[l].wrapping_add(t.rotate_left(S));
+        *a = b[l].wrapping_add(t.rotate_left(S));
     }
 }
 

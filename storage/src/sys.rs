@@ -83,12 +83,12 @@ fn md5_rounds_sse2(m: &[[u32; 8]; 16]) -> [[u32; 8]; 4] {
     let words: [[__m128i; 2]; 16] = std::array::from_fn(|w| load(&m[w]));
     let ones = _mm_set1_epi32(-1);
     let [mut a, mut b, mut c, mut d] = INIT.map(|x| [_mm_set1_epi32(x as i32); 2]);
-    for i in 0..64 {
+    for (i, &k) in K.iter().enumerate() {
         let s = SHIFT[i / 16][i % 4] as i32;
         let (left, right) = (_mm_cvtsi32_si128(s), _mm_cvtsi32_si128(32 - s));
-        let k = _mm_set1_epi32(K[i] as i32);
+        let k = _mm_set1_epi32(k as i32);
         let mut next = [_mm_setzero_si128(); 2];
-        for v in 0..2 {
+        for (v, next) in next.iter_mut().enumerate() {
             let (b, c, d) = (b[v], c[v], d[v]);
             let f = match i / 16 {
                 0 => _mm_xor_si128(d, _mm_and_si128(b, _mm_xor_si128(c, d))),
@@ -98,7 +98,7 @@ fn md5_rounds_sse2(m: &[[u32; 8]; 16]) -> [[u32; 8]; 4] {
             };
             let t = _mm_add_epi32(_mm_add_epi32(a[v], f), _mm_add_epi32(k, words[word(i)][v]));
             let rotated = _mm_or_si128(_mm_sll_epi32(t, left), _mm_srl_epi32(t, right));
-            next[v] = _mm_add_epi32(b, rotated);
+            *next = _mm_add_epi32(b, rotated);
         }
         (a, b, c, d) = (d, next, b, c);
     }
