@@ -8,7 +8,7 @@ use freshet_storage::{hash_key_of, hash_keys_of};
 
 fn hash_keys(c: &mut Criterion) {
     let keys: Vec<String> = (0..500).map(|i| format!("pk-{}-{i}", i % 16)).collect();
-    let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let mut group = c.benchmark_group("hash_keys");
     group.throughput(Throughput::Elements(keys.len() as u64));
     group.bench_function("one_at_a_time_x500", |b| {

@@ -4,14 +4,13 @@
 
 pub use freshet_protocol::hash_key::*;
 
-use md5::{Digest, Md5};
-
 use crate::md5_lanes::{self, LANES};
 
 /// The hash keys of many partition keys, each as [`hash_key_of`] gives it: keys of up
 /// to 55 bytes (one MD5 block) are hashed eight at a time, side by side
-/// (`md5_lanes`), longer ones alone. `out` gets one key per input, in order.
-pub fn hash_keys_of(keys: &[&[u8]], out: &mut Vec<u128>) {
+/// (`md5_lanes`), longer ones alone by [`hash_key_of`]. `out` gets one key per input,
+/// in order.
+pub fn hash_keys_of(keys: &[&str], out: &mut Vec<u128>) {
     out.clear();
     out.resize(keys.len(), 0);
     let mut group: [&[u8]; LANES] = [&[]; LANES];
@@ -24,10 +23,10 @@ pub fn hash_keys_of(keys: &[&[u8]], out: &mut Vec<u128>) {
     };
     for (i, key) in keys.iter().enumerate() {
         if key.len() > md5_lanes::MAX_ONE_BLOCK {
-            out[i] = u128::from_be_bytes(Md5::digest(key).into());
+            out[i] = hash_key_of(key);
             continue;
         }
-        group[filled] = key;
+        group[filled] = key.as_bytes();
         slots[filled] = i;
         filled += 1;
         if filled == LANES {
@@ -57,7 +56,7 @@ mod tests {
             .collect();
         let mut out = vec![42];
         for n in [0, 1, 7, 8, 9, 17, 200] {
-            let refs: Vec<&[u8]> = keys[..n].iter().map(|k| k.as_bytes()).collect();
+            let refs: Vec<&str> = keys[..n].iter().map(String::as_str).collect();
             hash_keys_of(&refs, &mut out);
             let want: Vec<u128> = keys[..n].iter().map(|k| hash_key_of(k)).collect();
             assert_eq!(out, want, "{n} keys");

@@ -3,9 +3,9 @@
 //! A partition key's MD5 is one 64-byte block for keys of up to 55 bytes (nearly all of
 //! them), and one block's 64 steps are a chain where each step waits for the last: a
 //! single digest leaves most of a core's arithmetic units idle. Computing [`LANES`]
-//! digests side by side, each step on an array of words the compiler turns into SIMD
-//! (SSE2 on x86-64, in `sys`, the engine's one module of `unsafe`; elsewhere lane loops
-//! the compiler may vectorize), is the "multi-buffer" MD5 that storage engines and
+//! digests side by side, each step on vectors of words
+//! (SSE2 on x86-64, in `sys`, the engine's one module of `unsafe`; elsewhere one lane
+//! after another, as plain MD5), is the "multi-buffer" MD5 that storage engines and
 //! network stacks use for many small hashes. The tests check every lane against the
 //! `md-5` crate.
 
@@ -83,28 +83,6 @@ pub(crate) const fn word(i: usize) -> usize {
 
 type V = [u32; LANES];
 
-/// One MD5 step on every lane, `a = b + rotl(a + f(b, c, d) + k + m, S)`, written as
-/// lane loops of constant length and a constant rotation so the compiler makes it
-/// vector code (SSE2 on any x86-64, NEON on aarch64) without `unsafe`.
-#[inline(always)]
-fn step<const S: u32>(
-    a: &mut V,
-    b: &V,
-    c: &V,
-    d: &V,
-    f: impl Fn(u32, u32, u32) -> u32,
-    k: u32,
-    m: &V,
-) {
-    for (l, a) in a.iter_mut().enumerate() {
-        let t = a
-            .wrapping_add(f(b[l], c[l], d[l]))
-            .wrapping_add(k)
-            .wrapping_add(m[l]);
-        *a = b[l].wrapping_add(t.rotate_left(S));
-    }
-}
-
 /// The 64 steps on every lane. Returns the state words a, b, c, d before the initial
 /// values are added.
 #[cfg(target_arch = "x86_64")]
@@ -112,46 +90,37 @@ fn rounds(m: &Blocks) -> [V; 4] {
     crate::sys::md5_rounds_x8(m)
 }
 
-/// The 64 steps on every lane, in lane loops.
+/// The 64 steps on every lane, one lane at a time.
 #[cfg(not(target_arch = "x86_64"))]
 fn rounds(m: &Blocks) -> [V; 4] {
     portable_rounds(m)
 }
 
-/// The 64 steps on every lane, in lane loops of constant length (what other
-/// architectures run; the tests check the x86-64 kernel against it too).
+/// The 64 steps on every lane, one lane at a time (what other architectures run; the
+/// tests check the x86-64 kernel against it too).
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 fn portable_rounds(m: &Blocks) -> [V; 4] {
-    let [mut a, mut b, mut c, mut d] = INIT.map(|x| [x; LANES]);
-    let ff = |b: u32, c: u32, d: u32| d ^ (b & (c ^ d));
-    let gg = |b: u32, c: u32, d: u32| c ^ (d & (b ^ c));
-    let hh = |b: u32, c: u32, d: u32| b ^ c ^ d;
-    let ii = |b: u32, c: u32, d: u32| c ^ (b | !d);
-    for j in (0..16).step_by(4) {
-        step::<7>(&mut a, &b, &c, &d, ff, K[j], &m[word(j)]);
-        step::<12>(&mut d, &a, &b, &c, ff, K[j + 1], &m[word(j + 1)]);
-        step::<17>(&mut c, &d, &a, &b, ff, K[j + 2], &m[word(j + 2)]);
-        step::<22>(&mut b, &c, &d, &a, ff, K[j + 3], &m[word(j + 3)]);
+    let mut out = [[0u32; LANES]; 4];
+    for lane in 0..LANES {
+        let [mut a, mut b, mut c, mut d] = INIT;
+        for (i, &k) in K.iter().enumerate() {
+            let f = match i / 16 {
+                0 => d ^ (b & (c ^ d)),
+                1 => c ^ (d & (b ^ c)),
+                2 => b ^ c ^ d,
+                _ => c ^ (b | !d),
+            };
+            let t = a
+                .wrapping_add(f)
+                .wrapping_add(k)
+                .wrapping_add(m[word(i)][lane]);
+            (a, b, c, d) = (d, b.wrapping_add(t.rotate_left(SHIFT[i / 16][i % 4])), b, c);
+        }
+        for (w, v) in [a, b, c, d].into_iter().enumerate() {
+            out[w][lane] = v;
+        }
     }
-    for j in (16..32).step_by(4) {
-        step::<5>(&mut a, &b, &c, &d, gg, K[j], &m[word(j)]);
-        step::<9>(&mut d, &a, &b, &c, gg, K[j + 1], &m[word(j + 1)]);
-        step::<14>(&mut c, &d, &a, &b, gg, K[j + 2], &m[word(j + 2)]);
-        step::<20>(&mut b, &c, &d, &a, gg, K[j + 3], &m[word(j + 3)]);
-    }
-    for j in (32..48).step_by(4) {
-        step::<4>(&mut a, &b, &c, &d, hh, K[j], &m[word(j)]);
-        step::<11>(&mut d, &a, &b, &c, hh, K[j + 1], &m[word(j + 1)]);
-        step::<16>(&mut c, &d, &a, &b, hh, K[j + 2], &m[word(j + 2)]);
-        step::<23>(&mut b, &c, &d, &a, hh, K[j + 3], &m[word(j + 3)]);
-    }
-    for j in (48..64).step_by(4) {
-        step::<6>(&mut a, &b, &c, &d, ii, K[j], &m[word(j)]);
-        step::<10>(&mut d, &a, &b, &c, ii, K[j + 1], &m[word(j + 1)]);
-        step::<15>(&mut c, &d, &a, &b, ii, K[j + 2], &m[word(j + 2)]);
-        step::<21>(&mut b, &c, &d, &a, ii, K[j + 3], &m[word(j + 3)]);
-    }
-    [a, b, c, d]
+    out
 }
 
 #[cfg(test)]

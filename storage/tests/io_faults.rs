@@ -20,6 +20,15 @@ fn open(dir: &std::path::Path, fs: &FaultFs) -> Engine {
     Engine::open(cfg).expect("open")
 }
 
+/// [`open`], with the one-shard stream `STREAM` created.
+fn open_one_shard(dir: &std::path::Path, fs: &FaultFs) -> Engine {
+    let engine = open(dir, fs);
+    engine
+        .create_stream(CreateStream::new(STREAM, 1))
+        .expect("create");
+    engine
+}
+
 fn put(engine: &Engine, i: usize) -> Result<PutOutcome, Error> {
     engine.put_record(
         STREAM,
@@ -41,10 +50,7 @@ fn all(engine: &Engine) -> Vec<Bytes> {
 fn failed_fdatasync_poisons_the_shard_and_keeps_durable_data_readable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fs = FaultFs::new(1);
-    let engine = open(dir.path(), &fs);
-    engine
-        .create_stream(CreateStream::new(STREAM, 1))
-        .expect("create");
+    let engine = open_one_shard(dir.path(), &fs);
     for i in 0..5 {
         put(&engine, i).expect("acknowledged");
     }
@@ -182,10 +188,7 @@ fn low_disk_pauses_puts_and_they_resume_by_themselves() {
 async fn failed_fdatasync_fails_an_async_put_and_wakes_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fs = FaultFs::new(1);
-    let engine = open(dir.path(), &fs);
-    engine
-        .create_stream(CreateStream::new(STREAM, 1))
-        .expect("create");
+    let engine = open_one_shard(dir.path(), &fs);
     let rec = |i: usize| vec![PutRecordInput::new("k", Bytes::from(format!("async {i}")))];
     for i in 0..5 {
         let got = engine.put_records_async(STREAM, rec(i)).await.expect("put");

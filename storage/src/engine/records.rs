@@ -196,11 +196,11 @@ impl Engine {
         // wins; its record's lane hashes the empty key).
         let mut hashed = Vec::new();
         if only.is_none() {
-            let keys: Vec<&[u8]> = pending
+            let keys: Vec<&str> = pending
                 .iter()
                 .map(|&i| match records[i].explicit_hash_key {
-                    Some(_) => &[][..],
-                    None => records[i].partition_key.as_bytes(),
+                    Some(_) => "",
+                    None => &records[i].partition_key,
                 })
                 .collect();
             hash_keys_of(&keys, &mut hashed);
