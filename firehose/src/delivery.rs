@@ -34,6 +34,10 @@ use crate::transform::KinesisMetadata;
 /// Most records one read of the source takes.
 const READ_RECORDS: usize = 10_000;
 
+/// Records of one shard read together, in offset order: a buffer holds these as read
+/// (no per-record bookkeeping on the way to an object).
+type Chunk = (Arc<str>, Vec<Record>);
+
 /// One shard's records in a buffer: offsets `from..to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardRange {
@@ -226,7 +230,8 @@ impl Delivery {
         // next waits for it before its own intent).
         let mut pending: Option<tokio::task::JoinHandle<bool>> = None;
         let interval = Duration::from_secs(u64::from(interval_s));
-        let mut buffer: Vec<(Arc<str>, Record)> = Vec::new();
+        let mut buffer: Vec<Chunk> = Vec::new();
+        let mut buffered_records = 0usize;
         let mut buffered_bytes = 0usize;
         let mut buffer_started: Option<Instant> = None;
         loop {
@@ -238,7 +243,7 @@ impl Delivery {
                 None => Duration::from_secs(3600),
             };
             let room = size_limit.saturating_sub(buffered_bytes).max(1);
-            let want = READ_RECORDS.min(max_records.saturating_sub(buffer.len()).max(1));
+            let want = READ_RECORDS.min(max_records.saturating_sub(buffered_records).max(1));
             let batch = tokio::select! {
                 b = cursor.next_within(want, room, wait) => b,
                 _ = stop.stopped() => return finish(pending).await,
@@ -265,36 +270,36 @@ impl Delivery {
             let read_bytes_before = buffered_bytes;
             let read_records = batch.record_count();
             for sb in batch.shards {
-                for r in sb.records {
-                    buffered_bytes += r.data.len();
-                    if buffer.is_empty() {
-                        buffer_started = Some(Instant::now());
-                        self.stats
-                            .oldest_undelivered_ms
-                            .store(u64::try_from(r.arrival_ms).unwrap_or(0), Ordering::Relaxed);
-                    }
-                    buffer.push((Arc::clone(&sb.shard_id), r));
+                let Some(first) = sb.records.first() else {
+                    continue;
+                };
+                if buffer.is_empty() {
+                    buffer_started = Some(Instant::now());
+                    self.stats.oldest_undelivered_ms.store(
+                        u64::try_from(first.arrival_ms).unwrap_or(0),
+                        Ordering::Relaxed,
+                    );
                 }
+                buffered_bytes += sb.records.iter().map(|r| r.data.len()).sum::<usize>();
+                buffered_records += sb.records.len();
+                buffer.push((sb.shard_id, sb.records));
             }
             let due = buffer_started.is_some_and(|t| t.elapsed() >= interval);
             // A read that came back full means more is waiting right now (a backlog):
             // take it into this buffer, up to the size, before the interval's flush.
             let read_full = read_records >= want || buffered_bytes - read_bytes_before >= room;
-            let full = buffered_bytes >= size_limit || buffer.len() >= max_records;
+            let full = buffered_bytes >= size_limit || buffered_records >= max_records;
             if buffer.is_empty() || !(full || (due && !read_full)) {
                 continue;
             }
-            // The next buffer starts at this one's size: no regrowth (and copying) of a
-            // buffer of hundreds of thousands of records.
-            let capacity = buffer.len();
-            let records =
-                sort_by_shard(std::mem::replace(&mut buffer, Vec::with_capacity(capacity)));
+            let records = sort_by_shard(std::mem::take(&mut buffer));
+            let count = std::mem::take(&mut buffered_records);
             buffered_bytes = 0;
             buffer_started = None;
             let intent = Intent {
                 ranges: ranges_of(&records),
                 positions_after: cursor.positions(),
-                records: records.len() as u64,
+                records: count as u64,
                 seed: crate::naming::random_string(),
                 objects: Vec::new(),
                 bucket: String::new(),
@@ -318,7 +323,7 @@ impl Delivery {
     /// redone at the next start).
     fn flush(
         &self,
-        mut records: Vec<(Arc<str>, Record)>,
+        mut records: Vec<Chunk>,
         intent: Intent,
         stop: StopSignal,
     ) -> tokio::task::JoinHandle<bool> {
@@ -340,15 +345,18 @@ impl Delivery {
             let (raw_records, raw_bytes, items, processed) =
                 if pipeline.is_identity() && !deaggregate && !backs_up {
                     // Records as they are: no per-record processing state.
-                    let raw_bytes = records.iter().map(|(_, r)| r.data.len() as u64).sum();
-                    let count = records.len() as u64;
+                    let raw_bytes = records
+                        .iter()
+                        .flat_map(|(_, rs)| rs)
+                        .map(|r| r.data.len() as u64)
+                        .sum();
+                    let count: usize = records.iter().map(|(_, rs)| rs.len()).sum();
                     // Moved out, not cloned: the records are not needed after this.
-                    let processed = crate::pipeline::Processed::whole(
-                        std::mem::take(&mut records)
-                            .into_iter()
-                            .map(|(_, r)| (r.data, r.arrival_ms)),
-                    );
-                    (count, raw_bytes, Vec::new(), processed)
+                    let datas = std::mem::take(&mut records)
+                        .into_iter()
+                        .flat_map(|(_, rs)| rs.into_iter().map(|r| (r.data, r.arrival_ms)));
+                    let processed = crate::pipeline::Processed::whole(datas, count);
+                    (count as u64, raw_bytes, Vec::new(), processed)
                 } else {
                     let items = items_of(&records, deaggregate);
                     let raw_bytes = items.iter().map(|i| i.data.len() as u64).sum();
@@ -385,7 +393,7 @@ impl Delivery {
     }
 
     /// Reads an intent's records again, shard by shard.
-    fn read_ranges(&self, ranges: &[ShardRange]) -> Result<Vec<(Arc<str>, Record)>, String> {
+    fn read_ranges(&self, ranges: &[ShardRange]) -> Result<Vec<Chunk>, String> {
         let mut out = Vec::new();
         for range in ranges {
             let shard: Arc<str> = Arc::from(range.shard.as_str());
@@ -401,11 +409,9 @@ impl Delivery {
                 if got.records.is_empty() {
                     break;
                 }
-                for r in got.records {
-                    if r.sequence_number.offset < range.to {
-                        out.push((Arc::clone(&shard), r));
-                    }
-                }
+                let mut records = got.records;
+                records.retain(|r| r.sequence_number.offset < range.to);
+                out.push((Arc::clone(&shard), records));
                 at = got.next_offset;
             }
         }
@@ -415,9 +421,12 @@ impl Delivery {
 
 /// The user records of source records (KPL aggregates taken apart for a Kinesis
 /// source, with their Kinesis metadata).
-fn items_of(records: &[(Arc<str>, Record)], deaggregate: bool) -> Vec<Item> {
-    let mut out = Vec::with_capacity(records.len());
-    for (shard, r) in records {
+fn items_of(records: &[Chunk], deaggregate: bool) -> Vec<Item> {
+    let mut out = Vec::with_capacity(records.iter().map(|(_, rs)| rs.len()).sum());
+    for (shard, r) in records
+        .iter()
+        .flat_map(|(s, rs)| rs.iter().map(move |r| (s, r)))
+    {
         if !deaggregate {
             out.push(Item {
                 data: r.data.clone(),
@@ -471,13 +480,19 @@ fn merge_positions(ours: Option<CursorPositions>, theirs: CursorPositions) -> Cu
 }
 
 /// The offset ranges of a buffer's records (sorted by shard, then offset).
-fn ranges_of(records: &[(Arc<str>, Record)]) -> Vec<ShardRange> {
+fn ranges_of(records: &[Chunk]) -> Vec<ShardRange> {
     let mut ranges: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for (shard, r) in records {
-        let o = r.sequence_number.offset;
-        let e = ranges.entry(shard).or_insert((o, o + 1));
-        e.0 = e.0.min(o);
-        e.1 = e.1.max(o + 1);
+    for (shard, rs) in records {
+        let (Some(first), Some(last)) = (rs.first(), rs.last()) else {
+            continue;
+        };
+        let (from, to) = (
+            first.sequence_number.offset,
+            last.sequence_number.offset + 1,
+        );
+        let e = ranges.entry(shard).or_insert((from, to));
+        e.0 = e.0.min(from);
+        e.1 = e.1.max(to);
     }
     ranges
         .into_iter()
@@ -507,19 +522,12 @@ fn user_records(r: &Record) -> Vec<(Bytes, Option<String>)> {
         .collect()
 }
 
-/// Records in shard order, each shard's in offset order: the order an intent's records
-/// are read again in, so both builds of an object are the same bytes.
-fn sort_by_shard(mut records: Vec<(Arc<str>, Record)>) -> Vec<(Arc<str>, Record)> {
-    let order = |(a, ra): &(Arc<str>, Record), (b, rb): &(Arc<str>, Record)| {
-        a.cmp(b)
-            .then(ra.sequence_number.offset.cmp(&rb.sequence_number.offset))
-    };
-    // (shard, offset) is unique, so an unstable sort gives the same order, in place: a
-    // stable sort's scratch space was half the buffer again (tens of MB of fresh pages
-    // for a 64 MiB buffer of 100-byte records). A buffer read from one shard is in
-    // order already.
-    if !records.is_sorted_by(|a, b| order(a, b).is_le()) {
-        records.sort_unstable_by(order);
-    }
+/// Chunks in shard order, each shard's in offset order: the order an intent's records
+/// are read again in, so both builds of an object are the same bytes. (A chunk's
+/// records are in offset order, and a shard's chunks never overlap: a cursor reads
+/// each shard forward.)
+fn sort_by_shard(mut records: Vec<Chunk>) -> Vec<Chunk> {
+    let first = |rs: &[Record]| rs.first().map(|r| r.sequence_number.offset);
+    records.sort_unstable_by(|(a, ra), (b, rb)| a.cmp(b).then(first(ra).cmp(&first(rb))));
     records
 }

@@ -69,8 +69,8 @@ pub struct Processed {
 
 impl Processed {
     /// Records that pass as they are, in one partition: (data, arrival ms).
-    pub fn whole(records: impl ExactSizeIterator<Item = (Bytes, i64)>) -> Processed {
-        let mut datas = Vec::with_capacity(records.len());
+    pub fn whole(records: impl Iterator<Item = (Bytes, i64)>, count: usize) -> Processed {
+        let mut datas = Vec::with_capacity(count);
         let mut oldest_ms = i64::MAX;
         for (data, at) in records {
             oldest_ms = oldest_ms.min(at);
