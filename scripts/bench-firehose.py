@@ -2,13 +2,13 @@
 """Firehose (delivery stream) benchmarks against a real `freshet serve` (started here,
 on 127.0.0.1, `--durability sync-data`), and against moto's server for comparison.
 
-  scripts/bench-firehose.py ingest    --freshet BIN [--seconds 20] [--moto-seconds 20] [--perf FILE]
+  scripts/bench-firehose.py ingest    --freshet BIN [--seconds 20] [--moto-seconds 20] [--concurrency 8] [--perf FILE]
   scripts/bench-firehose.py drain     --freshet BIN [--record-size 100] [--compression UNCOMPRESSED|GZIP]
                                       [--seconds 20] [--s3-moto] [--perf FILE]
                                       [--drain-size 64] [--drain-interval 0]
   scripts/bench-firehose.py freshness --freshet BIN [--count 300]
 
-ingest:    `freshet bench --workload firehose-put` (100 B records, 500 a batch, 8
+ingest:    `freshet bench --workload firehose-put` (100 B records, 500 a batch, 8 (--concurrency)
            connections) against Freshet, then against `moto_server` in the same sitting
            (the bucket `freshet-bench` created in moto first). The delivery stream is
            the one `freshet bench` creates (default buffering, 5 MiB / 300 s), so
@@ -129,9 +129,10 @@ def stop(proc):
         proc.wait()
 
 
-def bench(freshet, endpoint, seconds, record_size=100):
+def bench(freshet, endpoint, seconds, record_size=100, concurrency=8):
     cmd = [freshet, "bench", "--endpoint", endpoint, "--workload", "firehose-put", "--record-size",
-           str(record_size), "--batch-size", "500", "--concurrency", "8", "--duration", str(seconds)]
+           str(record_size), "--batch-size", "500", "--concurrency", str(concurrency),
+           "--duration", str(seconds)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300)
     if out.returncode != 0:
         raise SystemExit(f"freshet bench failed: {out.stderr[-2000:]}")
@@ -167,13 +168,14 @@ def metrics(endpoint, name=STREAM):
 
 
 def ingest(args, work):
-    result = {"workload": "ingest", "record_size": 100, "batch_size": 500, "concurrency": 8}
+    result = {"workload": "ingest", "record_size": 100, "batch_size": 500,
+              "concurrency": args.concurrency}
     data = os.path.join(work, "data")
     proc, endpoint = start_server(args.freshet, data, free_port(), [])
     try:
         perf = start_perf(args.perf, proc.pid)
         cpu0, t0 = cpu_seconds(proc.pid), time.time()
-        out, records = bench(args.freshet, endpoint, args.seconds)
+        out, records = bench(args.freshet, endpoint, args.seconds, concurrency=args.concurrency)
         cores = (cpu_seconds(proc.pid) - cpu0) / (time.time() - t0)
         stop_perf(perf)
         result["freshet"] = {"seconds": args.seconds, "bench": out, "records": records,
@@ -184,7 +186,7 @@ def ingest(args, work):
     moto, mendpoint = start_moto(work, firehose_shim=True)
     try:
         client("s3", mendpoint).create_bucket(Bucket=BUCKET)
-        out, records = bench(args.freshet, mendpoint, args.moto_seconds)
+        out, records = bench(args.freshet, mendpoint, args.moto_seconds, concurrency=args.concurrency)
         result["moto"] = {"seconds": args.moto_seconds, "bench": out, "records": records,
                           "records_per_second": bench_rate(out)}
     finally:
@@ -348,6 +350,8 @@ def main():
     p.add_argument("--seconds", type=int, default=20)
     p.add_argument("--moto-seconds", type=int, default=20)
     p.add_argument("--record-size", type=int, default=100)
+    p.add_argument("--concurrency", type=int, default=8,
+                   help="ingest: requests in flight, the same against both servers")
     p.add_argument("--compression", choices=["UNCOMPRESSED", "GZIP"], default="UNCOMPRESSED")
     p.add_argument("--s3-moto", action="store_true", help="deliver to moto's S3 server")
     p.add_argument("--perf", help="record a `perf record -g` profile of the server during the run (ingest: Freshet's)")

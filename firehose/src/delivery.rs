@@ -208,6 +208,8 @@ impl Delivery {
             None => self.first_start.clone(),
         };
         let mut cursor = match self.engine.tail_stream(&self.source, start) {
+            // Partition keys are read only for a Kinesis source's metadata.
+            Ok(c) if !self.deaggregate => c.without_keys(),
             Ok(c) => c,
             Err(e) => return Err(format!("cannot read {}: {e}", self.source)),
         };

@@ -152,6 +152,8 @@ pub struct StreamCursor {
     shards: BTreeMap<u64, Tracked>,
     /// Rotates the shard read first, so no shard starves the others of a batch.
     turn: usize,
+    /// Records come with their partition keys (see [`StreamCursor::without_keys`]).
+    keys: bool,
 }
 
 impl Engine {
@@ -174,6 +176,7 @@ impl Engine {
             },
             shards: BTreeMap::new(),
             turn: 0,
+            keys: true,
         };
         let retained: BTreeSet<u64> = d.shards.iter().map(|s| s.index).collect();
         for s in &d.shards {
@@ -221,6 +224,13 @@ fn retained_parents(s: &ShardDescription, retained: &BTreeSet<u64>) -> Vec<u64> 
 }
 
 impl StreamCursor {
+    /// Records come with empty partition keys: for a reader that never looks at them
+    /// (a delivery stream's own buffer), one reference count less per record.
+    pub fn without_keys(mut self) -> StreamCursor {
+        self.keys = false;
+        self
+    }
+
     /// The stream read.
     pub fn stream(&self) -> &str {
         &self.stream
@@ -310,10 +320,14 @@ impl StreamCursor {
             // Seen now: a record published after this read wakes the wait.
             watch.borrow_and_update();
             let from = *offset;
-            let got = match self
-                .engine
-                .read(&self.stream, &t.id, from, records_left, bytes_left)
-            {
+            let got = match self.engine.read_records(
+                &self.stream,
+                &t.id,
+                from,
+                records_left,
+                bytes_left,
+                self.keys,
+            ) {
                 Ok(got) => got,
                 Err(Error::ShardNotFound { .. }) => {
                     // A closed shard whose records all expired left the stream.

@@ -326,37 +326,47 @@ impl Engine {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<ReadOutcome> {
+        self.read_records(stream_name, shard, offset, max_records, max_bytes, true)
+    }
+
+    /// [`Engine::read`]; without `keys`, the records' partition keys come empty.
+    pub(crate) fn read_records(
+        &self,
+        stream_name: &str,
+        shard: &str,
+        offset: u64,
+        max_records: usize,
+        max_bytes: usize,
+        keys: bool,
+    ) -> Result<ReadOutcome> {
         let stream = self.writable_stream(stream_name)?;
         let shard = self.shard_of(&stream, stream_name, shard)?;
-        let got = shard.log.read(
+        let index = shard.index;
+        let (records, next_offset) = shard.log.read_with(
             offset,
             max_records.min(MAX_READ_RECORDS),
             max_bytes.min(MAX_READ_BYTES),
+            keys,
+            |offset, arrival_ms, partition_key, data| Record {
+                sequence_number: SequenceNumber::new(index, offset),
+                arrival_ms,
+                partition_key,
+                data,
+            },
         )?;
         let newest = shard.log.visible_next();
-        let millis_behind_latest = match got.records.last() {
-            Some(last) if got.next_offset < newest => {
-                (self.now_ms() - last.arrival_ms).max(0) as u64
-            }
+        let millis_behind_latest = match records.last() {
+            Some(last) if next_offset < newest => (self.now_ms() - last.arrival_ms).max(0) as u64,
             _ => 0,
         };
         let end = shard.record().end_offset;
         let child_shards = match end {
-            Some(end) if got.next_offset >= end => Some(self.children_of(&stream, &shard)),
+            Some(end) if next_offset >= end => Some(self.children_of(&stream, &shard)),
             _ => None,
         };
         Ok(ReadOutcome {
-            records: got
-                .records
-                .into_iter()
-                .map(|r| Record {
-                    sequence_number: SequenceNumber::new(shard.index, r.offset),
-                    arrival_ms: r.arrival_ms,
-                    partition_key: r.partition_key,
-                    data: r.data,
-                })
-                .collect(),
-            next_offset: got.next_offset,
+            records,
+            next_offset,
             millis_behind_latest,
             child_shards,
         })

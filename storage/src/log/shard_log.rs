@@ -46,6 +46,7 @@ pub struct Appended {
 }
 
 /// A record read from the log; key and data are zero-copy slices of the segment map.
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // integration tests' and fuzzing's reads
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
     /// Offset in the shard log.
@@ -95,6 +96,7 @@ impl LogView {
 }
 
 /// The result of a read.
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // integration tests' and fuzzing's reads
 #[derive(Debug, Clone, Default)]
 pub struct LogRead {
     /// Records in offset order.
@@ -706,20 +708,48 @@ impl ShardLog {
     /// Reads up to `max_records` records and about `max_bytes` bytes (key plus data;
     /// at least one record when any is available) starting at `from`. A start below the
     /// trim horizon starts at the horizon.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // integration tests' and fuzzing's reads
     pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<LogRead> {
-        let mut records = Vec::with_capacity(self.expected_records(from, max_records));
-        let next_offset = self.walk(from, max_records, max_bytes, |frame, h, offset, span| {
-            records.push(StoredRecord {
+        let (records, next_offset) = self.read_with(
+            from,
+            max_records,
+            max_bytes,
+            true,
+            |offset, arrival_ms, partition_key, data| StoredRecord {
                 offset,
-                arrival_ms: h.arrival_ms,
-                partition_key: frame.slice(span.key_start..span.key_start + span.key_len),
-                data: frame.slice(span.data_start..span.data_start + span.data_len),
-            });
-        })?;
+                arrival_ms,
+                partition_key,
+                data,
+            },
+        )?;
         Ok(LogRead {
             records,
             next_offset,
         })
+    }
+
+    /// [`ShardLog::read`] into the caller's record type: `make` gets each record's
+    /// offset, arrival, key and data as found (no list in between). Without `keys`, the
+    /// keys come empty (one reference count less per record, for readers that never
+    /// look at them). Returns the records and the offset to continue from.
+    pub fn read_with<T>(
+        &self,
+        from: u64,
+        max_records: usize,
+        max_bytes: usize,
+        keys: bool,
+        mut make: impl FnMut(u64, i64, Bytes, Bytes) -> T,
+    ) -> Result<(Vec<T>, u64)> {
+        let mut records = Vec::with_capacity(self.expected_records(from, max_records));
+        let next_offset = self.walk(from, max_records, max_bytes, |frame, h, offset, span| {
+            let key = match keys {
+                true => frame.slice(span.key_start..span.key_start + span.key_len),
+                false => Bytes::new(),
+            };
+            let data = frame.slice(span.data_start..span.data_start + span.data_len);
+            records.push(make(offset, h.arrival_ms, key, data));
+        })?;
+        Ok((records, next_offset))
     }
 
     /// [`ShardLog::read`] without a reference count per record: each frame's bytes
