@@ -234,22 +234,25 @@ fn typed_reply(
     results: Vec<Result<PutOutcome, RecordFailure>>,
     batch: bool,
 ) -> Result<Reply, ApiError> {
-    let results: Vec<Result<u128, String>> = results
-        .into_iter()
-        .map(|r| {
-            r.map(|o| o.sequence_number.to_u128())
-                .map_err(|e| e.message)
-        })
-        .collect();
     if batch {
+        let ids = results.iter().map(|r| match r {
+            Ok(o) => Ok(o.sequence_number.to_u128()),
+            Err(e) => Err(e.message.as_str()),
+        });
         return Ok(Reply::ok(
             "application/x-amz-json-1.1",
-            crate::fast::batch_reply(&results),
+            crate::fast::batch_reply(ids),
         ));
     }
     match results.into_iter().next() {
-        Some(Ok(id)) => Ok(ok(&json!({"RecordId": id.to_string(), "Encrypted": false}))),
-        Some(Err(e)) => Err(ApiError::custom("ServiceUnavailableException", e, 503)),
+        Some(Ok(o)) => Ok(ok(
+            &json!({"RecordId": o.sequence_number.to_u128().to_string(), "Encrypted": false}),
+        )),
+        Some(Err(e)) => Err(ApiError::custom(
+            "ServiceUnavailableException",
+            e.message,
+            503,
+        )),
         None => Err(ApiError::custom(
             "ServiceUnavailableException",
             "the record was not written",

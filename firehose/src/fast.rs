@@ -213,22 +213,25 @@ impl Decimals {
     }
 }
 
-/// PutRecordBatch's reply for the outcome of each record, in order.
-pub fn batch_reply(results: &[Result<u128, String>]) -> Vec<u8> {
-    let failed = results.iter().filter(|r| r.is_err()).count();
+/// PutRecordBatch's reply for the outcome of each record, in order: its record id, or
+/// the message of its failure.
+pub fn batch_reply<'a>(
+    results: impl ExactSizeIterator<Item = Result<u128, &'a str>> + Clone,
+) -> Vec<u8> {
+    let failed = results.clone().filter(|r| r.is_err()).count();
     let mut out = Vec::with_capacity(64 + results.len() * 56);
     out.extend_from_slice(br#"{"FailedPutCount":"#);
     out.extend_from_slice(itoa::Buffer::new().format(failed).as_bytes());
     out.extend_from_slice(br#","Encrypted":false,"RequestResponses":["#);
     let mut ids = Decimals::new();
-    for (i, r) in results.iter().enumerate() {
+    for (i, r) in results.enumerate() {
         if i > 0 {
             out.push(b',');
         }
         match r {
             Ok(id) => {
                 out.extend_from_slice(br#"{"RecordId":""#);
-                out.extend_from_slice(ids.of(*id));
+                out.extend_from_slice(ids.of(id));
                 out.extend_from_slice(br#""}"#);
             }
             Err(message) => {
@@ -236,7 +239,7 @@ pub fn batch_reply(results: &[Result<u128, String>]) -> Vec<u8> {
                     br#"{"ErrorCode":"ServiceUnavailableException","ErrorMessage":"#,
                 );
                 out.extend_from_slice(
-                    serde_json::Value::String(message.clone())
+                    serde_json::Value::String(message.to_string())
                         .to_string()
                         .as_bytes(),
                 );
@@ -361,7 +364,7 @@ mod tests {
 
     #[test]
     fn the_batch_reply_is_what_the_generic_path_writes() {
-        let reply = batch_reply(&[Ok(7), Err("disk \"full\"".into())]);
+        let reply = batch_reply([Ok(7), Err("disk \"full\"")].into_iter());
         let v: serde_json::Value = serde_json::from_slice(&reply).expect("JSON");
         assert_eq!(
             v,

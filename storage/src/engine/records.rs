@@ -92,7 +92,7 @@ impl Engine {
             let synced = l.shard.log.durable(l.target).await;
             l.settle(synced, &mut results);
         }
-        Ok(record_failures(finish_results(stream_name, results)))
+        Ok(record_outcomes(stream_name, results))
     }
 
     /// Whether `records` could fill the active segment of one of the stream's open
@@ -421,9 +421,13 @@ impl Landed {
     fn settle(self, synced: Result<()>, results: &mut [Option<Result<PutOutcome, Arc<Error>>>]) {
         match synced {
             Ok(()) => {
+                // The batch's own copy of the id: its records' clones (and their drops
+                // later) count on this task's copy, not on one every put on every
+                // core contends for.
+                let id: Arc<str> = Arc::from(&*self.shard.shared_id);
                 for (k, &i) in self.idxs.iter().enumerate() {
                     results[i] = Some(Ok(PutOutcome {
-                        shard_id: Arc::clone(&self.shard.shared_id),
+                        shard_id: Arc::clone(&id),
                         sequence_number: SequenceNumber::new(
                             self.shard.index,
                             self.base_offset + k as u64,
@@ -460,13 +464,33 @@ fn record_failures(
 ) -> Vec<Result<PutOutcome, RecordFailure>> {
     results
         .into_iter()
-        .map(|r| {
-            r.map_err(|e| RecordFailure {
-                error_code: "InternalFailure".into(),
-                message: format!("Internal service failure: {e}"),
-            })
+        .map(|r| r.map_err(|e| record_failure(&e)))
+        .collect()
+}
+
+/// [`finish_results`] and [`record_failures`] in one pass.
+fn record_outcomes(
+    stream_name: &str,
+    results: Vec<Option<Result<PutOutcome, Arc<Error>>>>,
+) -> Vec<Result<PutOutcome, RecordFailure>> {
+    results
+        .into_iter()
+        .map(|r| match r {
+            Some(Ok(outcome)) => Ok(outcome),
+            Some(Err(e)) => Err(record_failure(&e)),
+            None => Err(record_failure(&Error::ReshardRace {
+                stream: stream_name.to_string(),
+            })),
         })
         .collect()
+}
+
+/// An engine error as a record's failure.
+fn record_failure(e: &Error) -> RecordFailure {
+    RecordFailure {
+        error_code: "InternalFailure".into(),
+        message: format!("Internal service failure: {e}"),
+    }
 }
 
 fn fail_all(results: &mut [Option<Result<PutOutcome, Arc<Error>>>], idxs: &[usize], e: Error) {
