@@ -362,6 +362,50 @@ mod tests {
         }
     }
 
+    /// Every one-byte change and deletion of a small valid body: whatever the typed path
+    /// still takes, the generic path takes too, with the same name and records.
+    #[test]
+    fn mutated_bodies_the_typed_path_takes_the_generic_one_takes_alike() {
+        let body = format!(
+            r#"{{"DeliveryStreamName":"ab","Records":[{{"Data":"{}"}},{{"Data":"{}"}}]}}"#,
+            b64(b"hey"),
+            b64(b"x")
+        );
+        let mut taken = 0;
+        for at in 0..body.len() {
+            let mut variants: Vec<Vec<u8>> = b"\\\"{}[]:, \t\nA=+/0\x00\xff"
+                .iter()
+                .map(|&b| {
+                    let mut v = body.as_bytes().to_vec();
+                    v[at] = b;
+                    v
+                })
+                .collect();
+            let mut deleted = body.as_bytes().to_vec();
+            deleted.remove(at);
+            variants.push(deleted);
+            for v in variants {
+                let Some((name, records)) = put_record_batch(&v) else {
+                    continue;
+                };
+                taken += 1;
+                let doc: serde_json::Value = serde_json::from_slice(&v).expect("generic: JSON");
+                assert_eq!(
+                    doc["DeliveryStreamName"],
+                    name,
+                    "{}",
+                    String::from_utf8_lossy(&v)
+                );
+                let generic = crate::params::records_of_batch(&doc).expect("generic: valid");
+                assert_eq!(records, generic, "{}", String::from_utf8_lossy(&v));
+            }
+        }
+        assert!(
+            taken > 0,
+            "no mutation was taken at all: the test would prove nothing"
+        );
+    }
+
     #[test]
     fn the_batch_reply_is_what_the_generic_path_writes() {
         let reply = batch_reply([Ok(7), Err("disk \"full\"")].into_iter());
