@@ -413,7 +413,9 @@ impl Delivery {
                 }
                 let mut records = got.records;
                 records.retain(|r| r.sequence_number.offset < range.to);
-                out.push((Arc::clone(&shard), records));
+                if !records.is_empty() {
+                    out.push((Arc::clone(&shard), records));
+                }
                 at = got.next_offset;
             }
         }

@@ -116,19 +116,36 @@ fn decode_all(texts: &[&[u8]]) -> Option<Vec<Bytes>> {
     )
 }
 
-/// A PutRecordBatch body read on the typed path: the name and the decoded records.
-pub fn put_record_batch(body: &[u8]) -> Option<(&str, Vec<Bytes>)> {
+/// An object of members `member` reads (given each member's name, after its colon;
+/// `None` for a name it does not take) and nothing after it but whitespace.
+fn object<'a>(
+    body: &'a [u8],
+    mut member: impl FnMut(&mut Scan<'a>, &'a [u8]) -> Option<()>,
+) -> Option<()> {
     let mut s = Scan { body, at: 0 };
-    let (mut name, mut texts) = (None, None);
     s.eat(b'{')?;
     loop {
-        match s.member()? {
+        let name = s.member()?;
+        member(&mut s, name)?;
+        if !s.takes(b',') {
+            break;
+        }
+    }
+    s.eat(b'}')?;
+    s.end()
+}
+
+/// A PutRecordBatch body read on the typed path: the name and the decoded records.
+pub fn put_record_batch(body: &[u8]) -> Option<(&str, Vec<Bytes>)> {
+    let (mut name, mut texts) = (None, None);
+    object(body, |s, member| {
+        match member {
             b"DeliveryStreamName" if name.is_none() => name = Some(name_of(s.string()?)?),
             b"Records" if texts.is_none() => {
                 s.eat(b'[')?;
                 let mut list = Vec::with_capacity(MAX_BATCH_RECORDS);
                 loop {
-                    list.push(record(&mut s)?);
+                    list.push(record(s)?);
                     if list.len() > MAX_BATCH_RECORDS {
                         return None;
                     }
@@ -141,32 +158,22 @@ pub fn put_record_batch(body: &[u8]) -> Option<(&str, Vec<Bytes>)> {
             }
             _ => return None,
         }
-        if !s.takes(b',') {
-            break;
-        }
-    }
-    s.eat(b'}')?;
-    s.end()?;
+        Some(())
+    })?;
     Some((name?, decode_all(&texts?)?))
 }
 
 /// A PutRecord body read on the typed path.
 pub fn put_record(body: &[u8]) -> Option<(&str, Bytes)> {
-    let mut s = Scan { body, at: 0 };
     let (mut name, mut text) = (None, None);
-    s.eat(b'{')?;
-    loop {
-        match s.member()? {
+    object(body, |s, member| {
+        match member {
             b"DeliveryStreamName" if name.is_none() => name = Some(name_of(s.string()?)?),
-            b"Record" if text.is_none() => text = Some(record(&mut s)?),
+            b"Record" if text.is_none() => text = Some(record(s)?),
             _ => return None,
         }
-        if !s.takes(b',') {
-            break;
-        }
-    }
-    s.eat(b'}')?;
-    s.end()?;
+        Some(())
+    })?;
     let data = decode_all(&[text?])?.pop()?;
     Some((name?, data))
 }
