@@ -6,7 +6,7 @@
 //! that endpoint, addressed path-style (`<endpoint>/<bucket>/<key>`), as S3-compatible
 //! servers expect. One store is built per bucket and kept for every later upload.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -86,7 +86,15 @@ enum Backend {
 pub struct Buckets {
     backend: Backend,
     stores: Arc<Mutex<HashMap<String, Arc<dyn ObjectStore>>>>,
+    /// Local buckets: directories whose own entry in their parent is known durable (a
+    /// sync of the parent followed their creation), so later objects under them sync
+    /// only their own directory.
+    durable_dirs: Arc<Mutex<HashSet<PathBuf>>>,
 }
+
+/// At most this many directories are remembered as durable (then the memory starts
+/// over, and the next objects sync their ancestors again).
+const MAX_DURABLE_DIRS: usize = 4096;
 
 /// The bucket an S3 bucket ARN names (`arn:aws:s3:::NAME`), if it is one.
 pub fn bucket_of(arn: &str) -> Option<&str> {
@@ -104,6 +112,7 @@ impl Buckets {
         Buckets {
             backend: Backend::Local(root.into()),
             stores: Arc::default(),
+            durable_dirs: Arc::default(),
         }
     }
 
@@ -127,6 +136,7 @@ impl Buckets {
         Ok(Buckets {
             backend: Backend::S3(settings),
             stores: Arc::default(),
+            durable_dirs: Arc::default(),
         })
     }
 
@@ -139,9 +149,11 @@ impl Buckets {
     }
 
     /// Makes a written object durable where the store itself does not: in a local
-    /// bucket, the object's file and every directory from its own up to the bucket's
-    /// (prefixes create them) are synced, as an S3 PUT is durable once answered. The
-    /// delivery's checkpoint moves past the object's records only after this.
+    /// bucket, the object's file and its directory are synced, and each directory
+    /// above it up to the bucket's whose entry is not known durable yet (prefixes
+    /// create them), as an S3 PUT is durable once answered. The delivery's checkpoint
+    /// moves past the object's records only after this. The object's pages then leave
+    /// the page cache: nothing here reads a delivered object again.
     pub fn sync_object(&self, bucket: &str, key: &str) -> Result<(), String> {
         let Backend::Local(root) = &self.backend else {
             return Ok(());
@@ -150,15 +162,38 @@ impl Buckets {
         let path = bucket_dir.join(key);
         let sync = |p: &std::path::Path| {
             std::fs::File::open(p)
-                .and_then(|f| f.sync_all())
+                .and_then(|f| f.sync_all().map(|()| f))
                 .map_err(|e| format!("cannot sync {}: {e}", p.display()))
         };
-        sync(&path)?;
-        for dir in path.ancestors().skip(1) {
-            sync(dir)?;
-            if dir == bucket_dir {
+        let file = sync(&path)?;
+        // Advice only: a file system that keeps the pages loses nothing but memory.
+        let _ = freshet_storage::fs::drop_cached(&file);
+        let mut dirs = path.ancestors().skip(1);
+        let Some(own) = dirs.next() else {
+            return Ok(());
+        };
+        sync(own)?;
+        if own == bucket_dir {
+            return Ok(());
+        }
+        let mut known = self
+            .durable_dirs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut child = own;
+        for parent in dirs {
+            if known.contains(child) {
                 break;
             }
+            sync(parent)?;
+            if known.len() >= MAX_DURABLE_DIRS {
+                known.clear();
+            }
+            known.insert(child.to_path_buf());
+            if parent == bucket_dir {
+                break;
+            }
+            child = parent;
         }
         Ok(())
     }
@@ -225,6 +260,35 @@ mod tests {
         assert_eq!(bucket_of("arn:aws:s3:::UPPER"), None);
         assert_eq!(bucket_of("arn:aws:kinesis:::x"), None);
         assert_eq!(bucket_of("my-bucket"), None);
+    }
+
+    #[test]
+    fn a_local_object_syncs_its_new_directories_once() {
+        let root = tempfile::tempdir().unwrap();
+        let b = Buckets::local(root.path());
+        let dir = root.path().join("bkt/2026/12/01/08");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("one"), b"records").unwrap();
+        b.sync_object("bkt", "2026/12/01/08/one").unwrap();
+        let known = |p: &str| b.durable_dirs.lock().unwrap().contains(&root.path().join(p));
+        for d in ["bkt/2026", "bkt/2026/12", "bkt/2026/12/01", "bkt/2026/12/01/08"] {
+            assert!(known(d), "{d}");
+        }
+        assert!(!known("bkt"), "the bucket's own entry is not the object's concern");
+        // A later hour: only its new directory is added.
+        std::fs::create_dir_all(root.path().join("bkt/2026/12/01/09")).unwrap();
+        std::fs::write(root.path().join("bkt/2026/12/01/09/two"), b"more").unwrap();
+        b.sync_object("bkt", "2026/12/01/09/two").unwrap();
+        assert!(known("bkt/2026/12/01/09"));
+        assert_eq!(b.durable_dirs.lock().unwrap().len(), 5);
+        // A key without a prefix syncs the bucket's directory alone.
+        std::fs::write(root.path().join("bkt/flat"), b"x").unwrap();
+        b.sync_object("bkt", "flat").unwrap();
+        let missing = b.sync_object("bkt", "2026/12/01/09/absent").unwrap_err();
+        assert!(missing.contains("cannot sync"), "{missing}");
+        // S3 buckets are durable once the PUT is answered: nothing to do.
+        let s3 = Buckets::s3(s3("http://127.0.0.1:9/")).unwrap();
+        s3.sync_object("bkt", "2026/never-written").unwrap();
     }
 
     fn s3(endpoint: &str) -> S3Settings {

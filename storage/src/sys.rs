@@ -1,5 +1,5 @@
 //! The engine's only `unsafe` code: read-only memory maps of segment files,
-//! `posix_fallocate` and `statvfs`, and the entry to the SSE2 kernel of the multi-lane
+//! `posix_fallocate`, `posix_fadvise` and `statvfs`, and the entry to the SSE2 kernel of the multi-lane
 //! MD5 that routes partition keys (`md5_lanes`).
 //!
 //! Segments are written with positional writes (`pwrite`) and only ever read through
@@ -29,6 +29,15 @@ pub(crate) fn map_read_only(file: &File, len: u64) -> std::io::Result<Bytes> {
     // bytes a reader sees do not change under it.
     let map = unsafe { memmap2::MmapOptions::new().len(len).map(file)? };
     Ok(Bytes::from_owner(map))
+}
+
+/// `posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)`; returns the error number (0 on
+/// success).
+pub(crate) fn fadvise_dont_need(file: &File) -> i32 {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: the descriptor is borrowed from a live `File` for the duration of the
+    // call, and the call reads and writes no memory of ours.
+    unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) }
 }
 
 /// `posix_fallocate(fd, 0, len)`; returns the error number (0 on success).

@@ -7,6 +7,8 @@
 mod fault;
 mod util;
 
+pub use util::drop_cached;
+
 use std::fmt::Debug;
 use std::fs::{self, File, OpenOptions};
 use std::io;

@@ -23,6 +23,18 @@ pub fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
     }
 }
 
+/// Drops the clean pages of a synced `file` from the page cache
+/// (`POSIX_FADV_DONTNEED`): for write-once files nothing here reads again, such as
+/// objects delivered to a local bucket, so they neither crowd out the logs' hot tails
+/// nor make the kernel reclaim memory for the next writes. Advice only: pages still
+/// dirty stay, and a file system without it ignores it.
+pub fn drop_cached(file: &File) -> std::io::Result<()> {
+    match crate::sys::fadvise_dont_need(file) {
+        0 => Ok(()),
+        e => Err(std::io::Error::from_raw_os_error(e)),
+    }
+}
+
 /// `fsync` on a directory, making creations, renames and unlinks in it durable.
 pub fn sync_dir(fs: &dyn Fs, dir: &Path) -> Result<()> {
     fs.sync_dir(dir).map_err(|e| Error::io(dir, e))
