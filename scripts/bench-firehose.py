@@ -2,14 +2,16 @@
 """Firehose (delivery stream) benchmarks against a real `freshet serve` (started here,
 on 127.0.0.1, `--durability sync-data`), and against moto's server for comparison.
 
-  scripts/bench-firehose.py ingest    --freshet BIN [--seconds 20] [--moto-seconds 20] [--concurrency 8] [--perf FILE]
+  scripts/bench-firehose.py ingest    --freshet BIN [--seconds 20] [--moto-seconds 20] [--concurrency 8[,32,64]] [--perf FILE]
   scripts/bench-firehose.py drain     --freshet BIN [--record-size 100] [--compression UNCOMPRESSED|GZIP]
                                       [--seconds 20] [--s3-moto] [--perf FILE]
                                       [--drain-size 64] [--drain-interval 0]
   scripts/bench-firehose.py freshness --freshet BIN [--count 300]
 
 ingest:    `freshet bench --workload firehose-put` (100 B records, 500 a batch, 8 (--concurrency)
-           connections) against Freshet, then against `moto_server` in the same sitting
+           connections) against Freshet, then against `moto_server` in the same sitting;
+           with a list of levels (--concurrency 8,32,64) each level runs against both in
+           turn and the figure is each server's peak against the other's
            (the bucket `freshet-bench` created in moto first). The delivery stream is
            the one `freshet bench` creates (default buffering, 5 MiB / 300 s), so
            delivery runs during the Freshet run.
@@ -167,31 +169,56 @@ def metrics(endpoint, name=STREAM):
     return out
 
 
-def ingest(args, work):
-    result = {"workload": "ingest", "record_size": 100, "batch_size": 500,
-              "concurrency": args.concurrency}
-    data = os.path.join(work, "data")
+def ingest_freshet(args, work, concurrency):
+    data = os.path.join(work, f"data-{concurrency}")
     proc, endpoint = start_server(args.freshet, data, free_port(), [])
     try:
-        perf = start_perf(args.perf, proc.pid)
+        perf = start_perf(args.perf and f"{args.perf}.{concurrency}", proc.pid)
         cpu0, t0 = cpu_seconds(proc.pid), time.time()
-        out, records = bench(args.freshet, endpoint, args.seconds, concurrency=args.concurrency)
+        out, records = bench(args.freshet, endpoint, args.seconds, concurrency=concurrency)
         cores = (cpu_seconds(proc.pid) - cpu0) / (time.time() - t0)
         stop_perf(perf)
-        result["freshet"] = {"seconds": args.seconds, "bench": out, "records": records,
-                             "records_per_second": bench_rate(out), "server_cpu_cores": round(cores, 2),
-                             "delivery_metrics_after": metrics(endpoint)}
+        return {"seconds": args.seconds, "bench": out, "records": records,
+                "records_per_second": bench_rate(out), "server_cpu_cores": round(cores, 2),
+                "delivery_metrics_after": metrics(endpoint)}
     finally:
         stop(proc)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def ingest_moto(args, work, concurrency):
     moto, mendpoint = start_moto(work, firehose_shim=True)
     try:
         client("s3", mendpoint).create_bucket(Bucket=BUCKET)
-        out, records = bench(args.freshet, mendpoint, args.moto_seconds, concurrency=args.concurrency)
-        result["moto"] = {"seconds": args.moto_seconds, "bench": out, "records": records,
-                          "records_per_second": bench_rate(out)}
+        out, records = bench(args.freshet, mendpoint, args.moto_seconds, concurrency=concurrency)
+        return {"seconds": args.moto_seconds, "bench": out, "records": records,
+                "records_per_second": bench_rate(out)}
     finally:
         stop(moto)
-    result["ratio"] = round(result["freshet"]["records_per_second"] / max(1, result["moto"]["records_per_second"]), 1)
+
+
+def ingest(args, work):
+    """Each level of requests in flight: Freshet, then moto, the same generator against
+    both. The figure is each server's best level (its peak throughput) against the
+    other's; every level's pair and its own ratio are printed too."""
+    levels = [int(c) for c in str(args.concurrency).split(",") if c.strip()]
+    result = {"workload": "ingest", "record_size": 100, "batch_size": 500, "levels": []}
+    for c in levels:
+        level = {"concurrency": c, "freshet": ingest_freshet(args, work, c),
+                 "moto": ingest_moto(args, work, c)}
+        level["ratio"] = round(level["freshet"]["records_per_second"]
+                               / max(1, level["moto"]["records_per_second"]), 1)
+        print(f"concurrency {c}: freshet {level['freshet']['records_per_second']}/s "
+              f"(server {level['freshet']['server_cpu_cores']} cores), moto "
+              f"{level['moto']['records_per_second']}/s, {level['ratio']}x", file=sys.stderr)
+        result["levels"].append(level)
+    best = {peer: max(result["levels"], key=lambda l: l[peer]["records_per_second"])
+            for peer in ("freshet", "moto")}
+    for peer in ("freshet", "moto"):
+        result[f"{peer}_peak"] = {"records_per_second": best[peer][peer]["records_per_second"],
+                                  "concurrency": best[peer]["concurrency"]}
+    result["ratio_of_peaks"] = round(result["freshet_peak"]["records_per_second"]
+                                     / max(1, result["moto_peak"]["records_per_second"]), 1)
     print(json.dumps(result))
 
 
@@ -350,8 +377,9 @@ def main():
     p.add_argument("--seconds", type=int, default=20)
     p.add_argument("--moto-seconds", type=int, default=20)
     p.add_argument("--record-size", type=int, default=100)
-    p.add_argument("--concurrency", type=int, default=8,
-                   help="ingest: requests in flight, the same against both servers")
+    p.add_argument("--concurrency", default="8",
+                   help="ingest: requests in flight, the same against both servers; a list "
+                        "(8,32,64) measures each level and compares the peaks")
     p.add_argument("--compression", choices=["UNCOMPRESSED", "GZIP"], default="UNCOMPRESSED")
     p.add_argument("--s3-moto", action="store_true", help="deliver to moto's S3 server")
     p.add_argument("--perf", help="record a `perf record -g` profile of the server during the run (ingest: Freshet's)")

@@ -25,7 +25,7 @@ use freshet_storage::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::params::DeliveryStreamConfig;
+use crate::params::{DeliveryStreamConfig, StreamKind};
 use crate::pipeline::{Item, Pipeline};
 use crate::sink::{Flush, Sink};
 use crate::store::Buckets;
@@ -153,6 +153,19 @@ pub struct Delivery {
     pub sink: Arc<tokio::sync::Mutex<Sink>>,
     /// Counters.
     pub stats: Arc<DeliveryStats>,
+}
+
+/// Deletes the segments of an owned buffer that lie wholly before a committed
+/// checkpoint (a failure only leaves them for the buffer's retention to take).
+fn trim_delivered(engine: &Engine, stream: &str, positions: &CursorPositions) {
+    for (shard, position) in positions {
+        let ShardPosition::Next(next) = position else {
+            continue;
+        };
+        if let Err(e) = engine.trim_below(stream, shard, *next) {
+            tracing::warn!(stream, shard = %shard, error = %e, "cannot trim the delivered records of a buffer");
+        }
+    }
 }
 
 impl Delivery {
@@ -340,6 +353,14 @@ impl Delivery {
             Arc::clone(&self.sink),
         );
         let deaggregate = self.deaggregate;
+        // A DirectPut buffer is the delivery stream's own: what it delivered goes.
+        let owned = (self.config.kind == StreamKind::DirectPut).then(|| {
+            (
+                self.engine.clone(),
+                self.source.clone(),
+                intent.positions_after.clone(),
+            )
+        });
         tokio::spawn(async move {
             let mut sink = sink.lock().await;
             let backs_up = sink.backs_up_source(&config);
@@ -389,6 +410,15 @@ impl Delivery {
                 stats.records.fetch_add(raw_records, Ordering::Relaxed);
                 stats.bytes.fetch_add(raw_bytes, Ordering::Relaxed);
                 stats.oldest_in_flight_ms.store(0, Ordering::Relaxed);
+                if let Some((engine, stream, positions)) = owned {
+                    // The checkpoint is committed: the buffer's segments wholly before
+                    // it are no longer needed, not even to redo an object.
+                    drop(sink);
+                    let _ = tokio::task::spawn_blocking(move || {
+                        trim_delivered(&engine, &stream, &positions)
+                    })
+                    .await;
+                }
             }
             done
         })

@@ -270,11 +270,24 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("one"), b"records").unwrap();
         b.sync_object("bkt", "2026/12/01/08/one").unwrap();
-        let known = |p: &str| b.durable_dirs.lock().unwrap().contains(&root.path().join(p));
-        for d in ["bkt/2026", "bkt/2026/12", "bkt/2026/12/01", "bkt/2026/12/01/08"] {
+        let known = |p: &str| {
+            b.durable_dirs
+                .lock()
+                .unwrap()
+                .contains(&root.path().join(p))
+        };
+        for d in [
+            "bkt/2026",
+            "bkt/2026/12",
+            "bkt/2026/12/01",
+            "bkt/2026/12/01/08",
+        ] {
             assert!(known(d), "{d}");
         }
-        assert!(!known("bkt"), "the bucket's own entry is not the object's concern");
+        assert!(
+            !known("bkt"),
+            "the bucket's own entry is not the object's concern"
+        );
         // A later hour: only its new directory is added.
         std::fs::create_dir_all(root.path().join("bkt/2026/12/01/09")).unwrap();
         std::fs::write(root.path().join("bkt/2026/12/01/09/two"), b"more").unwrap();

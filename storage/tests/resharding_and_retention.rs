@@ -1,6 +1,7 @@
 //! Resharding lineage survives restarts, children's sequence numbers exceed their
 //! parents', reads at a closed shard's end name the children; retention deletes whole
-//! segment files, moves the trim horizon, and drops fully expired closed shards.
+//! segment files, moves the trim horizon, and drops fully expired closed shards; a
+//! trim below a delivered offset deletes only the segments wholly before it.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -184,6 +185,65 @@ fn retention_deletes_segments_and_expired_closed_shards() {
         engine.describe_stream("s").expect("describe").shards.len(),
         2
     );
+}
+
+#[test]
+fn trim_below_deletes_only_segments_wholly_before_the_offset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let engine = Engine::open(config(dir.path(), &clock)).expect("open");
+    engine
+        .create_stream(CreateStream::new("s", 1))
+        .expect("create");
+    let shard = "shardId-000000000000";
+    put_many(&engine, 200);
+    let files_before = segment_files(dir.path());
+    assert!(files_before > 4, "several segments: {files_before}");
+    let horizon = |e: &Engine| {
+        e.start_offset("s", shard, StartingPosition::TrimHorizon)
+            .expect("horizon")
+    };
+
+    // Below the first segment's end: nothing goes.
+    assert_eq!(engine.trim_below("s", shard, 1).expect("trim"), 0);
+    assert_eq!(horizon(&engine), 0);
+
+    // Up to offset 100: the segments that end at or before it go, the one holding
+    // offset 100 stays, and reads start at the new horizon.
+    let gone = engine.trim_below("s", shard, 100).expect("trim");
+    assert!(gone >= 1, "{gone}");
+    assert_eq!(segment_files(dir.path()), files_before - gone);
+    let h = horizon(&engine);
+    assert!(h > 0 && h <= 100, "horizon {h}");
+    let got = engine.read("s", shard, 0, 10_000, 10 << 20).expect("read");
+    assert_eq!(got.records.first().expect("kept").sequence_number.offset, h);
+    assert_eq!(
+        got.records.len(),
+        200 - h as usize,
+        "nothing at or after the horizon lost"
+    );
+
+    // Beyond every record: the active segment of the open shard stays.
+    engine.trim_below("s", shard, u64::MAX).expect("trim all");
+    assert_eq!(segment_files(dir.path()), 1, "the active segment stays");
+    let h = horizon(&engine);
+    assert!(h <= 200);
+    put_many(&engine, 3);
+    let got = engine.read("s", shard, h, 10_000, 10 << 20).expect("read");
+    assert_eq!(got.records.last().expect("new").sequence_number.offset, 202);
+
+    // Unknown stream or shard: the engine's errors.
+    assert!(engine.trim_below("nope", shard, 1).is_err());
+    assert!(engine.trim_below("s", "shardId-000000000009", 1).is_err());
+
+    // The horizon is in the catalog: a restart keeps it.
+    engine.shutdown().expect("shutdown");
+    drop(engine);
+    let engine = Engine::open(config(dir.path(), &clock)).expect("reopen");
+    assert_eq!(horizon(&engine), h);
+    let got = engine.read("s", shard, 0, 10_000, 10 << 20).expect("read");
+    assert_eq!(got.records.first().expect("kept").sequence_number.offset, h);
+    assert_eq!(got.records.len(), 203 - h as usize);
 }
 
 #[test]

@@ -246,7 +246,12 @@ impl Engine {
         Ok((landed, retry))
     }
 
-    fn shard_of(&self, stream: &Stream, stream_name: &str, shard: &str) -> Result<Arc<Shard>> {
+    pub(crate) fn shard_of(
+        &self,
+        stream: &Stream,
+        stream_name: &str,
+        shard: &str,
+    ) -> Result<Arc<Shard>> {
         parse_shard_id(shard)
             .and_then(|i| stream.shard(i))
             .ok_or_else(|| Error::ShardNotFound {

@@ -22,6 +22,41 @@ impl Engine {
             .sum())
     }
 
+    /// Deletes the sealed segments of one shard whose records all lie below
+    /// `next_offset`, as retention deletes expired ones (catalog first, then unlink,
+    /// then a directory sync): for a service that owns the stream and has delivered
+    /// those records (a Firehose buffer), so disk and page cache hold only what is
+    /// still to deliver. The active segment of an open shard stays. Returns how many
+    /// segments went.
+    pub fn trim_below(&self, stream_name: &str, shard_id: &str, next_offset: u64) -> Result<usize> {
+        let stream = self.stream(stream_name)?;
+        let shard = self.shard_of(&stream, stream_name, shard_id)?;
+        let closed = read(&shard.rec).end_offset.is_some();
+        if shard.log.prefix_below(next_offset, closed).0.is_empty() {
+            return Ok(0);
+        }
+        let _admin = lock(&self.inner.admin);
+        let meta = read(&stream.meta).clone();
+        if !read(&self.inner.streams)
+            .get(&meta.name)
+            .is_some_and(|s| Arc::ptr_eq(s, &stream))
+        {
+            return Ok(0); // deleted meanwhile
+        }
+        let (below, horizon) = shard.log.prefix_below(next_offset, closed);
+        if below.is_empty() {
+            return Ok(0);
+        }
+        let mut rec = shard.record();
+        rec.start_offset = horizon;
+        let mut batch = Batch::default();
+        batch.put(&shard_key(meta.uid, rec.index), &rec)?;
+        self.inner.catalog.write(batch)?;
+        *write(&shard.rec) = rec;
+        shard.log.drop_segments(&below, horizon)?;
+        Ok(below.len())
+    }
+
     /// Runs one retention pass over every stream (the background thread calls it at
     /// the configured interval).
     pub fn enforce_retention(&self) -> Result<RetentionReport> {

@@ -886,6 +886,24 @@ impl ShardLog {
         (expired, horizon)
     }
 
+    /// Segments whose records all lie below offset `next` (a consumer that owns the
+    /// stream has taken them), from the oldest, never the active segment of an open log;
+    /// and the trim horizon after removing them.
+    pub fn prefix_below(&self, next: u64, closed: bool) -> (Vec<Arc<Segment>>, u64) {
+        let segs = self.segments();
+        let keep_last = usize::from(!closed);
+        let below: Vec<_> = segs
+            .iter()
+            .take(segs.len().saturating_sub(keep_last))
+            .take_while(|s| s.committed_next() <= next)
+            .cloned()
+            .collect();
+        let horizon = below
+            .last()
+            .map_or(self.start_offset(), |s| s.committed_next());
+        (below, horizon)
+    }
+
     /// Moves the trim horizon forward (after the catalog recorded it), unlinks the given
     /// segments and syncs the directory. Readers holding slices of them stay valid.
     pub fn drop_segments(&self, expired: &[Arc<Segment>], horizon: u64) -> Result<()> {
