@@ -136,7 +136,7 @@ fn inflight_byte_budget_answers_service_unavailable() {
         "--admission-wait-ms",
         "100",
         "--body-read-timeout-ms",
-        "3000",
+        "10000",
     ]);
     let a = server.addr;
     // Holds 1000 bytes of budget by promising a body it does not send.
@@ -144,9 +144,17 @@ fn inflight_byte_budget_answers_service_unavailable() {
     let h = head(a, "ListStreams", "Content-Length: 1000\r\n");
     hog.write_all(h.as_bytes())
         .unwrap_or_else(|e| panic!("{e}"));
-    std::thread::sleep(Duration::from_millis(200));
-    let r = call(a, "ListStreams", "application/x-amz-json-1.1", b"{}")
-        .unwrap_or_else(|e| panic!("{e}"));
+    // Once the server has read the hog's head (polled: a loaded machine may take a
+    // while), a call finds no budget within its admission wait.
+    let started = std::time::Instant::now();
+    let r = loop {
+        let r = call(a, "ListStreams", "application/x-amz-json-1.1", b"{}")
+            .unwrap_or_else(|e| panic!("{e}"));
+        if r.status != 200 || started.elapsed() > Duration::from_secs(5) {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(r.status, 503, "{:?}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.error_type(), "ServiceUnavailable");
     drop(hog);
