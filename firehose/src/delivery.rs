@@ -414,10 +414,12 @@ impl Delivery {
                     // The checkpoint is committed: the buffer's segments wholly before
                     // it are no longer needed, not even to redo an object.
                     drop(sink);
-                    let _ = tokio::task::spawn_blocking(move || {
+                    let trim = tokio::task::spawn_blocking(move || {
                         trim_delivered(&engine, &stream, &positions)
-                    })
-                    .await;
+                    });
+                    if let Err(e) = trim.await {
+                        tracing::warn!(delivery_stream = %config.name, error = %e, "the trim of a delivered buffer failed");
+                    }
                 }
             }
             done

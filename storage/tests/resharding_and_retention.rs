@@ -18,6 +18,17 @@ fn config(dir: &std::path::Path, clock: &Arc<ManualClock>) -> EngineConfig {
     cfg
 }
 
+/// A fresh engine (on a manual clock) with one stream `s` of `shards` shards.
+fn open_with_stream(shards: u32) -> (tempfile::TempDir, Arc<ManualClock>, Engine) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let engine = Engine::open(config(dir.path(), &clock)).expect("open");
+    engine
+        .create_stream(CreateStream::new("s", shards))
+        .expect("create");
+    (dir, clock, engine)
+}
+
 fn put_many(engine: &Engine, n: usize) {
     for i in 0..n {
         engine
@@ -51,12 +62,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn lineage_persists_and_children_follow_parents() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    let engine = Engine::open(config(dir.path(), &clock)).expect("open");
-    engine
-        .create_stream(CreateStream::new("s", 2))
-        .expect("create");
+    let (dir, clock, engine) = open_with_stream(2);
     put_many(&engine, 50);
     engine
         .split_shard("s", "shardId-000000000000", 1u128 << 126)
@@ -124,12 +130,7 @@ fn lineage_persists_and_children_follow_parents() {
 
 #[test]
 fn retention_deletes_segments_and_expired_closed_shards() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    let engine = Engine::open(config(dir.path(), &clock)).expect("open");
-    engine
-        .create_stream(CreateStream::new("s", 1))
-        .expect("create");
+    let (dir, clock, engine) = open_with_stream(1);
     put_many(&engine, 200);
     let files_before = segment_files(dir.path());
     assert!(files_before > 3, "several segments: {files_before}");
@@ -189,12 +190,7 @@ fn retention_deletes_segments_and_expired_closed_shards() {
 
 #[test]
 fn trim_below_deletes_only_segments_wholly_before_the_offset() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    let engine = Engine::open(config(dir.path(), &clock)).expect("open");
-    engine
-        .create_stream(CreateStream::new("s", 1))
-        .expect("create");
+    let (dir, clock, engine) = open_with_stream(1);
     let shard = "shardId-000000000000";
     put_many(&engine, 200);
     let files_before = segment_files(dir.path());
@@ -349,12 +345,7 @@ fn limits_and_bad_input_are_refused_with_typed_errors() {
 
 #[test]
 fn idle_shards_release_their_maps_and_map_again_on_read() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    let engine = Engine::open(config(dir.path(), &clock)).expect("open");
-    engine
-        .create_stream(CreateStream::new("s", 1))
-        .expect("create");
+    let (dir, _clock, engine) = open_with_stream(1);
     put_many(&engine, 100);
     let sealed = segment_files(dir.path()) - 1;
     assert!(sealed > 2, "several sealed segments: {sealed}");

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use super::{lock, read, shard_dir, write, Engine};
+use super::{lock, read, shard_dir, write, Engine, Shard, Stream};
 use crate::catalog::{shard_key, Batch};
 use crate::error::Result;
+use crate::log::segment::Segment;
 use crate::types::RetentionReport;
 
 impl Engine {
@@ -32,29 +33,47 @@ impl Engine {
         let stream = self.stream(stream_name)?;
         let shard = self.shard_of(&stream, stream_name, shard_id)?;
         let closed = read(&shard.rec).end_offset.is_some();
+        // Most calls have nothing to trim: they leave without the admin lock.
         if shard.log.prefix_below(next_offset, closed).0.is_empty() {
             return Ok(0);
         }
         let _admin = lock(&self.inner.admin);
-        let meta = read(&stream.meta).clone();
-        if !read(&self.inner.streams)
-            .get(&meta.name)
-            .is_some_and(|s| Arc::ptr_eq(s, &stream))
-        {
+        if !self.still_listed(&stream) {
             return Ok(0); // deleted meanwhile
         }
+        // Again under the lock: a concurrent trim or retention pass may have run.
         let (below, horizon) = shard.log.prefix_below(next_offset, closed);
-        if below.is_empty() {
-            return Ok(0);
+        if !below.is_empty() {
+            self.drop_prefix(&stream, &shard, &below, horizon)?;
         }
+        Ok(below.len())
+    }
+
+    /// Whether `stream` is still the stream listed under its name (not deleted, nor
+    /// deleted and created again).
+    fn still_listed(&self, stream: &Arc<Stream>) -> bool {
+        let name = read(&stream.meta).name.clone();
+        read(&self.inner.streams)
+            .get(&name)
+            .is_some_and(|s| Arc::ptr_eq(s, stream))
+    }
+
+    /// Moves a shard's trim horizon to `horizon` in the catalog, then unlinks the
+    /// segments before it. The caller holds the admin lock.
+    fn drop_prefix(
+        &self,
+        stream: &Stream,
+        shard: &Shard,
+        segments: &[Arc<Segment>],
+        horizon: u64,
+    ) -> Result<()> {
         let mut rec = shard.record();
         rec.start_offset = horizon;
         let mut batch = Batch::default();
-        batch.put(&shard_key(meta.uid, rec.index), &rec)?;
+        batch.put(&shard_key(read(&stream.meta).uid, rec.index), &rec)?;
         self.inner.catalog.write(batch)?;
         *write(&shard.rec) = rec;
-        shard.log.drop_segments(&below, horizon)?;
-        Ok(below.len())
+        shard.log.drop_segments(segments, horizon)
     }
 
     /// Runs one retention pass over every stream (the background thread calls it at
@@ -66,17 +85,14 @@ impl Engine {
         let now = self.now_ms();
         for stream in streams {
             let _admin = lock(&self.inner.admin);
-            let meta = read(&stream.meta).clone();
-            if !read(&self.inner.streams)
-                .get(&meta.name)
-                .is_some_and(|s| Arc::ptr_eq(s, &stream))
-            {
+            if !self.still_listed(&stream) {
                 continue; // deleted meanwhile
             }
+            let meta = read(&stream.meta).clone();
             let cutoff = now - i64::from(meta.retention_hours) * 3_600_000;
             let shards: Vec<_> = read(&stream.shards).values().cloned().collect();
             for shard in shards {
-                let mut rec = shard.record();
+                let rec = shard.record();
                 let closed = rec.end_offset.is_some();
                 if closed
                     && rec.closed_ms.unwrap_or(i64::MAX) < cutoff
@@ -100,12 +116,7 @@ impl Engine {
                 if expired.is_empty() {
                     continue;
                 }
-                rec.start_offset = horizon;
-                let mut batch = Batch::default();
-                batch.put(&shard_key(meta.uid, rec.index), &rec)?;
-                self.inner.catalog.write(batch)?;
-                *write(&shard.rec) = rec;
-                shard.log.drop_segments(&expired, horizon)?;
+                self.drop_prefix(&stream, &shard, &expired, horizon)?;
                 report.segments_deleted += expired.len();
             }
         }

@@ -871,37 +871,35 @@ impl ShardLog {
     /// Segments whose records are all older than `cutoff_ms`, from the oldest, never the
     /// active segment of an open log; and the trim horizon after removing them.
     pub fn expired_prefix(&self, cutoff_ms: i64, closed: bool) -> (Vec<Arc<Segment>>, u64) {
-        let segs = self.segments();
-        let keep_last = usize::from(!closed);
-        let mut expired = Vec::new();
-        for (i, s) in segs.iter().enumerate() {
-            if i + keep_last >= segs.len() || s.max_arrival_ms() >= cutoff_ms {
-                break;
-            }
-            expired.push(Arc::clone(s));
-        }
-        let horizon = expired
-            .last()
-            .map_or(self.start_offset(), |s| s.committed_next());
-        (expired, horizon)
+        self.prefix_while(closed, |s| s.max_arrival_ms() < cutoff_ms)
     }
 
     /// Segments whose records all lie below offset `next` (a consumer that owns the
     /// stream has taken them), from the oldest, never the active segment of an open log;
     /// and the trim horizon after removing them.
     pub fn prefix_below(&self, next: u64, closed: bool) -> (Vec<Arc<Segment>>, u64) {
+        self.prefix_while(closed, |s| s.committed_next() <= next)
+    }
+
+    /// The oldest segments while `take` holds (the active one of an open log never), and
+    /// the trim horizon after them.
+    fn prefix_while(
+        &self,
+        closed: bool,
+        take: impl Fn(&Segment) -> bool,
+    ) -> (Vec<Arc<Segment>>, u64) {
         let segs = self.segments();
         let keep_last = usize::from(!closed);
-        let below: Vec<_> = segs
+        let prefix: Vec<_> = segs
             .iter()
             .take(segs.len().saturating_sub(keep_last))
-            .take_while(|s| s.committed_next() <= next)
+            .take_while(|s| take(s))
             .cloned()
             .collect();
-        let horizon = below
+        let horizon = prefix
             .last()
             .map_or(self.start_offset(), |s| s.committed_next());
-        (below, horizon)
+        (prefix, horizon)
     }
 
     /// Moves the trim horizon forward (after the catalog recorded it), unlinks the given
